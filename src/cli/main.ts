@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * The `vmport` command line.
+ *
+ * Commands: `decode` (what the decoder makes of a byte string) and `step` (execute one instruction on a fresh VM).
+ * Every usage error is one `vmport:` line on stderr and exit status 2.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { CLI_MODES } from "../x86/cpu-mode.js";
+import { runDecode } from "./decode-command.js";
+import { runStep } from "./step-command.js";
+import { EXIT_USAGE, reportError, usage } from "./errors.js";
+
+const MODES = Object.keys(CLI_MODES);
+
+function modeOption(): Option {
+  return new Option("--mode <mode>", `CPU mode: ${MODES.join(", ")}`).choices(MODES).makeOptionMandatory();
+}
+
+function intIn(name: string, lo: number, hi: number) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < lo || Number(v) > hi) usage(`${name} "${v}": expected an integer ${lo}..${hi}`);
+    return Number(v);
+  };
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+/** Build the program (exported for tests). */
+export function buildProgram(setStatus: (n: number) => void): Command {
+  const program = new Command("vmport")
+    .description("The host side of the VMware backdoor")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} })
+    .showSuggestionAfterError(false);
+
+  program
+    .command("decode")
+    .description("decode IN/OUT/INS/OUTS/RDPMC; HEX like '66 ed', or '-' for one HEX per stdin line")
+    .addOption(modeOption())
+    .argument("<hex...>", "instruction bytes, or -")
+    .action(async (hexParts: string[], opts: { mode: string }) => {
+      setStatus(await runDecode(CLI_MODES[opts.mode]!, hexParts.join(" ")));
+    });
+
+  program
+    .command("step")
+    .description("execute one instruction at RIP on a fresh default VM, as CPU + hypervisor would")
+    .addOption(modeOption())
+    .option("--cpl <n>", "current privilege level (default 0 in real mode, else 3)", intIn("--cpl", 0, 3))
+    .option("--iopl <n>", "RFLAGS.IOPL", intIn("--iopl", 0, 3), 0)
+    .option("--reg <name=hex>", "set a register (rax rbx rcx rdx rsi rdi rbp rsp rip rflags); repeatable", collect, [])
+    .option("--mem <addr=hex>", "make these bytes present at a linear address; repeatable", collect, [])
+    .argument("<hex...>", "instruction bytes at RIP")
+    .action((hexParts: string[], opts: { mode: string; cpl?: number; iopl: number; reg: string[]; mem: string[] }) => {
+      setStatus(
+        runStep(hexParts.join(" "), {
+          mode: CLI_MODES[opts.mode]!,
+          ...(opts.cpl !== undefined ? { cpl: opts.cpl } : {}),
+          iopl: opts.iopl,
+          regs: opts.reg,
+          mem: opts.mem,
+        }),
+      );
+    });
+  return program;
+}
+
+/** Run the CLI with `argv` (without node and script). Returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  let status = 0;
+  const program = buildProgram((n) => (status = n));
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return status;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return 0;
+      if (err.code === "commander.help") return EXIT_USAGE; // no command given: help went to stderr
+      const msg = err.message.replace(/^error: /, "");
+      process.stderr.write(`vmport: ${msg}\n`);
+      return err.code === "commander.executeSubCommandAsync" ? 1 : EXIT_USAGE;
+    }
+    return reportError(err);
+  }
+}
+
+// Run when executed directly (not when imported by tests).
+const invoked = process.argv[1] ?? "";
+if (/(?:^|[\\/])(?:main\.(?:js|ts)|vmport)$/.test(invoked)) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.exitCode = reportError(err);
+    },
+  );
+}

@@ -1,0 +1,44 @@
+/**
+ * Typed host-side errors.
+ *
+ * Emulates: nothing; this is how vmport reports *host* mistakes (a bad profile, an overlapping port range, bad CLI
+ * arguments). Guest misbehaviour never becomes an exception: it is answered the way hardware would and counted.
+ * Source of truth: the style guide (undici's stable `code`, crosvm's numbers-in-the-message).
+ * Does not: carry stack-trace policy; the CLI turns these into one `vmport:` line.
+ */
+
+/** Every stable machine-readable code a {@link VmportError} may carry. Sorted. */
+export type VmportErrorCode =
+  | "VMPORT_BAD_ARGUMENT"
+  | "VMPORT_BAD_PROFILE"
+  | "VMPORT_BAD_REGISTRATION"
+  | "VMPORT_INVALID_ACCESS_WIDTH"
+  | "VMPORT_INVALID_RANGE"
+  | "VMPORT_OVERLAPPING_RANGE";
+
+/** A host-side error with a stable {@link VmportErrorCode}. */
+export class VmportError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: VmportErrorCode;
+  override readonly name = "VmportError";
+
+  /**
+   * @param code - stable code
+   * @param message - one line naming the problem and the offending values
+   * @param options - optional `cause`
+   */
+  constructor(code: VmportErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Type guard that also works across realms (checks the brand, not the prototype). */
+export function isVmportError(e: unknown): e is VmportError {
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    (e as { name?: unknown }).name === "VmportError" &&
+    typeof (e as { code?: unknown }).code === "string"
+  );
+}

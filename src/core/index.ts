@@ -1,0 +1,4 @@
+/** Core: errors, integer helpers, clocks. No I/O, no Node. */
+export * from "./errors.js";
+export * from "./bits.js";
+export * from "./clock.js";

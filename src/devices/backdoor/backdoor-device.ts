@@ -1,0 +1,118 @@
+/**
+ * The low-bandwidth backdoor device on port 0x5658: magic check, command dispatch, register merge.
+ *
+ * Emulates: a VMware VMX answering `in`/`out` on 0x5658. The rules, owned here once:
+ * - it acts only when the low 32 bits of RAX equal the magic, for any access size (narrow sizes are a profile
+ *   switch, `narrowAccess`);
+ * - the command is CX (`BDOOR_CMD(ecx)` = ecx & 0xFFFF); the rest of ECX is the handler's sub-command;
+ * - every register a command writes other than RAX keeps its upper 32 bits ("VMware changes the other (non eax)
+ *   registers ignoring dir (IN vs OUT). It also changes only the 32-bit part leaving the high 32-bits unchanged",
+ *   Xen vmware_port v14);
+ * - EAX is returned to the CPU, which merges it by access size for IN and discards it for OUT;
+ * - bad magic or an unknown command: EAX = 0xFFFFFFFF and nothing else (kvm-unit-tests CMD_ILLEGAL).
+ * Source of truth: `peers.md` §3 (recommended choices), `protocol.md` §2.1 and §4.
+ * Does not: run commands for string I/O (INS/OUTS on 0x5658 read all-ones and drop data; commands need
+ * registers, and 0x5659 is the string port), or for host-side accesses without registers.
+ */
+import { Reg } from "../../x86/registers.js";
+import type { PortAccess, PortDevice } from "../../bus/port-device.js";
+import { Width } from "../../bus/port-device.js";
+import { BDOOR_CMD_MASK, BDOOR_FAIL, BDOOR_MAGIC } from "./constants.js";
+import type { BackdoorFrame, CommandContext, CommandRegistry } from "./command-registry.js";
+
+/** Guest-visible events the device answered without running a command; each is counted. */
+export interface BackdoorCounters {
+  /** Commands that ran. */
+  commands: number;
+  /** Accesses with EAX ≠ magic. */
+  badMagic: number;
+  /** Unknown commands (including handlers that declined, e.g. CPL0-only from ring 3). */
+  unknownCommand: number;
+  /** 1/2-byte accesses answered as an empty port (`narrowAccess: "empty"`). */
+  narrowIgnored: number;
+  /** INS/OUTS elements on the LB port. */
+  stringElements: number;
+}
+
+type MutableFrame = { -readonly [K in keyof BackdoorFrame]: BackdoorFrame[K] };
+
+/** The LB backdoor device. */
+export class BackdoorDevice implements PortDevice {
+  readonly label = "vmware-backdoor-lb";
+  readonly widths = Width.ALL;
+  /** Counters. */
+  readonly counters: BackdoorCounters = { commands: 0, badMagic: 0, unknownCommand: 0, narrowIgnored: 0, stringElements: 0 };
+  /** Last command number dispatched (−1 if the last access ran none), for traces. */
+  lastCommand = -1;
+  private readonly frame: MutableFrame = { eax: 0, ebx: 0, ecx: 0, edx: 0, esi: 0, edi: 0, ebp: 0, size: 4, isWrite: false, cpl: 0, vcpu: 0 };
+
+  /**
+   * @param registry - command table
+   * @param ctx - profile, clock and state handed to handlers
+   */
+  constructor(
+    readonly registry: CommandRegistry,
+    readonly ctx: CommandContext,
+  ) {}
+
+  read(access: PortAccess): number {
+    return this.dispatch(access, false);
+  }
+
+  write(access: PortAccess): void {
+    this.dispatch(access, true);
+  }
+
+  readBlock(access: PortAccess, dst: Uint8Array): void {
+    this.counters.stringElements += dst.length / access.size;
+    dst.fill(0xff);
+  }
+
+  writeBlock(access: PortAccess, src: Uint8Array): void {
+    this.counters.stringElements += src.length / access.size;
+  }
+
+  /** Run the command in the caller's registers. Returns the EAX result (IN) — the CPU merges it by size. */
+  private dispatch(access: PortAccess, isWrite: boolean): number {
+    this.lastCommand = -1;
+    const regs = access.regs;
+    if (regs === null) return BDOOR_FAIL;
+    const eax = regs.lo(Reg.RAX);
+    if (eax !== BDOOR_MAGIC) {
+      this.counters.badMagic++;
+      return BDOOR_FAIL;
+    }
+    if (access.size !== 4 && this.ctx.profile.narrowAccess === "empty") {
+      this.counters.narrowIgnored++;
+      return BDOOR_FAIL;
+    }
+    const f = this.frame;
+    f.eax = eax;
+    f.ebx = regs.lo(Reg.RBX);
+    f.ecx = regs.lo(Reg.RCX);
+    f.edx = regs.lo(Reg.RDX);
+    f.esi = regs.lo(Reg.RSI);
+    f.edi = regs.lo(Reg.RDI);
+    f.ebp = regs.lo(Reg.RBP);
+    f.size = access.size;
+    f.isWrite = isWrite;
+    f.cpl = access.cpl;
+    f.vcpu = access.vcpu;
+    const cmd = f.ecx & BDOOR_CMD_MASK;
+    const handler = this.registry.get(cmd);
+    const patch = handler === undefined ? null : handler(f, this.ctx);
+    if (patch === null) {
+      this.counters.unknownCommand++;
+      return BDOOR_FAIL;
+    }
+    this.counters.commands++;
+    this.lastCommand = cmd;
+    if (patch.ebx !== undefined) regs.setLo(Reg.RBX, patch.ebx >>> 0);
+    if (patch.ecx !== undefined) regs.setLo(Reg.RCX, patch.ecx >>> 0);
+    if (patch.edx !== undefined) regs.setLo(Reg.RDX, patch.edx >>> 0);
+    if (patch.esi !== undefined) regs.setLo(Reg.RSI, patch.esi >>> 0);
+    if (patch.edi !== undefined) regs.setLo(Reg.RDI, patch.edi >>> 0);
+    if (patch.ebp !== undefined) regs.setLo(Reg.RBP, patch.ebp >>> 0);
+    return patch.eax === undefined ? eax : patch.eax >>> 0;
+  }
+}

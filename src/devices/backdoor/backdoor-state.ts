@@ -1,0 +1,50 @@
+/**
+ * Mutable guest-visible state behind the LB commands: GUI options, removable devices, pointer, legacy clipboard.
+ *
+ * Emulates: what a VMX remembers between backdoor calls for commands 4–9 and 11–14.
+ * Source of truth: `protocol.md` §3.3; v86 `src/vmware.js` (clipboard staging).
+ * Does not: serialise itself (the message-channel issue adds the persistence API over this state).
+ */
+import { MAX_SELECTION_BUFFER_LENGTH } from "./constants.js";
+import type { RemovableDevice, VmProfile } from "../profile.js";
+
+/** Guest-visible state of the backdoor device. */
+export class BackdoorState {
+  /** Current GUI option bits. */
+  guiOptions: number;
+  /** Removable devices, by id. */
+  readonly devices: RemovableDevice[];
+  /** Host pointer position, in guest screen pixels. */
+  pointerX = 0;
+  pointerY = 0;
+  /** Host text offered to the guest (GETSELLENGTH/GETNEXTPIECE), or null when none is staged. */
+  hostClipboard: Uint8Array | null = null;
+  /** Read cursor into {@link hostClipboard}. */
+  hostClipboardPos = 0;
+  /** Text the guest finished sending with SETSELLENGTH/SETNEXTPIECE (last complete selection). */
+  guestClipboard: Uint8Array | null = null;
+  /** Selection being received: announced length and bytes so far. */
+  guestExpected = 0;
+  guestPending: Uint8Array | null = null;
+  guestPendingLength = 0;
+  /** SETSELLENGTH calls refused for announcing more than 65 436 bytes (guest misbehaviour, counted). */
+  clipboardRefused = 0;
+  /** SETNEXTPIECE calls with no selection in progress (counted, ignored). */
+  clipboardStrayPieces = 0;
+  /** Called when the guest completes a selection. */
+  onGuestClipboard: ((text: Uint8Array) => void) | null = null;
+
+  constructor(profile: VmProfile) {
+    this.guiOptions = profile.guiOptions >>> 0;
+    this.devices = profile.devices.map((d) => ({ ...d }));
+  }
+
+  /**
+   * Stage host text for the guest. Longer text is cut to `MAX_SELECTION_BUFFER_LENGTH` (65 436) bytes,
+   * the most a guest accepts.
+   */
+  setHostClipboard(text: Uint8Array | null): void {
+    this.hostClipboard = text === null ? null : text.slice(0, MAX_SELECTION_BUFFER_LENGTH);
+    this.hostClipboardPos = 0;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Legacy clipboard (copy/paste protocol version 1): GETSELLENGTH (6), GETNEXTPIECE (7), SETSELLENGTH (8),
+ * SETNEXTPIECE (9).
+ *
+ * Source of truth: open-vm-tools `services/plugins/dndcp/copyPasteCompat.c` (guest rejects lengths < 0 or
+ * > 65 436, reads ⌈len/4⌉ pieces); v86 `src/vmware.js`; `protocol.md` §3.3.
+ * Does not: implement the DnD/CP v2+ RPC protocols. SETSELLENGTH/SETNEXTPIECE have no outputs (EAX keeps the
+ * magic on IN), as the header documents none.
+ */
+import { BdoorCmd, MAX_SELECTION_BUFFER_LENGTH, SELECTION_NOT_READY } from "../constants.js";
+import type { CommandHandler, CommandRegistry } from "../command-registry.js";
+import type { BackdoorState } from "../backdoor-state.js";
+
+/** GETSELLENGTH: EAX = length of the staged host text (and rewind), or −1 when none is staged. */
+export const getSelLength: CommandHandler = (_f, ctx) => {
+  const s = ctx.state;
+  if (s.hostClipboard === null) return { eax: SELECTION_NOT_READY };
+  s.hostClipboardPos = 0;
+  return { eax: s.hostClipboard.length };
+};
+
+/** GETNEXTPIECE: EAX = the next 4 bytes of host text, little-endian; zero bytes past the end. */
+export const getNextPiece: CommandHandler = (_f, ctx) => {
+  const s = ctx.state;
+  const t = s.hostClipboard;
+  let v = 0;
+  if (t !== null) {
+    for (let k = 0; k < 4; k++) {
+      const i = s.hostClipboardPos + k;
+      if (i < t.length) v |= t[i]! << (8 * k);
+    }
+    s.hostClipboardPos = Math.min(s.hostClipboardPos + 4, t.length);
+  }
+  return { eax: v >>> 0 };
+};
+
+/**
+ * SETSELLENGTH: EBX = length of the guest's selection. 0 publishes an empty selection at once; more than
+ * 65 436 (including negative values) is refused and counted — the guest would never send that.
+ */
+export const setSelLength: CommandHandler = (f, ctx) => {
+  const s = ctx.state;
+  const len = f.ebx >>> 0;
+  s.guestPending = null;
+  s.guestPendingLength = 0;
+  s.guestExpected = 0;
+  if (len > MAX_SELECTION_BUFFER_LENGTH) {
+    s.clipboardRefused++;
+    return {};
+  }
+  if (len === 0) {
+    publish(s, new Uint8Array(0));
+    return {};
+  }
+  s.guestExpected = len;
+  s.guestPending = new Uint8Array(len);
+  return {};
+};
+
+/** SETNEXTPIECE: EBX = the next 4 bytes; the selection is published when the announced length is reached. */
+export const setNextPiece: CommandHandler = (f, ctx) => {
+  const s = ctx.state;
+  const buf = s.guestPending;
+  if (buf === null) {
+    s.clipboardStrayPieces++;
+    return {};
+  }
+  for (let k = 0; k < 4 && s.guestPendingLength < s.guestExpected; k++) {
+    buf[s.guestPendingLength++] = (f.ebx >>> (8 * k)) & 0xff;
+  }
+  if (s.guestPendingLength === s.guestExpected) {
+    s.guestPending = null;
+    publish(s, buf);
+  }
+  return {};
+};
+
+function publish(s: BackdoorState, text: Uint8Array): void {
+  s.guestClipboard = text;
+  s.onGuestClipboard?.(text);
+}
+
+/** Register this family. */
+export function registerClipboardCommands(r: CommandRegistry): void {
+  r.register(BdoorCmd.GETSELLENGTH, "GETSELLENGTH", getSelLength);
+  r.register(BdoorCmd.GETNEXTPIECE, "GETNEXTPIECE", getNextPiece);
+  r.register(BdoorCmd.SETSELLENGTH, "SETSELLENGTH", setSelLength);
+  r.register(BdoorCmd.SETNEXTPIECE, "SETNEXTPIECE", setNextPiece);
+}

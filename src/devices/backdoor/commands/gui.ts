@@ -1,0 +1,45 @@
+/**
+ * GUI-facing commands: GETPTRLOCATION (4), SETPTRLOCATION (5), GETGUIOPTIONS (13), SETGUIOPTIONS (14),
+ * GETSCREENSIZE (15).
+ *
+ * Source of truth: `protocol.md` §3.1/§3.3 (`toolbox-cmd timesync status` reads bit 0x400 of GETGUIOPTIONS);
+ * Ken Kato's backdoor page for 4/5.
+ * Does not: move a real pointer; the position is state the host side sets and reads.
+ */
+import { BdoorCmd } from "../constants.js";
+import type { CommandHandler, CommandRegistry } from "../command-registry.js";
+
+/** GETPTRLOCATION: EAX = x << 16 | y. */
+export const getPtrLocation: CommandHandler = (_f, ctx) => ({
+  eax: (((ctx.state.pointerX & 0xffff) << 16) | (ctx.state.pointerY & 0xffff)) >>> 0,
+});
+
+/** SETPTRLOCATION: EBX = x << 16 | y. No outputs. */
+export const setPtrLocation: CommandHandler = (f, ctx) => {
+  ctx.state.pointerX = f.ebx >>> 16;
+  ctx.state.pointerY = f.ebx & 0xffff;
+  return {};
+};
+
+/** GETGUIOPTIONS: EAX = option bits. */
+export const getGuiOptions: CommandHandler = (_f, ctx) => ({ eax: ctx.state.guiOptions });
+
+/** SETGUIOPTIONS: EBX = the new option bits. No outputs. */
+export const setGuiOptions: CommandHandler = (f, ctx) => {
+  ctx.state.guiOptions = f.ebx >>> 0;
+  return {};
+};
+
+/** GETSCREENSIZE: EAX = width << 16 | height. */
+export const getScreenSize: CommandHandler = (_f, ctx) => ({
+  eax: ((ctx.profile.screenWidth << 16) | ctx.profile.screenHeight) >>> 0,
+});
+
+/** Register this family. */
+export function registerGuiCommands(r: CommandRegistry): void {
+  r.register(BdoorCmd.GETPTRLOCATION, "GETPTRLOCATION", getPtrLocation);
+  r.register(BdoorCmd.SETPTRLOCATION, "SETPTRLOCATION", setPtrLocation);
+  r.register(BdoorCmd.GETGUIOPTIONS, "GETGUIOPTIONS", getGuiOptions);
+  r.register(BdoorCmd.SETGUIOPTIONS, "SETGUIOPTIONS", setGuiOptions);
+  r.register(BdoorCmd.GETSCREENSIZE, "GETSCREENSIZE", getScreenSize);
+}

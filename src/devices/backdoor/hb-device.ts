@@ -1,0 +1,71 @@
+/**
+ * The high-bandwidth backdoor port 0x5659.
+ *
+ * Emulates: the string-transfer port. A plain IN reads all-ones and a plain OUT is dropped (commands run only on
+ * 0x5658); `rep insb`/`rep outsb` are handed in bulk to the transfer handler that the message channel installs.
+ * Without a handler INS reads 0xFF bytes and OUTS data is dropped — what QEMU and v86 do with the port.
+ * Source of truth: `protocol.md` §2.2, §5.2; `peers.md` §5.3 (`rep insb` × 8 from 0x5659 on QEMU/v86 = FF × 8).
+ * Does not: decode the HB message protocol itself (that is the message-channel module's handler).
+ */
+import type { PortAccess, PortDevice } from "../../bus/port-device.js";
+import { Width } from "../../bus/port-device.js";
+
+/** Bulk transfer callbacks for the HB port. Both see the caller's registers in `access.regs`. */
+export interface HbTransferHandler {
+  /** `rep ins` from 0x5659: fill `dst`. */
+  transferIn(access: PortAccess, dst: Uint8Array): void;
+  /** `rep outs` to 0x5659: consume `src`. */
+  transferOut(access: PortAccess, src: Uint8Array): void;
+}
+
+/** Counters of HB-port accesses. */
+export interface HbCounters {
+  /** Plain IN/OUT on 0x5659 (answered as an empty port). */
+  plainAccesses: number;
+  /** Bytes moved by INS/OUTS. */
+  stringBytes: number;
+  /** String transfers with no handler installed. */
+  unhandledTransfers: number;
+}
+
+/** The HB port device. */
+export class BackdoorHbDevice implements PortDevice {
+  readonly label = "vmware-backdoor-hb";
+  readonly widths = Width.ALL;
+  /** Counters. */
+  readonly counters: HbCounters = { plainAccesses: 0, stringBytes: 0, unhandledTransfers: 0 };
+  private handler: HbTransferHandler | null = null;
+
+  /** Install (or remove, with null) the bulk transfer handler. */
+  setTransferHandler(h: HbTransferHandler | null): void {
+    this.handler = h;
+  }
+
+  read(): number {
+    this.counters.plainAccesses++;
+    return 0xffffffff;
+  }
+
+  write(): void {
+    this.counters.plainAccesses++;
+  }
+
+  readBlock(access: PortAccess, dst: Uint8Array): void {
+    this.counters.stringBytes += dst.length;
+    if (this.handler === null) {
+      this.counters.unhandledTransfers++;
+      dst.fill(0xff);
+      return;
+    }
+    this.handler.transferIn(access, dst);
+  }
+
+  writeBlock(access: PortAccess, src: Uint8Array): void {
+    this.counters.stringBytes += src.length;
+    if (this.handler === null) {
+      this.counters.unhandledTransfers++;
+      return;
+    }
+    this.handler.transferOut(access, src);
+  }
+}

@@ -1,0 +1,3 @@
+/** Devices: the VM profile and the VMware backdoor devices. Pure. */
+export * from "./profile.js";
+export * from "./backdoor/index.js";

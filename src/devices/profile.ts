@@ -1,0 +1,192 @@
+/**
+ * The VM profile: every guest-visible knob of the simulated VMware host, with defaults and validation.
+ *
+ * Emulates: the `.vmx` settings and host facts a VMware VMX answers backdoor queries from.
+ * Source of truth: `protocol.md` §3 (what each command returns), `peers.md` §3 (the recommended choices, each a
+ * switch here where peers differ).
+ * Does not: read files — front ends parse JSON and hand the object to {@link resolveProfile}.
+ */
+import { VmportError } from "../core/errors.js";
+import {
+  MAX_REMOVABLE_DEVICES,
+  RD_INFO_NAME_SIZE,
+  VcpuInfo,
+  VERSION_MAGIC,
+  VmxType,
+} from "./backdoor/constants.js";
+
+/** A removable device listed by GETDEVICELISTELEMENT. */
+export interface RemovableDevice {
+  /** Name shown by `vmware-toolbox-cmd device list` (ASCII, at most 31 bytes). */
+  name: string;
+  /** Connected. */
+  enabled: boolean;
+}
+
+/** A fully resolved profile: every key present. */
+export interface VmProfile {
+  /** GETVERSION EAX. Default 6 (`VERSION_MAGIC`; open-vm-tools refuses anything else). */
+  vmxVersion: number;
+  /** GETVERSION ECX, the product type. Default 2 (ESX Server). */
+  vmxType: number;
+  /** GETHWVERSION EAX; `null` (default) answers 4. */
+  hwVersion: number | null;
+  /** GETMEMSIZE, in MB. Default 2048. */
+  memSizeMb: number;
+  /** GETMHZ. Default 2400. */
+  cpuMhz: number;
+  /** TSC frequency in Hz (GETHZ, pseudo-PMC HW_TSC). Default 2 400 000 000. */
+  tscHz: number;
+  /** APIC bus frequency in Hz (GETHZ ECX). Default 66 000 000. */
+  apicBusHz: number;
+  /** GETUUID, canonical 8-4-4-4-12 hex form. Default `564d7670-6f72-7400-8000-000000000001`. */
+  uuid: string;
+  /**
+   * Offset of the guest's RTC from UTC, in seconds (Xen's `time_offset`; a Windows guest keeps local time).
+   * GETTIME reports it in EDX as minutes; the times returned are always UTC. Default 0; |value| ≤ 86 400.
+   */
+  timeOffsetSeconds: number;
+  /** Max time lag in µs, GETTIME/GETTIMEFULL ECX. Default 1 000 000 (VMware Workstation 5.5's value). */
+  maxTimeLagUs: number;
+  /** Offer the high-bandwidth port in the message channel. Default true. */
+  highBandwidth: boolean;
+  /** Front ends virtualise CPUID so the guest sees "VMwareVMware". Default true. */
+  cpuid: boolean;
+  /** The backdoor exists. False: ports 0x5658/0x5659 are empty and ring-3 accesses fault, as on real hardware. Default true. */
+  backdoor: boolean;
+  /** RDPMC pseudo-counters 0x10000–0x10002 work at any CPL. Default true. */
+  pseudoPmc: boolean;
+  /**
+   * Narrow (1- or 2-byte) IN/OUT on 0x5658: `"command"` runs the command and merges AL/AX (Xen, "what VMware
+   * does"); `"empty"` answers as an empty port (v86). Default `"command"`.
+   */
+  narrowAccess: "command" | "empty";
+  /** GETHZ only at CPL 0 (Xen's ESXi testing); false answers at any CPL (QEMU). Default true. */
+  gethzCpl0Only: boolean;
+  /** GETBUILDNUM EAX. Default 24022510 (an ESXi 8.0 U3 build number). */
+  buildNumber: number;
+  /** NESTING_CONTROL QUERY EAX: clients treat ≥ 2 as "nesting supported". Default 2 (`NESTING_CONTROL_MAX`). */
+  nestingControlVersion: number;
+  /** GET_VCPU_INFO EAX. Default 1 << 3 (LEGACY_X2APIC_OK, what QEMU reports with x2APIC). */
+  vcpuInfo: number;
+  /** Initial GETGUIOPTIONS bits. Default 0 (time sync off). */
+  guiOptions: number;
+  /** GETSCREENSIZE width in pixels, 1…32767. Default 1024. */
+  screenWidth: number;
+  /** GETSCREENSIZE height in pixels, 1…32767. Default 768. */
+  screenHeight: number;
+  /** Removable devices (at most 50). Default none. */
+  devices: RemovableDevice[];
+}
+
+/** A profile as a user writes it: any subset of keys. */
+export type VmProfileInput = Partial<VmProfile>;
+
+/** The defaults, one per key. */
+export const DEFAULT_PROFILE: Readonly<VmProfile> = Object.freeze({
+  vmxVersion: VERSION_MAGIC,
+  vmxType: VmxType.SCALABLE_SERVER,
+  hwVersion: null,
+  memSizeMb: 2048,
+  cpuMhz: 2400,
+  tscHz: 2_400_000_000,
+  apicBusHz: 66_000_000,
+  uuid: "564d7670-6f72-7400-8000-000000000001",
+  timeOffsetSeconds: 0,
+  maxTimeLagUs: 1_000_000,
+  highBandwidth: true,
+  cpuid: true,
+  backdoor: true,
+  pseudoPmc: true,
+  narrowAccess: "command",
+  gethzCpl0Only: true,
+  buildNumber: 24022510,
+  nestingControlVersion: 2,
+  vcpuInfo: 1 << VcpuInfo.LEGACY_X2APIC_OK,
+  guiOptions: 0,
+  screenWidth: 1024,
+  screenHeight: 768,
+  devices: [] as RemovableDevice[],
+});
+
+const UINT32_MAX = 0xffffffff;
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+function bad(key: string, why: string): never {
+  throw new VmportError("VMPORT_BAD_PROFILE", `profile key "${key}": ${why}`);
+}
+
+function uint(key: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v)) bad(key, `expected an integer, got ${JSON.stringify(v)}`);
+  if (v < min || v > max) bad(key, `${v} is outside ${min}..${max}`);
+  return v;
+}
+
+function bool(key: string, v: unknown): boolean {
+  if (typeof v !== "boolean") bad(key, `expected true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * Merge `input` over {@link DEFAULT_PROFILE} and validate every key.
+ * @throws VmportError VMPORT_BAD_PROFILE naming the first bad key and why.
+ */
+export function resolveProfile(input: unknown = {}): VmProfile {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new VmportError("VMPORT_BAD_PROFILE", "profile: expected a JSON object");
+  }
+  const p: VmProfile = { ...DEFAULT_PROFILE, devices: [] };
+  for (const [key, v] of Object.entries(input)) {
+    switch (key) {
+      case "vmxVersion": p.vmxVersion = uint(key, v, 0, UINT32_MAX); break;
+      case "vmxType": p.vmxType = uint(key, v, 0, UINT32_MAX); break;
+      case "hwVersion": p.hwVersion = v === null ? null : uint(key, v, 0, UINT32_MAX); break;
+      case "memSizeMb": p.memSizeMb = uint(key, v, 1, UINT32_MAX); break;
+      case "cpuMhz": p.cpuMhz = uint(key, v, 1, 0x7fffffff); break;
+      case "tscHz": p.tscHz = uint(key, v, 1, Number.MAX_SAFE_INTEGER); break;
+      case "apicBusHz": p.apicBusHz = uint(key, v, 1, UINT32_MAX); break;
+      case "uuid":
+        if (typeof v !== "string" || !UUID_RE.test(v)) bad(key, `expected 8-4-4-4-12 hex digits, got ${JSON.stringify(v)}`);
+        p.uuid = v.toLowerCase();
+        break;
+      case "timeOffsetSeconds": p.timeOffsetSeconds = uint(key, v, -86400, 86400); break;
+      case "maxTimeLagUs": p.maxTimeLagUs = uint(key, v, 0, UINT32_MAX); break;
+      case "highBandwidth": p.highBandwidth = bool(key, v); break;
+      case "cpuid": p.cpuid = bool(key, v); break;
+      case "backdoor": p.backdoor = bool(key, v); break;
+      case "pseudoPmc": p.pseudoPmc = bool(key, v); break;
+      case "narrowAccess":
+        if (v !== "command" && v !== "empty") bad(key, `expected "command" or "empty", got ${JSON.stringify(v)}`);
+        p.narrowAccess = v;
+        break;
+      case "gethzCpl0Only": p.gethzCpl0Only = bool(key, v); break;
+      case "buildNumber": p.buildNumber = uint(key, v, 0, UINT32_MAX); break;
+      case "nestingControlVersion": p.nestingControlVersion = uint(key, v, 0, UINT32_MAX); break;
+      case "vcpuInfo": p.vcpuInfo = uint(key, v, 0, UINT32_MAX); break;
+      case "guiOptions": p.guiOptions = uint(key, v, 0, UINT32_MAX); break;
+      case "screenWidth": p.screenWidth = uint(key, v, 1, 0x7fff); break;
+      case "screenHeight": p.screenHeight = uint(key, v, 1, 0x7fff); break;
+      case "devices": p.devices = devices(v); break;
+      default:
+        bad(key, `unknown key (known: ${Object.keys(DEFAULT_PROFILE).join(", ")})`);
+    }
+  }
+  return p;
+}
+
+function devices(v: unknown): RemovableDevice[] {
+  if (!Array.isArray(v)) bad("devices", "expected an array of {name, enabled}");
+  if (v.length > MAX_REMOVABLE_DEVICES) bad("devices", `${v.length} devices; at most ${MAX_REMOVABLE_DEVICES}`);
+  return v.map((d: unknown, i) => {
+    const key = `devices[${i}]`;
+    if (typeof d !== "object" || d === null) bad(key, "expected {name, enabled}");
+    const { name, enabled, ...rest } = d as Record<string, unknown>;
+    const extra = Object.keys(rest);
+    if (extra.length > 0) bad(`${key}.${extra[0]}`, "unknown key (known: name, enabled)");
+    if (typeof name !== "string" || name.length === 0 || !/^[\x20-\x7e]*$/.test(name)) {
+      bad(`${key}.name`, "expected a non-empty printable ASCII string");
+    }
+    if (name.length > RD_INFO_NAME_SIZE - 1) bad(`${key}.name`, `${name.length} bytes; at most ${RD_INFO_NAME_SIZE - 1}`);
+    return { name, enabled: bool(`${key}.enabled`, enabled) };
+  });
+}

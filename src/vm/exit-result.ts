@@ -1,0 +1,69 @@
+/**
+ * What one intercepted or executed instruction came to.
+ *
+ * Emulates: the hypervisor's verdict at a #GP exit — emulated (RIP advanced), partly done (a bounded REP chunk,
+ * RIP left on the instruction so it resumes), or a fault to reflect into the guest.
+ * Source of truth: KVM `handle_exception_nmi` / `kvm_emulate_instruction` outcomes; SDM vol. 3 §6.15 for the
+ * fault vectors.
+ * Does not: inject anything; front ends deliver the fault (ptrace: the original signal; emulators: their own
+ * exception path).
+ */
+
+/** Outcome of one step. */
+export const Outcome = {
+  /** The instruction ran; registers and RIP are updated. */
+  COMPLETED: 0,
+  /** A REP string instruction ran a bounded chunk; RCX/RSI/RDI are updated, RIP is not (it resumes). */
+  PARTIAL: 1,
+  /** The instruction faulted; no register changed. Reflect {@link ExitResult.fault}. */
+  FAULT: 2,
+  /** `step` only: the instruction is not one the model executes (not IN/OUT/INS/OUTS/RDPMC). */
+  UNSUPPORTED: 3,
+} as const;
+/** One of the {@link Outcome} values. */
+export type Outcome = (typeof Outcome)[keyof typeof Outcome];
+/** Lowercase names of {@link Outcome}. */
+export const OUTCOME_NAMES: readonly string[] = ["completed", "partial", "fault", "unsupported"];
+
+/** Exception vectors the engine may raise. */
+export const Fault = { NONE: 0, GP: 13, UD: 6, PF: 14 } as const;
+/** One of the {@link Fault} values. */
+export type Fault = (typeof Fault)[keyof typeof Fault];
+
+/** Name of a fault vector as the CLI prints it (`null` for none). */
+export function faultName(f: Fault): "GP" | "UD" | "PF" | null {
+  return f === Fault.GP ? "GP" : f === Fault.UD ? "UD" : f === Fault.PF ? "PF" : null;
+}
+
+/** The result of one step. The VM reuses one instance: copy what you keep. */
+export class ExitResult {
+  outcome: Outcome = Outcome.COMPLETED;
+  fault: Fault = Fault.NONE;
+  /** Error code pushed with the fault (#GP(0), #PF error code). */
+  errorCode = 0;
+  /** #PF only: the faulting linear address (CR2). */
+  faultAddress = -1;
+  /** Decoded op (`Op`), or 0. */
+  op = 0;
+  /** Port accessed, or -1. */
+  port = -1;
+  /** Access size, or 0. */
+  size = 0;
+  /** Instruction length, or 0. */
+  length = 0;
+  /** Backdoor command that ran, or -1. */
+  command = -1;
+
+  /** Reset to a neutral state. */
+  reset(): void {
+    this.outcome = Outcome.COMPLETED;
+    this.fault = Fault.NONE;
+    this.errorCode = 0;
+    this.faultAddress = -1;
+    this.op = 0;
+    this.port = -1;
+    this.size = 0;
+    this.length = 0;
+    this.command = -1;
+  }
+}

@@ -1,0 +1,3 @@
+/** The VM: profile + clock + port bus + backdoor devices, and the #GP intercept. Pure. */
+export * from "./exit-result.js";
+export * from "./virtual-machine.js";

@@ -1,0 +1,358 @@
+/**
+ * A VM as the backdoor sees it, and the #GP intercept: decode, check port and magic, emulate, merge registers.
+ *
+ * Emulates: the hypervisor half of the VMware backdoor. When a guest's IN/OUT/INS/OUTS on 0x5658/0x5659 or RDPMC
+ * of a pseudo-counter faults with #GP (ring 3 without IOPL, or a TSS bitmap that denies the port), the hypervisor
+ * fetches and decodes the instruction itself, checks that it targets the backdoor, runs it on the port bus and
+ * advances RIP; anything else is reflected unchanged. {@link VirtualMachine.step} executes one instruction the way
+ * CPU and hypervisor do together: an allowed access goes straight to the bus, a denied one takes the #GP path.
+ * Source of truth: KVM `handle_exception_nmi` + `emulator_io_port_access_allowed` (only 0x5658/0x5659 bypass
+ * the bitmap; non-zero #GP error codes are re-injected; pseudo-PMCs at any CPL); the Xen vmware_port review
+ * (page-split fetch, 15-byte limit, port exactly 0x5658, 32-bit merges); `peers.md` §2–§3.
+ * Does not: execute any other instruction, check segment limits, or model a real PMU (counters other than the
+ * pseudo-counters #GP). String I/O buffers must lie below 2^47 in 64-bit mode (the lower canonical half);
+ * higher addresses #GP.
+ */
+import type { Clock } from "../core/clock.js";
+import { DateClock } from "../core/clock.js";
+import { PortBus, newPortAccess } from "../bus/port-bus.js";
+import { CpuMode, ipSize } from "../x86/cpu-mode.js";
+import { Seg, type CpuState } from "../x86/cpu-state.js";
+import { DecodeStatus, DecodedInstruction, Op, decodeInstruction } from "../x86/decoder.js";
+import { MEMORY_OK, type GuestMemory } from "../x86/guest-memory.js";
+import { InstructionFetcher } from "../x86/instruction-fetch.js";
+import { ioAllowed } from "../x86/io-permission.js";
+import { Reg, type RegisterFile } from "../x86/registers.js";
+import { resolveProfile, type VmProfile, type VmProfileInput } from "../devices/profile.js";
+import { BDOORHB_PORT, BDOOR_PORT, BdoorPmc } from "../devices/backdoor/constants.js";
+import type { BackdoorDevice } from "../devices/backdoor/backdoor-device.js";
+import { BackdoorHbDevice } from "../devices/backdoor/hb-device.js";
+import { createBackdoorDevice } from "../devices/backdoor/index.js";
+import { ExitResult, Fault, Outcome } from "./exit-result.js";
+
+/**
+ * Most bytes one INS/OUTS step moves: 513 pages, VMware's `BDOOR_HB_MAX_BPNS` (≈ 2 MiB + 1 page). A longer REP
+ * runs in chunks of this size, each leaving RIP on the instruction, exactly as an interrupted REP would.
+ */
+export const STRING_IO_MAX_BYTES = 513 * 4096;
+
+/** Highest linear address + 1 that 64-bit string I/O may touch (the lower canonical half). */
+const LOWER_HALF_LIMIT = 2 ** 47;
+
+/** What the hypervisor knows from the exit itself. */
+export interface GpExitInfo {
+  /** #GP error code; non-zero codes (segment-related faults) are always reflected. Default 0. */
+  errorCode?: number;
+  /** Instruction length reported by the exit (VMX); a hint for the fetch. Default unknown. */
+  instructionLength?: number;
+}
+
+/** Guest-visible events at the intercept, each answered as hardware would and counted. */
+export interface VmCounters {
+  /** #GP exits handled by {@link VirtualMachine.handleGp}. */
+  gpExits: number;
+  /** Instructions emulated (completed or partial). */
+  emulated: number;
+  /** #GP reflected back to the guest. */
+  reflectedGp: number;
+  /** #UD raised (LOCK prefix). */
+  raisedUd: number;
+  /** #PF raised (instruction fetch or string buffer not accessible). */
+  raisedPf: number;
+  /** REP string steps cut at {@link STRING_IO_MAX_BYTES} or at an address wrap. */
+  partialStrings: number;
+  /** RDPMC pseudo-counter reads. */
+  pseudoPmcReads: number;
+  /** Exits whose length hint disagreed with the decoded length. */
+  lengthHintMismatches: number;
+}
+
+/** Options for {@link VirtualMachine}. */
+export interface VirtualMachineOptions {
+  /** Profile keys (validated) or a resolved profile. Default: every default. */
+  profile?: VmProfileInput;
+  /** Host clock. Default: a `Date`-based clock (front ends inject a high-resolution one). */
+  clock?: Clock;
+}
+
+/** One VM: profile, clock, port bus with the backdoor devices, and the intercept. */
+export class VirtualMachine {
+  /** The resolved profile. */
+  readonly profile: VmProfile;
+  /** Host clock. */
+  readonly clock: Clock;
+  /** The I/O port bus. */
+  readonly bus = new PortBus();
+  /** LB device, or null when the profile disables the backdoor. */
+  readonly backdoor: BackdoorDevice | null;
+  /** HB device, or null when the profile disables the backdoor. */
+  readonly hb: BackdoorHbDevice | null;
+  /** Counters. */
+  readonly counters: VmCounters = {
+    gpExits: 0, emulated: 0, reflectedGp: 0, raisedUd: 0, raisedPf: 0, partialStrings: 0, pseudoPmcReads: 0, lengthHintMismatches: 0,
+  };
+  /** Monotonic time at creation: origin of the elapsed-time pseudo-counters. */
+  readonly startMonotonicNs: bigint;
+
+  private readonly access = newPortAccess();
+  private readonly fetcher = new InstructionFetcher();
+  private readonly insn = new DecodedInstruction();
+  private readonly result = new ExitResult();
+  private scratch = new Uint8Array(4096);
+
+  /** @throws VmportError VMPORT_BAD_PROFILE for a bad profile key. */
+  constructor(options: VirtualMachineOptions = {}) {
+    this.profile = resolveProfile(options.profile ?? {});
+    this.clock = options.clock ?? new DateClock();
+    this.startMonotonicNs = this.clock.monotonicNs();
+    if (this.profile.backdoor) {
+      this.backdoor = createBackdoorDevice(this.profile, this.clock);
+      this.hb = new BackdoorHbDevice();
+      this.bus.register(BDOOR_PORT, 1, this.backdoor);
+      this.bus.register(BDOORHB_PORT, 1, this.hb);
+    } else {
+      this.backdoor = null;
+      this.hb = null;
+    }
+  }
+
+  /**
+   * The #GP intercept. Call it when `cpu` took #GP; on return `cpu` holds the emulated result, or is unchanged
+   * and the result says which fault to reflect. Never throws for any guest state.
+   * The returned object is reused by the next call.
+   */
+  handleGp(cpu: CpuState, mem: GuestMemory, exit?: GpExitInfo): ExitResult {
+    const res = this.result;
+    res.reset();
+    this.counters.gpExits++;
+    const errorCode = exit?.errorCode ?? 0;
+    if (errorCode !== 0 || !this.profile.backdoor) return this.reflectGp(res, errorCode);
+    if (!this.fetchAndDecode(cpu, mem, exit?.instructionLength ?? 0, res)) return res;
+    const insn = this.insn;
+    if (insn.status === DecodeStatus.NOT_IO) return this.reflectGp(res, 0);
+    if (insn.op === Op.RDPMC) return this.rdpmc(cpu, res);
+    const port = insn.portImm >= 0 ? insn.portImm : cpu.regs.lo(Reg.RDX) & 0xffff;
+    res.port = port;
+    if (port !== BDOOR_PORT && port !== BDOORHB_PORT) return this.reflectGp(res, 0);
+    return this.emulateIo(cpu, mem, port, res);
+  }
+
+  /**
+   * Execute the instruction at RIP as CPU and hypervisor would: allowed I/O goes to the bus, denied I/O raises #GP
+   * and takes the intercept, RDPMC reads a pseudo-counter or faults. Anything else is UNSUPPORTED.
+   * The returned object is reused by the next call.
+   */
+  step(cpu: CpuState, mem: GuestMemory): ExitResult {
+    const res = this.result;
+    res.reset();
+    if (!this.fetchAndDecode(cpu, mem, 0, res)) return res;
+    const insn = this.insn;
+    if (insn.status === DecodeStatus.NOT_IO) {
+      res.outcome = Outcome.UNSUPPORTED;
+      return res;
+    }
+    if (insn.op === Op.RDPMC) return this.rdpmc(cpu, res);
+    const port = insn.portImm >= 0 ? insn.portImm : cpu.regs.lo(Reg.RDX) & 0xffff;
+    if (ioAllowed(cpu, port, insn.size)) {
+      res.port = port;
+      return this.emulateIo(cpu, mem, port, res);
+    }
+    return this.handleGp(cpu, mem);
+  }
+
+  /** Fetch and decode into `this.insn`. On a fault fills `res` and returns false. */
+  private fetchAndDecode(cpu: CpuState, mem: GuestMemory, hint: number, res: ExitResult): boolean {
+    const f = this.fetcher;
+    f.begin(mem, cpu.linearIp(), hint);
+    const st = decodeInstruction(f, cpu.mode, this.insn);
+    const insn = this.insn;
+    res.op = insn.op;
+    res.size = insn.size;
+    res.length = insn.length;
+    switch (st) {
+      case DecodeStatus.TRUNCATED:
+        this.counters.raisedPf++;
+        res.outcome = Outcome.FAULT;
+        res.fault = Fault.PF;
+        res.faultAddress = f.faultAddress;
+        res.errorCode = pfErrorCode(cpu, false, true);
+        return false;
+      case DecodeStatus.TOO_LONG:
+        this.reflectGp(res, 0);
+        return false;
+      case DecodeStatus.LOCK:
+        this.counters.raisedUd++;
+        res.outcome = Outcome.FAULT;
+        res.fault = Fault.UD;
+        return false;
+    }
+    if (hint > 0 && insn.length > 0 && hint !== insn.length) this.counters.lengthHintMismatches++;
+    return true;
+  }
+
+  private reflectGp(res: ExitResult, errorCode: number): ExitResult {
+    this.counters.reflectedGp++;
+    res.outcome = Outcome.FAULT;
+    res.fault = Fault.GP;
+    res.errorCode = errorCode;
+    return res;
+  }
+
+  /** RDPMC: pseudo-counters at any CPL when enabled; every other counter #GP (the model has no PMU). */
+  private rdpmc(cpu: CpuState, res: ExitResult): ExitResult {
+    const regs = cpu.regs;
+    const ecx = regs.lo(Reg.RCX);
+    if (!this.profile.backdoor || !this.profile.pseudoPmc) return this.reflectGp(res, 0);
+    let v: bigint;
+    const elapsed = this.clock.monotonicNs() - this.startMonotonicNs;
+    switch (ecx) {
+      case BdoorPmc.HW_TSC:
+        v = (this.clock.monotonicNs() * BigInt(this.profile.tscHz)) / 1_000_000_000n;
+        break;
+      case BdoorPmc.REAL_NS:
+        v = elapsed;
+        break;
+      case BdoorPmc.APPARENT_NS:
+        // Apparent time is the guest's view; vmport never stops a guest's clock, so it equals real time.
+        v = elapsed;
+        break;
+      default:
+        return this.reflectGp(res, 0);
+    }
+    this.counters.pseudoPmcReads++;
+    this.counters.emulated++;
+    v = BigInt.asUintN(64, v);
+    regs.set32ZeroExtend(Reg.RAX, Number(v & 0xffffffffn));
+    regs.set32ZeroExtend(Reg.RDX, Number(v >> 32n));
+    advanceIp(cpu, this.insn.length);
+    res.outcome = Outcome.COMPLETED;
+    return res;
+  }
+
+  /** IN/OUT/INS/OUTS on `port` through the bus, with the architectural register updates. */
+  private emulateIo(cpu: CpuState, mem: GuestMemory, port: number, res: ExitResult): ExitResult {
+    const insn = this.insn;
+    const regs = cpu.regs;
+    const a = this.access;
+    a.port = port;
+    a.size = insn.size;
+    a.regs = regs;
+    a.cpl = cpu.cpl;
+    a.vcpu = cpu.vcpu;
+    if (insn.op === Op.IN) {
+      const v = this.bus.read(a);
+      if (insn.size === 4) regs.set32ZeroExtend(Reg.RAX, v);
+      else if (insn.size === 2) regs.set16(Reg.RAX, v);
+      else regs.set8(Reg.RAX, v);
+    } else if (insn.op === Op.OUT) {
+      this.bus.write(a, regs.lo(Reg.RAX));
+    } else {
+      if (!this.stringIo(cpu, mem, res)) return res;
+      if (res.outcome === Outcome.PARTIAL) {
+        this.counters.emulated++;
+        return res;
+      }
+    }
+    res.command = port === BDOOR_PORT && this.backdoor !== null ? this.backdoor.lastCommand : -1;
+    this.counters.emulated++;
+    advanceIp(cpu, insn.length);
+    res.outcome = Outcome.COMPLETED;
+    return res;
+  }
+
+  /**
+   * INS/OUTS: count from CX/ECX/RCX (by address size) when REP, direction from DF, OUTS source segment from the
+   * override (only FS/GS have a base in 64-bit mode), INS destination ES:rDI. Memory moves in one bulk copy.
+   * Returns false after filling `res` with a fault; sets PARTIAL when only a chunk ran.
+   */
+  private stringIo(cpu: CpuState, mem: GuestMemory, res: ExitResult): boolean {
+    const insn = this.insn;
+    const regs = cpu.regs;
+    const as = insn.addressSize;
+    const size = insn.size;
+    const isIn = insn.op === Op.INS;
+    const count = insn.rep ? regs.readSized(Reg.RCX, as) : 1;
+    if (count === 0) return true;
+    const ptrReg = isIn ? Reg.RDI : Reg.RSI;
+    const ptr = regs.readSized(ptrReg, as);
+    const down = cpu.df;
+    const space = as === 2 ? 0x10000 : as === 4 ? 0x1_0000_0000 : LOWER_HALF_LIMIT;
+    // Elements that fit without the pointer wrapping around the address size (or leaving the lower half).
+    const room = down ? Math.floor(ptr / size) + 1 : Math.floor((space - ptr) / size);
+    const n = Math.min(count, Math.floor(STRING_IO_MAX_BYTES / size), room);
+    // An element that straddles the end of the address space (a word at offset 0xFFFF in real mode) faults.
+    if (n <= 0 || ptr + size > space) return this.reflectGp(res, 0), false;
+    const bytes = n * size;
+    const low = down ? ptr - (n - 1) * size : ptr;
+    const seg = isIn ? Seg.ES : insn.segment;
+    let linear = cpu.effectiveBase(seg) + low;
+    if (cpu.mode !== CpuMode.LONG64) linear %= 0x1_0000_0000;
+    if (this.scratch.length < bytes) this.scratch = new Uint8Array(Math.max(bytes, this.scratch.length * 2));
+    const buf = this.scratch.subarray(0, bytes);
+    const a = this.access;
+    if (isIn) {
+      this.bus.readBlock(a, buf);
+      if (down) reverseElements(buf, size);
+      const r = mem.write(linear, buf);
+      if (r !== MEMORY_OK) return this.pageFault(cpu, res, r, true), false;
+    } else {
+      const r = mem.read(linear, buf);
+      if (r !== MEMORY_OK) return this.pageFault(cpu, res, r, false), false;
+      if (down) reverseElements(buf, size);
+      this.bus.writeBlock(a, buf);
+    }
+    const long = cpu.mode === CpuMode.LONG64;
+    // The pointer wraps at the address size (a DF=1 run ending at 0 leaves 0xFFFF… minus the element size).
+    const next = down ? ptr - bytes : ptr + bytes;
+    if (as === 8) regs.set64(ptrReg, BigInt(next));
+    else regs.writeSized(ptrReg, as, (next + space) % space, long);
+    if (insn.rep) {
+      // 64-bit counts may exceed 2^53 (a hostile RCX), so subtract exactly.
+      if (as === 8) regs.set64(Reg.RCX, regs.get64(Reg.RCX) - BigInt(n));
+      else regs.writeSized(Reg.RCX, as, count - n, long);
+      if (n < count) {
+        this.counters.partialStrings++;
+        res.outcome = Outcome.PARTIAL;
+      }
+    }
+    return true;
+  }
+
+  private pageFault(cpu: CpuState, res: ExitResult, addr: number, write: boolean): void {
+    this.counters.raisedPf++;
+    res.outcome = Outcome.FAULT;
+    res.fault = Fault.PF;
+    res.faultAddress = addr;
+    res.errorCode = pfErrorCode(cpu, write, false);
+  }
+}
+
+/** #PF error code: W/R (bit 1), U/S (bit 2, CPL 3), I/D (bit 4, instruction fetch); P is unknown here (0). */
+function pfErrorCode(cpu: CpuState, write: boolean, fetch: boolean): number {
+  return (write ? 2 : 0) | (cpu.cpl === 3 ? 4 : 0) | (fetch ? 0x10 : 0);
+}
+
+/** Advance IP/EIP/RIP by `len`, wrapping at the width of the instruction pointer. */
+export function advanceIp(cpu: CpuState, len: number): void {
+  const regs: RegisterFile = cpu.regs;
+  const w = ipSize(cpu.mode);
+  const lo = regs.lo(Reg.RIP) + len;
+  if (w === 2) regs.set16(Reg.RIP, lo & 0xffff);
+  else if (w === 4) regs.set32ZeroExtend(Reg.RIP, lo >>> 0);
+  else {
+    regs.setLo(Reg.RIP, lo >>> 0);
+    if (lo > 0xffffffff) regs.words[Reg.RIP * 2 + 1] = (regs.hi(Reg.RIP) + 1) >>> 0;
+  }
+}
+
+/** Reverse the order of `size`-byte elements in `buf` in place (DF = 1 transfers run downwards in memory). */
+function reverseElements(buf: Uint8Array, size: number): void {
+  const n = buf.length / size;
+  for (let i = 0, j = n - 1; i < j; i++, j--) {
+    for (let k = 0; k < size; k++) {
+      const t = buf[i * size + k]!;
+      buf[i * size + k] = buf[j * size + k]!;
+      buf[j * size + k] = t;
+    }
+  }
+}

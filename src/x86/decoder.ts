@@ -1,0 +1,195 @@
+/**
+ * Decoder for the instructions a VMware-backdoor #GP intercept must understand.
+ *
+ * Emulates: the x86 front end for IN (E4, E5, EC, ED), OUT (E6, E7, EE, EF), INS (6C, 6D), OUTS (6E, 6F) and
+ * RDPMC (0F 33) in every CPU mode: legacy prefixes 66, 67, F2, F3, F0 and the segment overrides 2E/36/3E/26/64/65,
+ * repeated in any order and number; REX (40–4F) only in 64-bit mode and only when it immediately precedes the
+ * opcode (a legacy prefix after it cancels it); REX.W cancels 66 and I/O never exceeds 32 bits; LOCK ⇒ #UD; an
+ * instruction longer than 15 bytes ⇒ #GP.
+ * Source of truth: Intel SDM vol. 2 §2.1–2.2 (prefixes, REX), "IN", "INS", "OUT", "OUTS", "RDPMC"; checked against
+ * iced-x86 by a differential property test (`decoder.diff.test.ts`).
+ * Does not: decode any other instruction — their first byte after the prefixes yields op = null and no length.
+ *
+ * Bytes come from a {@link ByteSource} one at a time so the fetcher can stop at a page boundary and read the next
+ * page only if the decoder really needs a byte from it.
+ */
+import { CpuMode, defaultAddressSize, defaultOperandSize, overriddenAddressSize } from "./cpu-mode.js";
+import { Seg } from "./cpu-state.js";
+
+/** Architectural maximum instruction length (SDM vol. 2 §2.3.11). */
+export const MAX_INSTRUCTION_LENGTH = 15;
+
+/** The instruction kinds the decoder recognises. */
+export const Op = { NONE: 0, IN: 1, OUT: 2, INS: 3, OUTS: 4, RDPMC: 5 } as const;
+/** One of the {@link Op} values. */
+export type Op = (typeof Op)[keyof typeof Op];
+/** Lowercase names of {@link Op}, `null` for NONE (the CLI's JSON). */
+export const OP_NAMES: readonly (string | null)[] = [null, "in", "out", "ins", "outs", "rdpmc"];
+
+/** Outcome of a decode. */
+export const DecodeStatus = {
+  /** A recognised instruction; all fields are valid. */
+  OK: 0,
+  /** The first instruction is not one of ours; only `prefixLength` is meaningful. */
+  NOT_IO: 1,
+  /** More than 15 bytes: the CPU raises #GP(0). */
+  TOO_LONG: 2,
+  /** LOCK on a recognised instruction: the CPU raises #UD. */
+  LOCK: 3,
+  /** A byte the decoder needed was not available (fetch fault or end of input) at offset `missingAt`. */
+  TRUNCATED: 4,
+} as const;
+/** One of the {@link DecodeStatus} values. */
+export type DecodeStatus = (typeof DecodeStatus)[keyof typeof DecodeStatus];
+
+/** Where the decoder reads bytes: `byteAt(i)` returns byte `i` of the instruction, or -1 if unavailable. */
+export interface ByteSource {
+  byteAt(i: number): number;
+}
+
+/** A decoded instruction. One instance is reused by the intercept: copy what you keep. */
+export class DecodedInstruction {
+  status: DecodeStatus = DecodeStatus.NOT_IO;
+  op: Op = Op.NONE;
+  /** Element size in bytes: 1, 2 or 4 (0 for RDPMC). */
+  size = 0;
+  /** Total length in bytes including prefixes (0 unless OK or LOCK). */
+  length = 0;
+  /** True for INS/OUTS carrying F2 or F3 (both repeat string I/O); false for every other op. */
+  rep = false;
+  /** Immediate port for E4–E7, or -1 when the port is in DX. */
+  portImm = -1;
+  /** Address size in bytes (2, 4 or 8): selects SI/ESI/RSI, DI/EDI/RDI and CX/ECX/RCX for string I/O. */
+  addressSize: 2 | 4 | 8 = 8;
+  /** Source segment of OUTS (DS unless overridden). INS always writes ES. */
+  segment: number = Seg.DS;
+  /** LOCK prefix seen. */
+  lock = false;
+  /** Offset of the byte that was missing (TRUNCATED only). */
+  missingAt = -1;
+
+  /** Reset to the NOT_IO state. */
+  reset(): void {
+    this.status = DecodeStatus.NOT_IO;
+    this.op = Op.NONE;
+    this.size = 0;
+    this.length = 0;
+    this.rep = false;
+    this.portImm = -1;
+    this.addressSize = 8;
+    this.segment = Seg.DS;
+    this.lock = false;
+    this.missingAt = -1;
+  }
+}
+
+/**
+ * Decode the instruction at the start of `src` for CPU `mode` into `out`.
+ * Never throws; every guest byte string ends in one of the {@link DecodeStatus} outcomes.
+ */
+export function decodeInstruction(src: ByteSource, mode: CpuMode, out: DecodedInstruction): DecodeStatus {
+  out.reset();
+  const long = mode === CpuMode.LONG64;
+  let opsize = false; // 66 seen
+  let adsize = false; // 67 seen
+  let rep = false;
+  let lock = false;
+  let rexW = false; // REX.W of a REX that is still the last prefix
+  let seg: number = Seg.DS;
+  let i = 0;
+  let b: number;
+  for (;;) {
+    if (i >= MAX_INSTRUCTION_LENGTH) return finish(out, DecodeStatus.TOO_LONG);
+    b = src.byteAt(i);
+    if (b < 0) return truncated(out, i);
+    if (b === 0x66) opsize = true;
+    else if (b === 0x67) adsize = true;
+    else if (b === 0xf2 || b === 0xf3) rep = true;
+    else if (b === 0xf0) lock = true;
+    else if (b === 0x64) seg = Seg.FS;
+    else if (b === 0x65) seg = Seg.GS;
+    else if (b === 0x26 || b === 0x2e || b === 0x36 || b === 0x3e) {
+      // In 64-bit mode ES/CS/SS/DS overrides are null prefixes and do not displace an FS/GS override.
+      if (!long || (seg !== Seg.FS && seg !== Seg.GS)) seg = (b >>> 3) & 3; // 26→ES 2E→CS 36→SS 3E→DS
+    } else if (long && (b & 0xf0) === 0x40) {
+      // REX: counts only if the next byte is the opcode; remember W and keep scanning.
+      rexW = (b & 0x08) !== 0;
+      i++;
+      continue;
+    } else break;
+    rexW = false; // a legacy prefix after a REX cancels the REX
+    i++;
+  }
+  // b is the first opcode byte, at offset i.
+  let op: Op;
+  let size: number;
+  let immPort = false;
+  const wide = rexW ? 4 : opsize ? (defaultOperandSize(mode) === 4 ? 2 : 4) : defaultOperandSize(mode);
+  switch (b) {
+    case 0xe4: op = Op.IN; size = 1; immPort = true; break;
+    case 0xe5: op = Op.IN; size = wide; immPort = true; break;
+    case 0xe6: op = Op.OUT; size = 1; immPort = true; break;
+    case 0xe7: op = Op.OUT; size = wide; immPort = true; break;
+    case 0xec: op = Op.IN; size = 1; break;
+    case 0xed: op = Op.IN; size = wide; break;
+    case 0xee: op = Op.OUT; size = 1; break;
+    case 0xef: op = Op.OUT; size = wide; break;
+    case 0x6c: op = Op.INS; size = 1; break;
+    case 0x6d: op = Op.INS; size = wide; break;
+    case 0x6e: op = Op.OUTS; size = 1; break;
+    case 0x6f: op = Op.OUTS; size = wide; break;
+    case 0x0f: {
+      if (i + 1 >= MAX_INSTRUCTION_LENGTH) return finish(out, DecodeStatus.TOO_LONG);
+      const b2 = src.byteAt(i + 1);
+      if (b2 < 0) return truncated(out, i + 1);
+      if (b2 !== 0x33) return finish(out, DecodeStatus.NOT_IO);
+      op = Op.RDPMC;
+      size = 0;
+      i += 1;
+      break;
+    }
+    default:
+      return finish(out, DecodeStatus.NOT_IO);
+  }
+  let length = i + 1;
+  if (immPort) {
+    if (length >= MAX_INSTRUCTION_LENGTH) return finish(out, DecodeStatus.TOO_LONG);
+    const imm = src.byteAt(length);
+    if (imm < 0) return truncated(out, length);
+    out.portImm = imm;
+    length++;
+  }
+  out.op = op;
+  out.size = size;
+  out.length = length;
+  out.rep = rep && (op === Op.INS || op === Op.OUTS);
+  out.addressSize = adsize ? overriddenAddressSize(mode) : defaultAddressSize(mode);
+  out.segment = seg;
+  out.lock = lock;
+  return finish(out, lock ? DecodeStatus.LOCK : DecodeStatus.OK);
+}
+
+function finish(out: DecodedInstruction, status: DecodeStatus): DecodeStatus {
+  out.status = status;
+  if (status === DecodeStatus.TOO_LONG || status === DecodeStatus.NOT_IO) {
+    out.op = Op.NONE;
+    out.length = 0;
+  }
+  return status;
+}
+
+function truncated(out: DecodedInstruction, at: number): DecodeStatus {
+  out.missingAt = at;
+  out.op = Op.NONE;
+  out.length = 0;
+  out.status = DecodeStatus.TRUNCATED;
+  return DecodeStatus.TRUNCATED;
+}
+
+/** A {@link ByteSource} over a byte array: bytes past its end are unavailable. */
+export class ArrayByteSource implements ByteSource {
+  constructor(private readonly bytes: Uint8Array) {}
+  byteAt(i: number): number {
+    return i < this.bytes.length ? this.bytes[i]! : -1;
+  }
+}

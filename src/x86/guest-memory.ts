@@ -1,0 +1,154 @@
+/**
+ * How the engine reads and writes guest memory: linear addresses, page granularity, faults as values.
+ *
+ * Emulates: the hypervisor's guest-linear access path (page walk + copy) as an interface, so the ptrace front end
+ * (process_vm_readv), an emulator embedding (its RAM array) and tests (a sparse page map) can each provide one.
+ * Source of truth: the Xen review's requirement that the instruction fetch be split at page boundaries and each
+ * byte be read once; Intel SDM vol. 3 §4.7 (#PF reports the faulting linear address in CR2).
+ * Does not: translate addresses itself; implementations decide what is present and writable.
+ */
+import { VmportError } from "../core/errors.js";
+
+/** Size of a guest page in bytes. */
+export const PAGE_SIZE = 4096;
+
+/** Returned by {@link GuestMemory.read}/{@link GuestMemory.write} when the whole access succeeded. */
+export const MEMORY_OK = -1;
+
+/** Guest memory seen through linear addresses. */
+export interface GuestMemory {
+  /**
+   * Copy `dst.length` bytes starting at linear address `addr` into `dst`.
+   * Returns {@link MEMORY_OK}, or the linear address of the first byte that is not readable (then `dst` may be
+   * partly written and must be ignored).
+   */
+  read(addr: number, dst: Uint8Array): number;
+  /**
+   * Copy `src` to linear address `addr`. All or nothing: returns {@link MEMORY_OK} after writing every byte, or the
+   * linear address of the first byte that is not writable, having written nothing.
+   */
+  write(addr: number, src: Uint8Array): number;
+}
+
+/** Access rights of a page in {@link PagedMemory}. */
+export interface PageInfo {
+  data: Uint8Array;
+  writable: boolean;
+}
+
+/**
+ * A sparse guest address space of 4 KiB pages, for tests, the CLI and emulator embeddings without paging.
+ * Counts every read per page so tests can check that each page was read once.
+ */
+export class PagedMemory implements GuestMemory {
+  private readonly pages = new Map<number, PageInfo>();
+  /** Number of `read` calls that touched each page number (for tests). */
+  readonly readsPerPage = new Map<number, number>();
+  /** Total `read` calls. */
+  readCalls = 0;
+
+  /** Make the page containing `addr` present (zero-filled) and return it. */
+  map(addr: number, writable = true): PageInfo {
+    const pn = Math.floor(addr / PAGE_SIZE);
+    let p = this.pages.get(pn);
+    if (!p) {
+      p = { data: new Uint8Array(PAGE_SIZE), writable };
+      this.pages.set(pn, p);
+    } else p.writable = writable;
+    return p;
+  }
+
+  /** Remove the page containing `addr`. */
+  unmap(addr: number): void {
+    this.pages.delete(Math.floor(addr / PAGE_SIZE));
+  }
+
+  /** Map the pages covering `bytes` at `addr` and copy them in (host-side setup; ignores writability). */
+  load(addr: number, bytes: Uint8Array, writable = true): void {
+    for (let off = 0; off < bytes.length; ) {
+      const a = addr + off;
+      const p = this.map(a, writable);
+      const inPage = a % PAGE_SIZE;
+      const n = Math.min(bytes.length - off, PAGE_SIZE - inPage);
+      p.data.set(bytes.subarray(off, off + n), inPage);
+      off += n;
+    }
+  }
+
+  /** Host-side read for tests: throws if any byte is not mapped. */
+  peek(addr: number, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    const r = this.read(addr, out);
+    if (r !== MEMORY_OK) throw new VmportError("VMPORT_BAD_ARGUMENT", `peek: address ${r} is not mapped`);
+    return out;
+  }
+
+  read(addr: number, dst: Uint8Array): number {
+    this.readCalls++;
+    for (let off = 0; off < dst.length; ) {
+      const a = addr + off;
+      const pn = Math.floor(a / PAGE_SIZE);
+      const p = this.pages.get(pn);
+      this.readsPerPage.set(pn, (this.readsPerPage.get(pn) ?? 0) + 1);
+      if (!p) return a;
+      const inPage = a - pn * PAGE_SIZE;
+      const n = Math.min(dst.length - off, PAGE_SIZE - inPage);
+      dst.set(p.data.subarray(inPage, inPage + n), off);
+      off += n;
+    }
+    return MEMORY_OK;
+  }
+
+  write(addr: number, src: Uint8Array): number {
+    for (let off = 0; off < src.length; ) {
+      const a = addr + off;
+      const p = this.pages.get(Math.floor(a / PAGE_SIZE));
+      if (!p || !p.writable) return a;
+      off += PAGE_SIZE - (a % PAGE_SIZE);
+    }
+    for (let off = 0; off < src.length; ) {
+      const a = addr + off;
+      const p = this.pages.get(Math.floor(a / PAGE_SIZE))!;
+      const inPage = a % PAGE_SIZE;
+      const n = Math.min(src.length - off, PAGE_SIZE - inPage);
+      p.data.set(src.subarray(off, off + n), inPage);
+      off += n;
+    }
+    return MEMORY_OK;
+  }
+}
+
+/**
+ * Guest memory made of exact byte ranges: a byte outside every range is not present, even in the same page.
+ * `vmport step` uses it so that "bytes past HEX are not present memory" holds byte for byte.
+ */
+export class RangeMemory implements GuestMemory {
+  private readonly ranges: { addr: number; bytes: Uint8Array }[] = [];
+
+  /** Add a present, writable range (host-side setup). Later ranges win where they overlap. */
+  add(addr: number, bytes: Uint8Array): void {
+    this.ranges.unshift({ addr, bytes: bytes.slice() });
+  }
+
+  private find(a: number): { addr: number; bytes: Uint8Array } | undefined {
+    return this.ranges.find((r) => a >= r.addr && a < r.addr + r.bytes.length);
+  }
+
+  read(addr: number, dst: Uint8Array): number {
+    for (let i = 0; i < dst.length; i++) {
+      const r = this.find(addr + i);
+      if (!r) return addr + i;
+      dst[i] = r.bytes[addr + i - r.addr]!;
+    }
+    return MEMORY_OK;
+  }
+
+  write(addr: number, src: Uint8Array): number {
+    for (let i = 0; i < src.length; i++) if (!this.find(addr + i)) return addr + i;
+    for (let i = 0; i < src.length; i++) {
+      const r = this.find(addr + i)!;
+      r.bytes[addr + i - r.addr] = src[i]!;
+    }
+    return MEMORY_OK;
+  }
+}
