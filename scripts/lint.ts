@@ -1,0 +1,27 @@
+/**
+ * `npm run lint`: enforce the layering rule and module header comments over `src/`.
+ * Prints one line per violation and exits 1 if there is any.
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, sep } from "node:path";
+import { checkSources, type SourceFile } from "./layers.js";
+
+const root = join(import.meta.dirname, "..");
+
+function walk(dir: string, out: string[]): string[] {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (p.endsWith(".ts")) out.push(p);
+  }
+  return out;
+}
+
+const files: SourceFile[] = walk(join(root, "src"), []).map((p) => ({
+  path: relative(root, p).split(sep).join("/"),
+  text: readFileSync(p, "utf8"),
+}));
+const violations = checkSources(files);
+for (const v of violations) console.error(`lint: ${v.path}: ${v.message}`);
+if (violations.length > 0) process.exit(1);
+console.log(`lint: ${files.length} files, layering and module headers clean`);

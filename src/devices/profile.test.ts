@@ -1,0 +1,46 @@
+/** Profile defaults and validation messages that name the bad key. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { DEFAULT_PROFILE, resolveProfile } from "./profile.js";
+import { isVmportError } from "../core/errors.js";
+
+test("defaults: version 6, ESX Server, hwVersion unset, HB, CPUID, backdoor on", () => {
+  const p = resolveProfile({});
+  assert.equal(p.vmxVersion, 6);
+  assert.equal(p.vmxType, 2);
+  assert.equal(p.hwVersion, null);
+  assert.equal(p.timeOffsetSeconds, 0);
+  assert.equal(p.maxTimeLagUs, 1_000_000);
+  assert.equal(p.highBandwidth, true);
+  assert.equal(p.cpuid, true);
+  assert.equal(p.backdoor, true);
+  assert.deepEqual(p, { ...DEFAULT_PROFILE, devices: [] });
+});
+
+test("given keys override defaults; the result is a fresh copy", () => {
+  const p = resolveProfile({ memSizeMb: 8192, hwVersion: 19, devices: [{ name: "ide1:0", enabled: true }] });
+  assert.equal(p.memSizeMb, 8192);
+  assert.equal(p.hwVersion, 19);
+  p.devices.push({ name: "x", enabled: false });
+  assert.equal(resolveProfile({}).devices.length, 0);
+});
+
+function rejects(input: unknown, re: RegExp): void {
+  assert.throws(() => resolveProfile(input), (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_PROFILE" && re.test(e.message));
+}
+
+test("validation names the key and why", () => {
+  rejects({ vmxVersoin: 6 }, /"vmxVersoin": unknown key/);
+  rejects({ memSizeMb: 0 }, /"memSizeMb": 0 is outside 1\.\./);
+  rejects({ cpuMhz: 2.5 }, /"cpuMhz": expected an integer/);
+  rejects({ highBandwidth: "yes" }, /"highBandwidth": expected true or false/);
+  rejects({ uuid: "not-a-uuid" }, /"uuid": expected 8-4-4-4-12/);
+  rejects({ narrowAccess: "ignore" }, /"narrowAccess"/);
+  rejects({ screenWidth: 40000 }, /"screenWidth": 40000 is outside 1\.\.32767/);
+  rejects({ timeOffsetSeconds: 100000 }, /"timeOffsetSeconds"/);
+  rejects({ devices: [{ name: "a".repeat(32), enabled: true }] }, /"devices\[0\]\.name": 32 bytes; at most 31/);
+  rejects({ devices: [{ name: "cd", enabled: true, extra: 1 }] }, /"devices\[0\]\.extra": unknown key/);
+  rejects({ devices: Array.from({ length: 51 }, () => ({ name: "d", enabled: true })) }, /at most 50/);
+  rejects([], /expected a JSON object/);
+  rejects(null, /expected a JSON object/);
+});
