@@ -293,10 +293,10 @@ export class VirtualMachine {
     if (isIn) {
       this.bus.readBlock(a, buf);
       if (down) reverseElements(buf, size);
-      const r = mem.write(linear, buf);
+      const r = mem.write(linear, buf, 0, bytes);
       if (r !== MEMORY_OK) return this.pageFault(cpu, res, r, true), false;
     } else {
-      const r = mem.read(linear, buf);
+      const r = mem.read(linear, buf, 0, bytes);
       if (r !== MEMORY_OK) return this.pageFault(cpu, res, r, false), false;
       if (down) reverseElements(buf, size);
       this.bus.writeBlock(a, buf);
@@ -335,8 +335,12 @@ function pfErrorCode(cpu: CpuState, write: boolean, fetch: boolean): number {
 /** Advance IP/EIP/RIP by `len`, wrapping at the width of the instruction pointer. */
 export function advanceIp(cpu: CpuState, len: number): void {
   const regs: RegisterFile = cpu.regs;
-  const w = ipSize(cpu.mode);
   const lo = regs.lo(Reg.RIP) + len;
+  if (cpu.mode === CpuMode.LONG64 && lo <= 0xffffffff) {
+    regs.setLo(Reg.RIP, lo);
+    return;
+  }
+  const w = ipSize(cpu.mode);
   if (w === 2) regs.set16(Reg.RIP, lo & 0xffff);
   else if (w === 4) regs.set32ZeroExtend(Reg.RIP, lo >>> 0);
   else {

@@ -89,15 +89,15 @@ export class CpuState {
 
   /** Linear address of the instruction pointer: CS.base + IP/EIP/RIP. */
   linearIp(): number {
-    const ip = this.regs.getNumber(Reg.RIP);
+    const w = this.regs.words;
+    if (this.mode === CpuMode.LONG64) return w[Reg.RIP * 2 + 1] === 0 ? w[Reg.RIP * 2]! : this.regs.getNumber(Reg.RIP);
+    const ip = w[Reg.RIP * 2]!;
     switch (this.mode) {
-      case CpuMode.LONG64:
-        return ip;
       case CpuMode.PROTECTED32:
       case CpuMode.COMPAT32:
-        return this.segBase[Seg.CS]! + (ip % 0x1_0000_0000);
+        return this.segBase[Seg.CS]! + ip;
       default:
-        return this.segBase[Seg.CS]! + (ip % 0x10000);
+        return this.segBase[Seg.CS]! + (ip & 0xffff);
     }
   }
 

@@ -83,12 +83,49 @@ export class DecodedInstruction {
   }
 }
 
+// Prefix classes, one table lookup per byte instead of a chain of compares.
+const P_NONE = 0;
+const P_OPSIZE = 1; // 66
+const P_ADSIZE = 2; // 67
+const P_REP = 3; // F2, F3
+const P_LOCK = 4; // F0
+const P_SEG = 5; // 26 2E 36 3E
+const P_FS = 6; // 64
+const P_GS = 7; // 65
+const P_REX = 8; // 40–4F (64-bit mode only)
+const PREFIX_CLASS = new Uint8Array(256);
+PREFIX_CLASS[0x66] = P_OPSIZE;
+PREFIX_CLASS[0x67] = P_ADSIZE;
+PREFIX_CLASS[0xf2] = P_REP;
+PREFIX_CLASS[0xf3] = P_REP;
+PREFIX_CLASS[0xf0] = P_LOCK;
+for (const b of [0x26, 0x2e, 0x36, 0x3e]) PREFIX_CLASS[b] = P_SEG;
+PREFIX_CLASS[0x64] = P_FS;
+PREFIX_CLASS[0x65] = P_GS;
+for (let b = 0x40; b <= 0x4f; b++) PREFIX_CLASS[b] = P_REX;
+
+// One-byte opcodes we decode: low 3 bits = Op, bit 3 = byte-sized, bit 4 = imm8 port. 0 = not ours.
+const O_BYTE = 8;
+const O_IMM = 16;
+const OPCODE_INFO = new Uint8Array(256);
+OPCODE_INFO[0xe4] = Op.IN | O_BYTE | O_IMM; // in al, imm8
+OPCODE_INFO[0xe5] = Op.IN | O_IMM; // in eAX, imm8
+OPCODE_INFO[0xe6] = Op.OUT | O_BYTE | O_IMM; // out imm8, al
+OPCODE_INFO[0xe7] = Op.OUT | O_IMM; // out imm8, eAX
+OPCODE_INFO[0xec] = Op.IN | O_BYTE; // in al, dx
+OPCODE_INFO[0xed] = Op.IN; // in eAX, dx
+OPCODE_INFO[0xee] = Op.OUT | O_BYTE; // out dx, al
+OPCODE_INFO[0xef] = Op.OUT; // out dx, eAX
+OPCODE_INFO[0x6c] = Op.INS | O_BYTE; // insb
+OPCODE_INFO[0x6d] = Op.INS; // insw/insd
+OPCODE_INFO[0x6e] = Op.OUTS | O_BYTE; // outsb
+OPCODE_INFO[0x6f] = Op.OUTS; // outsw/outsd
+
 /**
  * Decode the instruction at the start of `src` for CPU `mode` into `out`.
  * Never throws; every guest byte string ends in one of the {@link DecodeStatus} outcomes.
  */
 export function decodeInstruction(src: ByteSource, mode: CpuMode, out: DecodedInstruction): DecodeStatus {
-  out.reset();
   const long = mode === CpuMode.LONG64;
   let opsize = false; // 66 seen
   let adsize = false; // 67 seen
@@ -102,86 +139,82 @@ export function decodeInstruction(src: ByteSource, mode: CpuMode, out: DecodedIn
     if (i >= MAX_INSTRUCTION_LENGTH) return finish(out, DecodeStatus.TOO_LONG);
     b = src.byteAt(i);
     if (b < 0) return truncated(out, i);
-    if (b === 0x66) opsize = true;
-    else if (b === 0x67) adsize = true;
-    else if (b === 0xf2 || b === 0xf3) rep = true;
-    else if (b === 0xf0) lock = true;
-    else if (b === 0x64) seg = Seg.FS;
-    else if (b === 0x65) seg = Seg.GS;
-    else if (b === 0x26 || b === 0x2e || b === 0x36 || b === 0x3e) {
-      // In 64-bit mode ES/CS/SS/DS overrides are null prefixes and do not displace an FS/GS override.
-      if (!long || (seg !== Seg.FS && seg !== Seg.GS)) seg = (b >>> 3) & 3; // 26→ES 2E→CS 36→SS 3E→DS
-    } else if (long && (b & 0xf0) === 0x40) {
-      // REX: counts only if the next byte is the opcode; remember W and keep scanning.
+    const k = PREFIX_CLASS[b]!;
+    if (k === P_NONE) break;
+    if (k === P_REX) {
+      if (!long) break; // INC/DEC outside 64-bit mode
+      // REX counts only if the next byte is the opcode; remember W and keep scanning.
       rexW = (b & 0x08) !== 0;
       i++;
       continue;
-    } else break;
+    }
+    switch (k) {
+      case P_OPSIZE: opsize = true; break;
+      case P_ADSIZE: adsize = true; break;
+      case P_REP: rep = true; break;
+      case P_LOCK: lock = true; break;
+      case P_FS: seg = Seg.FS; break;
+      case P_GS: seg = Seg.GS; break;
+      default:
+        // 26→ES 2E→CS 36→SS 3E→DS. In 64-bit mode these are null prefixes and do not displace FS/GS.
+        if (!long || (seg !== Seg.FS && seg !== Seg.GS)) seg = (b >>> 3) & 3;
+    }
     rexW = false; // a legacy prefix after a REX cancels the REX
     i++;
   }
   // b is the first opcode byte, at offset i.
-  let op: Op;
-  let size: number;
-  let immPort = false;
-  const wide = rexW ? 4 : opsize ? (defaultOperandSize(mode) === 4 ? 2 : 4) : defaultOperandSize(mode);
-  switch (b) {
-    case 0xe4: op = Op.IN; size = 1; immPort = true; break;
-    case 0xe5: op = Op.IN; size = wide; immPort = true; break;
-    case 0xe6: op = Op.OUT; size = 1; immPort = true; break;
-    case 0xe7: op = Op.OUT; size = wide; immPort = true; break;
-    case 0xec: op = Op.IN; size = 1; break;
-    case 0xed: op = Op.IN; size = wide; break;
-    case 0xee: op = Op.OUT; size = 1; break;
-    case 0xef: op = Op.OUT; size = wide; break;
-    case 0x6c: op = Op.INS; size = 1; break;
-    case 0x6d: op = Op.INS; size = wide; break;
-    case 0x6e: op = Op.OUTS; size = 1; break;
-    case 0x6f: op = Op.OUTS; size = wide; break;
-    case 0x0f: {
-      if (i + 1 >= MAX_INSTRUCTION_LENGTH) return finish(out, DecodeStatus.TOO_LONG);
-      const b2 = src.byteAt(i + 1);
-      if (b2 < 0) return truncated(out, i + 1);
-      if (b2 !== 0x33) return finish(out, DecodeStatus.NOT_IO);
-      op = Op.RDPMC;
-      size = 0;
-      i += 1;
-      break;
+  let info = OPCODE_INFO[b]!;
+  let length: number;
+  let portImm = -1;
+  if (info !== 0) {
+    length = i + 1;
+    if (info & O_IMM) {
+      if (length >= MAX_INSTRUCTION_LENGTH) return finish(out, DecodeStatus.TOO_LONG);
+      portImm = src.byteAt(length);
+      if (portImm < 0) return truncated(out, length);
+      length++;
     }
-    default:
-      return finish(out, DecodeStatus.NOT_IO);
-  }
-  let length = i + 1;
-  if (immPort) {
-    if (length >= MAX_INSTRUCTION_LENGTH) return finish(out, DecodeStatus.TOO_LONG);
-    const imm = src.byteAt(length);
-    if (imm < 0) return truncated(out, length);
-    out.portImm = imm;
-    length++;
+  } else if (b === 0x0f) {
+    if (i + 1 >= MAX_INSTRUCTION_LENGTH) return finish(out, DecodeStatus.TOO_LONG);
+    const b2 = src.byteAt(i + 1);
+    if (b2 < 0) return truncated(out, i + 1);
+    if (b2 !== 0x33) return finish(out, DecodeStatus.NOT_IO);
+    info = Op.RDPMC;
+    length = i + 2;
+  } else return finish(out, DecodeStatus.NOT_IO);
+  const op = (info & 7) as Op;
+  let size = 0;
+  if (op !== Op.RDPMC) {
+    if (info & O_BYTE) size = 1;
+    else if (rexW) size = 4; // REX.W cancels 66; there is no 64-bit I/O
+    else {
+      const def = defaultOperandSize(mode);
+      size = opsize ? 6 - def : def; // 66 toggles 2 ↔ 4
+    }
   }
   out.op = op;
   out.size = size;
   out.length = length;
   out.rep = rep && (op === Op.INS || op === Op.OUTS);
+  out.portImm = portImm;
   out.addressSize = adsize ? overriddenAddressSize(mode) : defaultAddressSize(mode);
   out.segment = seg;
   out.lock = lock;
-  return finish(out, lock ? DecodeStatus.LOCK : DecodeStatus.OK);
+  out.missingAt = -1;
+  out.status = lock ? DecodeStatus.LOCK : DecodeStatus.OK;
+  return out.status;
 }
 
+/** End a decode that found no instruction of ours (TOO_LONG or NOT_IO). */
 function finish(out: DecodedInstruction, status: DecodeStatus): DecodeStatus {
+  out.reset();
   out.status = status;
-  if (status === DecodeStatus.TOO_LONG || status === DecodeStatus.NOT_IO) {
-    out.op = Op.NONE;
-    out.length = 0;
-  }
   return status;
 }
 
 function truncated(out: DecodedInstruction, at: number): DecodeStatus {
+  out.reset();
   out.missingAt = at;
-  out.op = Op.NONE;
-  out.length = 0;
   out.status = DecodeStatus.TRUNCATED;
   return DecodeStatus.TRUNCATED;
 }

@@ -18,16 +18,17 @@ export const MEMORY_OK = -1;
 /** Guest memory seen through linear addresses. */
 export interface GuestMemory {
   /**
-   * Copy `dst.length` bytes starting at linear address `addr` into `dst`.
+   * Copy `length` bytes starting at linear address `addr` into `dst[start … start+length)`.
+   * (Offsets instead of a subarray keep the per-exit instruction fetch free of allocations.)
    * Returns {@link MEMORY_OK}, or the linear address of the first byte that is not readable (then `dst` may be
    * partly written and must be ignored).
    */
-  read(addr: number, dst: Uint8Array): number;
+  read(addr: number, dst: Uint8Array, start: number, length: number): number;
   /**
-   * Copy `src` to linear address `addr`. All or nothing: returns {@link MEMORY_OK} after writing every byte, or the
-   * linear address of the first byte that is not writable, having written nothing.
+   * Copy `src[start … start+length)` to linear address `addr`. All or nothing: returns {@link MEMORY_OK} after
+   * writing every byte, or the linear address of the first byte that is not writable, having written nothing.
    */
-  write(addr: number, src: Uint8Array): number;
+  write(addr: number, src: Uint8Array, start: number, length: number): number;
 }
 
 /** Access rights of a page in {@link PagedMemory}. */
@@ -78,40 +79,40 @@ export class PagedMemory implements GuestMemory {
   /** Host-side read for tests: throws if any byte is not mapped. */
   peek(addr: number, length: number): Uint8Array {
     const out = new Uint8Array(length);
-    const r = this.read(addr, out);
+    const r = this.read(addr, out, 0, length);
     if (r !== MEMORY_OK) throw new VmportError("VMPORT_BAD_ARGUMENT", `peek: address ${r} is not mapped`);
     return out;
   }
 
-  read(addr: number, dst: Uint8Array): number {
+  read(addr: number, dst: Uint8Array, start: number, length: number): number {
     this.readCalls++;
-    for (let off = 0; off < dst.length; ) {
+    for (let off = 0; off < length; ) {
       const a = addr + off;
       const pn = Math.floor(a / PAGE_SIZE);
       const p = this.pages.get(pn);
       this.readsPerPage.set(pn, (this.readsPerPage.get(pn) ?? 0) + 1);
       if (!p) return a;
       const inPage = a - pn * PAGE_SIZE;
-      const n = Math.min(dst.length - off, PAGE_SIZE - inPage);
-      dst.set(p.data.subarray(inPage, inPage + n), off);
+      const n = Math.min(length - off, PAGE_SIZE - inPage);
+      dst.set(p.data.subarray(inPage, inPage + n), start + off);
       off += n;
     }
     return MEMORY_OK;
   }
 
-  write(addr: number, src: Uint8Array): number {
-    for (let off = 0; off < src.length; ) {
+  write(addr: number, src: Uint8Array, start: number, length: number): number {
+    for (let off = 0; off < length; ) {
       const a = addr + off;
       const p = this.pages.get(Math.floor(a / PAGE_SIZE));
       if (!p || !p.writable) return a;
       off += PAGE_SIZE - (a % PAGE_SIZE);
     }
-    for (let off = 0; off < src.length; ) {
+    for (let off = 0; off < length; ) {
       const a = addr + off;
       const p = this.pages.get(Math.floor(a / PAGE_SIZE))!;
       const inPage = a % PAGE_SIZE;
-      const n = Math.min(src.length - off, PAGE_SIZE - inPage);
-      p.data.set(src.subarray(off, off + n), inPage);
+      const n = Math.min(length - off, PAGE_SIZE - inPage);
+      p.data.set(src.subarray(start + off, start + off + n), inPage);
       off += n;
     }
     return MEMORY_OK;
@@ -134,21 +135,62 @@ export class RangeMemory implements GuestMemory {
     return this.ranges.find((r) => a >= r.addr && a < r.addr + r.bytes.length);
   }
 
-  read(addr: number, dst: Uint8Array): number {
-    for (let i = 0; i < dst.length; i++) {
+  read(addr: number, dst: Uint8Array, start: number, length: number): number {
+    for (let i = 0; i < length; i++) {
       const r = this.find(addr + i);
       if (!r) return addr + i;
-      dst[i] = r.bytes[addr + i - r.addr]!;
+      dst[start + i] = r.bytes[addr + i - r.addr]!;
     }
     return MEMORY_OK;
   }
 
-  write(addr: number, src: Uint8Array): number {
-    for (let i = 0; i < src.length; i++) if (!this.find(addr + i)) return addr + i;
-    for (let i = 0; i < src.length; i++) {
+  write(addr: number, src: Uint8Array, start: number, length: number): number {
+    for (let i = 0; i < length; i++) if (!this.find(addr + i)) return addr + i;
+    for (let i = 0; i < length; i++) {
       const r = this.find(addr + i)!;
-      r.bytes[addr + i - r.addr] = src[i]!;
+      r.bytes[addr + i - r.addr] = src[start + i]!;
     }
+    return MEMORY_OK;
+  }
+}
+
+/**
+ * Guest memory as one flat RAM array at linear address 0 (no paging): emulator embeddings and benchmarks.
+ * Addresses at or past the end of `ram` are not present.
+ */
+export class FlatMemory implements GuestMemory {
+  private readonly ramView: DataView;
+  // One-entry cache of a DataView over the last destination (the instruction fetcher's buffer), so short reads
+  // copy four bytes at a time without allocating: a byte loop costs about 1 ns per byte in V8 here.
+  private lastDst: Uint8Array | null = null;
+  private lastDstView: DataView | null = null;
+
+  /** @param ram - the guest's RAM; linear address = index */
+  constructor(readonly ram: Uint8Array) {
+    this.ramView = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
+  }
+
+  read(addr: number, dst: Uint8Array, start: number, length: number): number {
+    const ram = this.ram;
+    const ok = Math.min(length, Math.max(0, ram.length - addr));
+    if (ok <= 16) {
+      let dv = this.lastDstView;
+      if (this.lastDst !== dst || dv === null) {
+        dv = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
+        this.lastDst = dst;
+        this.lastDstView = dv;
+      }
+      const src = this.ramView;
+      let i = 0;
+      for (; i + 4 <= ok; i += 4) dv.setUint32(start + i, src.getUint32(addr + i, true), true);
+      for (; i < ok; i++) dst[start + i] = ram[addr + i]!;
+    } else dst.set(ram.subarray(addr, addr + ok), start);
+    return ok === length ? MEMORY_OK : addr + ok;
+  }
+
+  write(addr: number, src: Uint8Array, start: number, length: number): number {
+    if (addr + length > this.ram.length) return Math.max(addr, this.ram.length);
+    this.ram.set(src.subarray(start, start + length), addr);
     return MEMORY_OK;
   }
 }

@@ -41,6 +41,11 @@ export class InstructionFetcher implements ByteSource {
   }
 
   byteAt(i: number): number {
+    return i < this.filled ? this.buffer[i]! : this.fetchMore(i);
+  }
+
+  /** Slow path of {@link byteAt}: read chunks until byte `i` is there or a read fails. */
+  private fetchMore(i: number): number {
     while (i >= this.filled) if (!this.fill()) break;
     // A failed chunk may still have delivered the bytes before the fault (byte-granular memories).
     return i < this.filled ? this.buffer[i]! : -1;
@@ -54,7 +59,7 @@ export class InstructionFetcher implements ByteSource {
     const pageLeft = PAGE_SIZE - (addr % PAGE_SIZE);
     const n = Math.min(limit - this.filled, pageLeft);
     this.reads++;
-    const r = this.mem.read(addr, this.buffer.subarray(this.filled, this.filled + n));
+    const r = this.mem.read(addr, this.buffer, this.filled, n);
     if (r !== MEMORY_OK) {
       this.faultAddress = r;
       // Bytes before the fault inside this chunk were read; keep those that the implementation reported valid.

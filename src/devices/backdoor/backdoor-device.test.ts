@@ -196,9 +196,9 @@ test("legacy clipboard: host → guest in 4-byte pieces; guest → host complete
 test("the registry rejects duplicates and out-of-range numbers; a registered command dispatches", () => {
   const vm = vmWith();
   const reg: CommandRegistry = vm.backdoor!.registry;
-  assert.throws(() => reg.register(10, "again", () => ({})), (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_REGISTRATION");
-  assert.throws(() => reg.register(0x10000, "big", () => ({})), (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_REGISTRATION");
-  reg.register(30, "MESSAGE(test)", (f) => ({ ecx: 0x10000, edx: f.edx, ebp: 7 }));
+  assert.throws(() => reg.register(10, "again", (_f, _c, out) => out), (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_REGISTRATION");
+  assert.throws(() => reg.register(0x10000, "big", (_f, _c, out) => out), (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_REGISTRATION");
+  reg.register(30, "MESSAGE(test)", (f, _ctx, out) => out.ecx(0x10000).edx(f.edx).ebp(7));
   const { r } = call("ed", { rax: MAGIC, rcx: 30n, rbp: HI }, { vm });
   assert.equal(r("rcx"), 0x10000n);
   assert.equal(r("rbp"), HI | 7n);

@@ -18,7 +18,7 @@ import { Reg } from "../../x86/registers.js";
 import type { PortAccess, PortDevice } from "../../bus/port-device.js";
 import { Width } from "../../bus/port-device.js";
 import { BDOOR_CMD_MASK, BDOOR_FAIL, BDOOR_MAGIC } from "./constants.js";
-import type { BackdoorFrame, CommandContext, CommandRegistry } from "./command-registry.js";
+import { BackdoorFrame, PatchBit, RegisterPatch, type CommandContext, type CommandRegistry } from "./command-registry.js";
 
 /** Guest-visible events the device answered without running a command; each is counted. */
 export interface BackdoorCounters {
@@ -34,8 +34,6 @@ export interface BackdoorCounters {
   stringElements: number;
 }
 
-type MutableFrame = { -readonly [K in keyof BackdoorFrame]: BackdoorFrame[K] };
-
 /** The LB backdoor device. */
 export class BackdoorDevice implements PortDevice {
   readonly label = "vmware-backdoor-lb";
@@ -44,7 +42,8 @@ export class BackdoorDevice implements PortDevice {
   readonly counters: BackdoorCounters = { commands: 0, badMagic: 0, unknownCommand: 0, narrowIgnored: 0, stringElements: 0 };
   /** Last command number dispatched (−1 if the last access ran none), for traces. */
   lastCommand = -1;
-  private readonly frame: MutableFrame = { eax: 0, ebx: 0, ecx: 0, edx: 0, esi: 0, edi: 0, ebp: 0, size: 4, isWrite: false, cpl: 0, vcpu: 0 };
+  private readonly frame = new BackdoorFrame();
+  private readonly patch = new RegisterPatch();
 
   /**
    * @param registry - command table
@@ -87,32 +86,27 @@ export class BackdoorDevice implements PortDevice {
       return BDOOR_FAIL;
     }
     const f = this.frame;
-    f.eax = eax;
-    f.ebx = regs.lo(Reg.RBX);
-    f.ecx = regs.lo(Reg.RCX);
-    f.edx = regs.lo(Reg.RDX);
-    f.esi = regs.lo(Reg.RSI);
-    f.edi = regs.lo(Reg.RDI);
-    f.ebp = regs.lo(Reg.RBP);
+    f.regs = regs;
     f.size = access.size;
     f.isWrite = isWrite;
     f.cpl = access.cpl;
     f.vcpu = access.vcpu;
-    const cmd = f.ecx & BDOOR_CMD_MASK;
+    const cmd = regs.lo(Reg.RCX) & BDOOR_CMD_MASK;
     const handler = this.registry.get(cmd);
-    const patch = handler === undefined ? null : handler(f, this.ctx);
+    const patch = handler === undefined ? null : handler(f, this.ctx, this.patch.clear());
     if (patch === null) {
       this.counters.unknownCommand++;
       return BDOOR_FAIL;
     }
     this.counters.commands++;
     this.lastCommand = cmd;
-    if (patch.ebx !== undefined) regs.setLo(Reg.RBX, patch.ebx >>> 0);
-    if (patch.ecx !== undefined) regs.setLo(Reg.RCX, patch.ecx >>> 0);
-    if (patch.edx !== undefined) regs.setLo(Reg.RDX, patch.edx >>> 0);
-    if (patch.esi !== undefined) regs.setLo(Reg.RSI, patch.esi >>> 0);
-    if (patch.edi !== undefined) regs.setLo(Reg.RDI, patch.edi >>> 0);
-    if (patch.ebp !== undefined) regs.setLo(Reg.RBP, patch.ebp >>> 0);
-    return patch.eax === undefined ? eax : patch.eax >>> 0;
+    const m = patch.mask;
+    if (m & PatchBit.EBX) regs.setLo(Reg.RBX, patch.ebxValue);
+    if (m & PatchBit.ECX) regs.setLo(Reg.RCX, patch.ecxValue);
+    if (m & PatchBit.EDX) regs.setLo(Reg.RDX, patch.edxValue);
+    if (m & PatchBit.ESI) regs.setLo(Reg.RSI, patch.esiValue);
+    if (m & PatchBit.EDI) regs.setLo(Reg.RDI, patch.ediValue);
+    if (m & PatchBit.EBP) regs.setLo(Reg.RBP, patch.ebpValue);
+    return m & PatchBit.EAX ? patch.eaxValue : eax;
   }
 }

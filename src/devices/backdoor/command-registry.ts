@@ -8,40 +8,122 @@
  */
 import type { Clock } from "../../core/clock.js";
 import { VmportError } from "../../core/errors.js";
+import { Reg, RegisterFile } from "../../x86/registers.js";
 import type { VmProfile } from "../profile.js";
 import type { BackdoorState } from "./backdoor-state.js";
 
-/** The low 32 bits of the argument registers at the call, plus who called and how. Read-only to handlers. */
-export interface BackdoorFrame {
-  readonly eax: number;
-  readonly ebx: number;
-  readonly ecx: number;
-  readonly edx: number;
-  readonly esi: number;
-  readonly edi: number;
-  readonly ebp: number;
+/**
+ * The caller's registers as a handler sees them: the low 32 bits of each argument register, plus who called and
+ * how. A read-only view over the vCPU's register file (no copy); valid only during the handler call.
+ */
+export class BackdoorFrame {
+  /** @internal The register file being viewed. */
+  regs: RegisterFile = new RegisterFile();
   /** Access size of the IN/OUT: 1, 2 or 4. */
-  readonly size: number;
+  size = 4;
   /** True for OUT (the command runs, EAX is not written). */
-  readonly isWrite: boolean;
+  isWrite = false;
   /** CPL of the caller. */
-  readonly cpl: number;
+  cpl = 0;
   /** vCPU number. */
-  readonly vcpu: number;
+  vcpu = 0;
+
+  get eax(): number {
+    return this.regs.words[Reg.RAX * 2]!;
+  }
+  get ebx(): number {
+    return this.regs.words[Reg.RBX * 2]!;
+  }
+  get ecx(): number {
+    return this.regs.words[Reg.RCX * 2]!;
+  }
+  get edx(): number {
+    return this.regs.words[Reg.RDX * 2]!;
+  }
+  get esi(): number {
+    return this.regs.words[Reg.RSI * 2]!;
+  }
+  get edi(): number {
+    return this.regs.words[Reg.RDI * 2]!;
+  }
+  get ebp(): number {
+    return this.regs.words[Reg.RBP * 2]!;
+  }
 }
 
+/** Bits of {@link RegisterPatch.mask}, one per output register. */
+export const PatchBit = { EAX: 1, EBX: 2, ECX: 4, EDX: 8, ESI: 16, EDI: 32, EBP: 64 } as const;
+
 /**
- * The outputs of a command: the low 32 bits of each register it sets. The dispatcher keeps the upper 32 bits of
- * every register but RAX, and writes EAX only for IN, merged by access size.
+ * The outputs of a command: the low 32 bits of each register it sets. Handlers fill the patch they are given
+ * with the chained setters and return it (`return out.eax(6).ebx(BDOOR_MAGIC)`). The dispatcher keeps the upper
+ * 32 bits of every register but RAX, and writes EAX only for IN, merged by access size. One patch object is
+ * reused per device, so the hot path allocates nothing.
  */
-export interface RegisterPatch {
-  eax?: number;
-  ebx?: number;
-  ecx?: number;
-  edx?: number;
-  esi?: number;
-  edi?: number;
-  ebp?: number;
+export class RegisterPatch {
+  /** Which registers are set ({@link PatchBit}). */
+  mask = 0;
+  eaxValue = 0;
+  ebxValue = 0;
+  ecxValue = 0;
+  edxValue = 0;
+  esiValue = 0;
+  ediValue = 0;
+  ebpValue = 0;
+
+  /** Forget every output. */
+  clear(): this {
+    this.mask = 0;
+    return this;
+  }
+  eax(v: number): this {
+    this.eaxValue = v >>> 0;
+    this.mask |= PatchBit.EAX;
+    return this;
+  }
+  ebx(v: number): this {
+    this.ebxValue = v >>> 0;
+    this.mask |= PatchBit.EBX;
+    return this;
+  }
+  ecx(v: number): this {
+    this.ecxValue = v >>> 0;
+    this.mask |= PatchBit.ECX;
+    return this;
+  }
+  edx(v: number): this {
+    this.edxValue = v >>> 0;
+    this.mask |= PatchBit.EDX;
+    return this;
+  }
+  esi(v: number): this {
+    this.esiValue = v >>> 0;
+    this.mask |= PatchBit.ESI;
+    return this;
+  }
+  edi(v: number): this {
+    this.ediValue = v >>> 0;
+    this.mask |= PatchBit.EDI;
+    return this;
+  }
+  ebp(v: number): this {
+    this.ebpValue = v >>> 0;
+    this.mask |= PatchBit.EBP;
+    return this;
+  }
+
+  /** The set outputs as a plain object (traces, tests). */
+  toJSON(): Partial<Record<"eax" | "ebx" | "ecx" | "edx" | "esi" | "edi" | "ebp", number>> {
+    const o: Partial<Record<"eax" | "ebx" | "ecx" | "edx" | "esi" | "edi" | "ebp", number>> = {};
+    if (this.mask & PatchBit.EAX) o.eax = this.eaxValue;
+    if (this.mask & PatchBit.EBX) o.ebx = this.ebxValue;
+    if (this.mask & PatchBit.ECX) o.ecx = this.ecxValue;
+    if (this.mask & PatchBit.EDX) o.edx = this.edxValue;
+    if (this.mask & PatchBit.ESI) o.esi = this.esiValue;
+    if (this.mask & PatchBit.EDI) o.edi = this.ediValue;
+    if (this.mask & PatchBit.EBP) o.ebp = this.ebpValue;
+    return o;
+  }
 }
 
 /** What handlers may read (and, for stateful commands such as SETGUIOPTIONS, update). */
@@ -55,10 +137,11 @@ export interface CommandContext {
 }
 
 /**
- * A command handler. Return the registers to set, or `null` to answer as an unknown command
- * (EAX = 0xFFFFFFFF, nothing else) — e.g. a CPL0-only command called from ring 3, or an unknown sub-command.
+ * A command handler: reads `frame`, sets its outputs on `out` (empty on entry) and returns it, or returns `null`
+ * to answer as an unknown command (EAX = 0xFFFFFFFF, nothing else) — e.g. a CPL0-only command called from ring 3,
+ * or an unknown sub-command.
  */
-export type CommandHandler = (frame: BackdoorFrame, ctx: CommandContext) => RegisterPatch | null;
+export type CommandHandler = (frame: BackdoorFrame, ctx: CommandContext, out: RegisterPatch) => RegisterPatch | null;
 
 /** Highest command number + 1 (commands are 16 bits). */
 export const COMMAND_SPACE = 0x10000;

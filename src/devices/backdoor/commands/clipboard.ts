@@ -12,15 +12,15 @@ import type { CommandHandler, CommandRegistry } from "../command-registry.js";
 import type { BackdoorState } from "../backdoor-state.js";
 
 /** GETSELLENGTH: EAX = length of the staged host text (and rewind), or −1 when none is staged. */
-export const getSelLength: CommandHandler = (_f, ctx) => {
+export const getSelLength: CommandHandler = (_f, ctx, out) => {
   const s = ctx.state;
-  if (s.hostClipboard === null) return { eax: SELECTION_NOT_READY };
+  if (s.hostClipboard === null) return out.eax(SELECTION_NOT_READY);
   s.hostClipboardPos = 0;
-  return { eax: s.hostClipboard.length };
+  return out.eax(s.hostClipboard.length);
 };
 
 /** GETNEXTPIECE: EAX = the next 4 bytes of host text, little-endian; zero bytes past the end. */
-export const getNextPiece: CommandHandler = (_f, ctx) => {
+export const getNextPiece: CommandHandler = (_f, ctx, out) => {
   const s = ctx.state;
   const t = s.hostClipboard;
   let v = 0;
@@ -31,14 +31,14 @@ export const getNextPiece: CommandHandler = (_f, ctx) => {
     }
     s.hostClipboardPos = Math.min(s.hostClipboardPos + 4, t.length);
   }
-  return { eax: v >>> 0 };
+  return out.eax(v);
 };
 
 /**
  * SETSELLENGTH: EBX = length of the guest's selection. 0 publishes an empty selection at once; more than
  * 65 436 (including negative values) is refused and counted — the guest would never send that.
  */
-export const setSelLength: CommandHandler = (f, ctx) => {
+export const setSelLength: CommandHandler = (f, ctx, out) => {
   const s = ctx.state;
   const len = f.ebx >>> 0;
   s.guestPending = null;
@@ -46,24 +46,24 @@ export const setSelLength: CommandHandler = (f, ctx) => {
   s.guestExpected = 0;
   if (len > MAX_SELECTION_BUFFER_LENGTH) {
     s.clipboardRefused++;
-    return {};
+    return out;
   }
   if (len === 0) {
     publish(s, new Uint8Array(0));
-    return {};
+    return out;
   }
   s.guestExpected = len;
   s.guestPending = new Uint8Array(len);
-  return {};
+  return out;
 };
 
 /** SETNEXTPIECE: EBX = the next 4 bytes; the selection is published when the announced length is reached. */
-export const setNextPiece: CommandHandler = (f, ctx) => {
+export const setNextPiece: CommandHandler = (f, ctx, out) => {
   const s = ctx.state;
   const buf = s.guestPending;
   if (buf === null) {
     s.clipboardStrayPieces++;
-    return {};
+    return out;
   }
   for (let k = 0; k < 4 && s.guestPendingLength < s.guestExpected; k++) {
     buf[s.guestPendingLength++] = (f.ebx >>> (8 * k)) & 0xff;
@@ -72,7 +72,7 @@ export const setNextPiece: CommandHandler = (f, ctx) => {
     s.guestPending = null;
     publish(s, buf);
   }
-  return {};
+  return out;
 };
 
 function publish(s: BackdoorState, text: Uint8Array): void {

@@ -19,21 +19,21 @@ export function rdInfo(dev: RemovableDevice, id: number): Uint8Array {
 }
 
 /** GETDEVICELISTELEMENT: EBX = id << 16 | offset; EAX = 1 and EBX = 4 bytes of `RD_Info`, or EAX = 0. */
-export const getDeviceListElement: CommandHandler = (f, ctx) => {
+export const getDeviceListElement: CommandHandler = (f, ctx, out) => {
   const id = f.ebx >>> 16;
   const offset = f.ebx & 0xffff;
   const dev = ctx.state.devices[id];
-  if (dev === undefined || offset > RD_INFO_SIZE - 4) return { eax: 0 };
+  if (dev === undefined || offset > RD_INFO_SIZE - 4) return out.eax(0);
   const info = rdInfo(dev, id);
-  return { eax: 1, ebx: new DataView(info.buffer).getUint32(offset, true) };
+  return out.eax(1).ebx(new DataView(info.buffer).getUint32(offset, true));
 };
 
 /** TOGGLEDEVICE: EBX = connect << 31 | id; EAX = 1 on success, 0 for no such device. */
-export const toggleDevice: CommandHandler = (f, ctx) => {
+export const toggleDevice: CommandHandler = (f, ctx, out) => {
   const dev = ctx.state.devices[f.ebx & 0x7fffffff];
-  if (dev === undefined) return { eax: 0 };
+  if (dev === undefined) return out.eax(0);
   dev.enabled = f.ebx >>> 31 === 1;
-  return { eax: 1 };
+  return out.eax(1);
 };
 
 /** Register this family. */

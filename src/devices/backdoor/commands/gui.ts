@@ -10,30 +10,28 @@ import { BdoorCmd } from "../constants.js";
 import type { CommandHandler, CommandRegistry } from "../command-registry.js";
 
 /** GETPTRLOCATION: EAX = x << 16 | y. */
-export const getPtrLocation: CommandHandler = (_f, ctx) => ({
-  eax: (((ctx.state.pointerX & 0xffff) << 16) | (ctx.state.pointerY & 0xffff)) >>> 0,
-});
+export const getPtrLocation: CommandHandler = (_f, ctx, out) =>
+  out.eax(((ctx.state.pointerX & 0xffff) << 16) | (ctx.state.pointerY & 0xffff));
 
 /** SETPTRLOCATION: EBX = x << 16 | y. No outputs. */
-export const setPtrLocation: CommandHandler = (f, ctx) => {
+export const setPtrLocation: CommandHandler = (f, ctx, out) => {
   ctx.state.pointerX = f.ebx >>> 16;
   ctx.state.pointerY = f.ebx & 0xffff;
-  return {};
+  return out;
 };
 
 /** GETGUIOPTIONS: EAX = option bits. */
-export const getGuiOptions: CommandHandler = (_f, ctx) => ({ eax: ctx.state.guiOptions });
+export const getGuiOptions: CommandHandler = (_f, ctx, out) => out.eax(ctx.state.guiOptions);
 
 /** SETGUIOPTIONS: EBX = the new option bits. No outputs. */
-export const setGuiOptions: CommandHandler = (f, ctx) => {
+export const setGuiOptions: CommandHandler = (f, ctx, out) => {
   ctx.state.guiOptions = f.ebx >>> 0;
-  return {};
+  return out;
 };
 
 /** GETSCREENSIZE: EAX = width << 16 | height. */
-export const getScreenSize: CommandHandler = (_f, ctx) => ({
-  eax: ((ctx.profile.screenWidth << 16) | ctx.profile.screenHeight) >>> 0,
-});
+export const getScreenSize: CommandHandler = (_f, ctx, out) =>
+  out.eax((ctx.profile.screenWidth << 16) | ctx.profile.screenHeight);
 
 /** Register this family. */
 export function registerGuiCommands(r: CommandRegistry): void {

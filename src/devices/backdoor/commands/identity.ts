@@ -11,17 +11,12 @@ import { BDOOR_MAGIC, BdoorCmd, DEFAULT_HW_VERSION, NestingControl } from "../co
 import type { CommandRegistry, CommandHandler } from "../command-registry.js";
 
 /** GETVERSION: EAX = version (6), EBX = magic, ECX = product type (the whole register). */
-export const getVersion: CommandHandler = (_f, ctx) => ({
-  eax: ctx.profile.vmxVersion,
-  ebx: BDOOR_MAGIC,
-  ecx: ctx.profile.vmxType,
-});
+export const getVersion: CommandHandler = (_f, ctx, out) =>
+  out.eax(ctx.profile.vmxVersion).ebx(BDOOR_MAGIC).ecx(ctx.profile.vmxType);
 
 /** GETHWVERSION: EAX = hardware version (4 when the profile sets none), EBX = magic (open-vm-tools checks it). */
-export const getHwVersion: CommandHandler = (_f, ctx) => ({
-  eax: ctx.profile.hwVersion ?? DEFAULT_HW_VERSION,
-  ebx: BDOOR_MAGIC,
-});
+export const getHwVersion: CommandHandler = (_f, ctx, out) =>
+  out.eax(ctx.profile.hwVersion ?? DEFAULT_HW_VERSION).ebx(BDOOR_MAGIC);
 
 /** The 16 bytes of a canonical UUID string, in textual order. */
 export function uuidBytes(uuid: string): Uint8Array {
@@ -32,24 +27,24 @@ export function uuidBytes(uuid: string): Uint8Array {
 }
 
 /** GETUUID: EAX, EBX, ECX, EDX = UUID bytes 0–3, 4–7, 8–11, 12–15, each a little-endian dword (QEMU's layout). */
-export const getUuid: CommandHandler = (_f, ctx) => {
+export const getUuid: CommandHandler = (_f, ctx, out) => {
   const b = uuidBytes(ctx.profile.uuid);
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return { eax: dv.getUint32(0, true), ebx: dv.getUint32(4, true), ecx: dv.getUint32(8, true), edx: dv.getUint32(12, true) };
+  return out.eax(dv.getUint32(0, true)).ebx(dv.getUint32(4, true)).ecx(dv.getUint32(8, true)).edx(dv.getUint32(12, true));
 };
 
 /** GETMEMSIZE: EAX = guest memory in MB (VMware's unit; upstream QEMU's bytes are wrong above 4 GiB). */
-export const getMemSize: CommandHandler = (_f, ctx) => ({ eax: ctx.profile.memSizeMb });
+export const getMemSize: CommandHandler = (_f, ctx, out) => out.eax(ctx.profile.memSizeMb);
 
 /** NESTING_CONTROL: only QUERY (ECX high = 2) is answered, with the profile's version in EAX. */
-export const nestingControl: CommandHandler = (f, ctx) =>
-  f.ecx >>> 16 === NestingControl.QUERY ? { eax: ctx.profile.nestingControlVersion } : null;
+export const nestingControl: CommandHandler = (f, ctx, out) =>
+  f.ecx >>> 16 === NestingControl.QUERY ? out.eax(ctx.profile.nestingControlVersion) : null;
 
 /** GET_VCPU_INFO: EAX = feature bits (bit 31 clear = implemented). */
-export const getVcpuInfo: CommandHandler = (_f, ctx) => ({ eax: ctx.profile.vcpuInfo });
+export const getVcpuInfo: CommandHandler = (_f, ctx, out) => out.eax(ctx.profile.vcpuInfo);
 
 /** GETBUILDNUM: EAX = host build number. */
-export const getBuildNum: CommandHandler = (_f, ctx) => ({ eax: ctx.profile.buildNumber });
+export const getBuildNum: CommandHandler = (_f, ctx, out) => out.eax(ctx.profile.buildNumber);
 
 /** Register this family. */
 export function registerIdentityCommands(r: CommandRegistry): void {

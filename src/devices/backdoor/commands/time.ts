@@ -20,44 +20,42 @@ function hostTime(ctx: CommandContext): { secs: bigint; us: number } {
 }
 
 /** GETMHZ: EAX = CPU speed in MHz. */
-export const getMhz: CommandHandler = (_f, ctx) => ({ eax: ctx.profile.cpuMhz });
+export const getMhz: CommandHandler = (_f, ctx, out) => out.eax(ctx.profile.cpuMhz);
 
 /**
  * GETTIME (deprecated): EAX = UTC seconds (0xFFFFFFFF once they no longer fit: "136-year overflow"),
  * EBX = µs, ECX = max time lag µs, EDX = the guest RTC's offset from UTC in minutes.
  */
-export const getTime: CommandHandler = (_f, ctx) => {
+export const getTime: CommandHandler = (_f, ctx, out) => {
   const t = hostTime(ctx);
-  return {
-    eax: t.secs >= 0xffffffffn ? BDOOR_FAIL : Number(t.secs),
-    ebx: t.us,
-    ecx: ctx.profile.maxTimeLagUs,
-    edx: Math.trunc(ctx.profile.timeOffsetSeconds / 60) >>> 0,
-  };
+  return out
+    .eax(t.secs >= 0xffffffffn ? BDOOR_FAIL : Number(t.secs))
+    .ebx(t.us)
+    .ecx(ctx.profile.maxTimeLagUs)
+    .edx(Math.trunc(ctx.profile.timeOffsetSeconds / 60));
 };
 
 /** GETTIMEFULL: EAX untouched (= magic, the success signal), ESI:EDX = seconds, EBX = µs, ECX = max lag. */
-export const getTimeFull: CommandHandler = (_f, ctx) => {
+export const getTimeFull: CommandHandler = (_f, ctx, out) => {
   const t = hostTime(ctx);
-  return {
-    edx: Number(t.secs & 0xffffffffn),
-    esi: Number(t.secs >> 32n),
-    ebx: t.us,
-    ecx: ctx.profile.maxTimeLagUs,
-  };
+  return out
+    .edx(Number(t.secs & 0xffffffffn))
+    .esi(Number(t.secs >> 32n))
+    .ebx(t.us)
+    .ecx(ctx.profile.maxTimeLagUs);
 };
 
 /** GETTIMEFULL_WITH_LAG: as GETTIMEFULL, plus EDI = interrupt lag µs (0: vmport never delays timer interrupts). */
-export const getTimeFullWithLag: CommandHandler = (f, ctx) => ({ ...getTimeFull(f, ctx), edi: 0 });
+export const getTimeFullWithLag: CommandHandler = (f, ctx, out) => getTimeFull(f, ctx, out)!.edi(0);
 
 /**
  * GETHZ: EAX:EBX = TSC Hz (low:high), ECX = APIC bus Hz. Only at CPL 0 unless the profile says otherwise;
  * from ring 3 it answers as unknown (EAX = 0xFFFFFFFF), as Xen measured on ESXi.
  */
-export const getHz: CommandHandler = (f, ctx) => {
+export const getHz: CommandHandler = (f, ctx, out) => {
   if (ctx.profile.gethzCpl0Only && f.cpl !== 0) return null;
   const hz = ctx.profile.tscHz;
-  return { eax: hz % 0x1_0000_0000, ebx: Math.floor(hz / 0x1_0000_0000), ecx: ctx.profile.apicBusHz };
+  return out.eax(hz % 0x1_0000_0000).ebx(Math.floor(hz / 0x1_0000_0000)).ecx(ctx.profile.apicBusHz);
 };
 
 /** Register this family. */
