@@ -253,11 +253,11 @@ export class VirtualMachine {
         return res;
       }
     }
-    res.command = port === BDOOR_PORT && this.backdoor !== null ? this.backdoor.lastCommand : -1;
+    const bd = this.backdoor;
+    res.command = port === BDOOR_PORT && bd !== null ? bd.lastCommand : -1;
     this.counters.emulated++;
     advanceIp(cpu, insn.length);
-    res.outcome = Outcome.COMPLETED;
-    return res;
+    return res; // outcome is COMPLETED since reset()
   }
 
   /**

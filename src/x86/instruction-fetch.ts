@@ -56,7 +56,8 @@ export class InstructionFetcher implements ByteSource {
     if (this.faultAddress >= 0 || this.filled >= MAX_INSTRUCTION_LENGTH || this.mem === null) return false;
     const addr = this.base + this.filled;
     const limit = this.filled < this.hint ? this.hint : MAX_INSTRUCTION_LENGTH;
-    const pageLeft = PAGE_SIZE - (addr % PAGE_SIZE);
+    // `& (PAGE_SIZE - 1)` is exact for any integer address below 2^53 (ToInt32 keeps the low 32 bits).
+    const pageLeft = PAGE_SIZE - (addr & (PAGE_SIZE - 1));
     const n = Math.min(limit - this.filled, pageLeft);
     this.reads++;
     const r = this.mem.read(addr, this.buffer, this.filled, n);
