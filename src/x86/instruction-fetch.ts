@@ -38,6 +38,7 @@ export class InstructionFetcher implements ByteSource {
     this.faultAddress = -1;
     this.reads = 0;
     this.hint = lengthHint > 0 && lengthHint <= MAX_INSTRUCTION_LENGTH ? lengthHint : MAX_INSTRUCTION_LENGTH;
+    this.fill(); // the decoder always needs byte 0: read the first chunk now
   }
 
   byteAt(i: number): number {
