@@ -1,0 +1,41 @@
+/** Core helpers: hex parsing and formatting, all-ones, the virtual clock, typed errors. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { allOnes, hex, parseHexBytes, toBigInt64 } from "./bits.js";
+import { DateClock, VirtualClock } from "./clock.js";
+import { VmportError, isVmportError } from "./errors.js";
+
+test("parseHexBytes accepts pairs with or without spaces and rejects the rest", () => {
+  assert.deepEqual([...parseHexBytes("66 ed")!], [0x66, 0xed]);
+  assert.deepEqual([...parseHexBytes("66ED")!], [0x66, 0xed]);
+  for (const bad of ["", "6", "6 6e", "zz", "0x66"]) assert.equal(parseHexBytes(bad), null, bad);
+});
+
+test("hex pads, allOnes follows the access size, toBigInt64 joins halves", () => {
+  assert.equal(hex(6, 16), "0x0000000000000006");
+  assert.equal(hex(0xffffffff_00000000n, 16), "0xffffffff00000000");
+  assert.deepEqual([1, 2, 4].map(allOnes), [0xff, 0xffff, 0xffffffff]);
+  assert.equal(toBigInt64(0x564d5868, 0xa5a5a5a5), 0xa5a5a5a5564d5868n);
+});
+
+test("VirtualClock moves only when told; stepping the wall clock leaves monotonic time alone", () => {
+  const c = new VirtualClock(10n, 20n);
+  assert.equal(c.realtimeNs(), 10n);
+  c.advance(5n);
+  assert.deepEqual([c.realtimeNs(), c.monotonicNs()], [15n, 25n]);
+  c.setRealtime(1n);
+  assert.deepEqual([c.realtimeNs(), c.monotonicNs()], [1n, 25n]);
+  assert.throws(() => c.advance(-1n), RangeError);
+  const d = new DateClock();
+  const m1 = d.monotonicNs();
+  assert.ok(d.monotonicNs() >= m1);
+});
+
+test("VmportError carries a code and is recognised by brand", () => {
+  const e = new VmportError("VMPORT_BAD_PROFILE", "profile key \"x\": bad", { cause: 1 });
+  assert.ok(isVmportError(e));
+  assert.equal(e.code, "VMPORT_BAD_PROFILE");
+  assert.equal(e.cause, 1);
+  assert.ok(!isVmportError(new Error("x")));
+  assert.ok(isVmportError({ name: "VmportError", code: "VMPORT_BAD_ARGUMENT" })); // another realm's instance
+});
