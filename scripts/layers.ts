@@ -1,6 +1,6 @@
 /**
  * The layering rule, as data and a checker: imports flow one way,
- * front ends (cli, host) → vm → devices → bus → x86 → core.
+ * front ends (cli, host) → vm → channels → devices → bus → x86 → core.
  *
  * Engine layers (core … vm) may import nothing from Node or npm, so the engine runs anywhere (emulators in a
  * browser, workers). Test files (`*.test.ts`) and `test-support/` are exempt: tests may reach across layers.
@@ -12,13 +12,14 @@ export const LAYER_RANK: Readonly<Record<string, number>> = {
   x86: 1,
   bus: 2,
   devices: 3,
-  vm: 4,
-  host: 5,
-  cli: 6,
+  channels: 4,
+  vm: 5,
+  host: 6,
+  cli: 7,
 };
 
 /** Layers that must stay free of Node built-ins and npm packages. */
-export const ENGINE_LAYERS = new Set(["core", "x86", "bus", "devices", "vm"]);
+export const ENGINE_LAYERS = new Set(["core", "x86", "bus", "devices", "channels", "vm"]);
 
 /** A source file: path relative to the repository root (POSIX separators) and its text. */
 export interface SourceFile {

@@ -12,9 +12,14 @@ export type VmportErrorCode =
   | "VMPORT_BAD_ARGUMENT"
   | "VMPORT_BAD_PROFILE"
   | "VMPORT_BAD_REGISTRATION"
+  | "VMPORT_BAD_STATE"
+  | "VMPORT_GUESTINFO_LIMIT"
   | "VMPORT_INVALID_ACCESS_WIDTH"
   | "VMPORT_INVALID_RANGE"
-  | "VMPORT_OVERLAPPING_RANGE";
+  | "VMPORT_OVERLAPPING_RANGE"
+  | "VMPORT_TCLO_CLOSED"
+  | "VMPORT_TCLO_QUEUE_FULL"
+  | "VMPORT_TCLO_TIMEOUT";
 
 /** A host-side error with a stable {@link VmportErrorCode}. */
 export class VmportError extends Error {

@@ -2,3 +2,5 @@
 export * from "./errors.js";
 export * from "./bits.js";
 export * from "./clock.js";
+export * from "./random.js";
+export * from "./text.js";

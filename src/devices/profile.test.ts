@@ -14,7 +14,7 @@ test("defaults: version 6, ESX Server, hwVersion unset, HB, CPUID, backdoor on",
   assert.equal(p.highBandwidth, true);
   assert.equal(p.cpuid, true);
   assert.equal(p.backdoor, true);
-  assert.deepEqual(p, { ...DEFAULT_PROFILE, devices: [] });
+  assert.deepEqual(p, { ...DEFAULT_PROFILE, devices: [], guestlib: { ...DEFAULT_PROFILE.guestlib } });
 });
 
 test("given keys override defaults; the result is a fresh copy", () => {

@@ -23,6 +23,30 @@ export interface RemovableDevice {
   enabled: boolean;
 }
 
+/** Numbers `guestlib.info.get 2` reports (`vmware-toolbox-cmd stat …`); null = "not available". */
+export interface GuestlibStats {
+  /** Session id as 16 hex digits; a change makes clients renegotiate. Default: the last 8 bytes of the UUID. */
+  sessionId: string | null;
+  cpuReservationMhz: number | null;
+  /** Default: the profile's cpuMhz. */
+  cpuLimitMhz: number | null;
+  cpuShares: number | null;
+  memReservationMb: number | null;
+  /** Default: the profile's memSizeMb. */
+  memLimitMb: number | null;
+  memShares: number | null;
+  memMappedMb: number | null;
+  memActiveMb: number | null;
+  memOverheadMb: number | null;
+  memBalloonedMb: number | null;
+  memSwappedMb: number | null;
+  memSharedMb: number | null;
+  memSharedSavedMb: number | null;
+  memUsedMb: number | null;
+  /** At most 512 bytes. Default "/". */
+  resourcePoolPath: string | null;
+}
+
 /** A fully resolved profile: every key present. */
 export interface VmProfile {
   /** GETVERSION EAX. Default 6 (`VERSION_MAGIC`; open-vm-tools refuses anything else). */
@@ -77,6 +101,12 @@ export interface VmProfile {
   screenHeight: number;
   /** Removable devices (at most 50). Default none. */
   devices: RemovableDevice[];
+  /** Message channels open at once, 1…1024. Default 128 (`GUESTMSG_MAX_CHANNEL`). */
+  maxChannels: number;
+  /** Put `reset` first in the TCLO queue whenever the guest opens a TCLO channel, as a VMX does. Default true. */
+  tcloResetOnOpen: boolean;
+  /** `guestlib.info.get` numbers. Defaults derived from the other keys (see {@link GuestlibStats}). */
+  guestlib: GuestlibStats;
 }
 
 /** A profile as a user writes it: any subset of keys. */
@@ -107,6 +137,26 @@ export const DEFAULT_PROFILE: Readonly<VmProfile> = Object.freeze({
   screenWidth: 1024,
   screenHeight: 768,
   devices: [] as RemovableDevice[],
+  maxChannels: 128,
+  tcloResetOnOpen: true,
+  guestlib: {
+    sessionId: null,
+    cpuReservationMhz: 0,
+    cpuLimitMhz: null,
+    cpuShares: 1000,
+    memReservationMb: 0,
+    memLimitMb: null,
+    memShares: 20480,
+    memMappedMb: 0,
+    memActiveMb: 0,
+    memOverheadMb: 0,
+    memBalloonedMb: 0,
+    memSwappedMb: 0,
+    memSharedMb: 0,
+    memSharedSavedMb: 0,
+    memUsedMb: 0,
+    resourcePoolPath: "/",
+  } as GuestlibStats,
 });
 
 const UINT32_MAX = 0xffffffff;
@@ -135,7 +185,7 @@ export function resolveProfile(input: unknown = {}): VmProfile {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     throw new VmportError("VMPORT_BAD_PROFILE", "profile: expected a JSON object");
   }
-  const p: VmProfile = { ...DEFAULT_PROFILE, devices: [] };
+  const p: VmProfile = { ...DEFAULT_PROFILE, devices: [], guestlib: { ...DEFAULT_PROFILE.guestlib } };
   for (const [key, v] of Object.entries(input)) {
     switch (key) {
       case "vmxVersion": p.vmxVersion = uint(key, v, 0, UINT32_MAX); break;
@@ -167,6 +217,9 @@ export function resolveProfile(input: unknown = {}): VmProfile {
       case "screenWidth": p.screenWidth = uint(key, v, 1, 0x7fff); break;
       case "screenHeight": p.screenHeight = uint(key, v, 1, 0x7fff); break;
       case "devices": p.devices = devices(v); break;
+      case "maxChannels": p.maxChannels = uint(key, v, 1, 1024); break;
+      case "tcloResetOnOpen": p.tcloResetOnOpen = bool(key, v); break;
+      case "guestlib": p.guestlib = guestlib(v); break;
       default:
         bad(key, `unknown key (known: ${Object.keys(DEFAULT_PROFILE).join(", ")})`);
     }
@@ -189,4 +242,23 @@ function devices(v: unknown): RemovableDevice[] {
     if (name.length > RD_INFO_NAME_SIZE - 1) bad(`${key}.name`, `${name.length} bytes; at most ${RD_INFO_NAME_SIZE - 1}`);
     return { name, enabled: bool(`${key}.enabled`, enabled) };
   });
+}
+
+function guestlib(v: unknown): GuestlibStats {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) bad("guestlib", "expected an object");
+  const g: GuestlibStats = { ...DEFAULT_PROFILE.guestlib };
+  for (const [k, x] of Object.entries(v)) {
+    const key = `guestlib.${k}`;
+    if (!(k in g)) bad(key, `unknown key (known: ${Object.keys(g).join(", ")})`);
+    if (k === "sessionId") {
+      if (x !== null && (typeof x !== "string" || !/^(0x)?[0-9a-fA-F]{1,16}$/.test(x))) bad(key, "expected up to 16 hex digits or null");
+      g.sessionId = x as string | null;
+    } else if (k === "resourcePoolPath") {
+      if (x !== null && (typeof x !== "string" || x.length > 512 || !/^[\x20-\x7e]*$/.test(x))) bad(key, "expected printable ASCII of at most 512 bytes, or null");
+      g.resourcePoolPath = x as string | null;
+    } else {
+      (g as unknown as Record<string, number | null>)[k] = x === null ? null : uint(key, x, 0, 0xffffffff);
+    }
+  }
+  return g;
 }

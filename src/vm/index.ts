@@ -1,3 +1,5 @@
 /** The VM: profile + clock + port bus + backdoor devices, and the #GP intercept. Pure. */
 export * from "./exit-result.js";
 export * from "./virtual-machine.js";
+export * from "./trace.js";
+export * from "./persistence.js";

@@ -29,6 +29,10 @@ import type { BackdoorDevice } from "../devices/backdoor/backdoor-device.js";
 import { BackdoorHbDevice } from "../devices/backdoor/hb-device.js";
 import { createBackdoorDevice } from "../devices/backdoor/index.js";
 import { ExitResult, Fault, Outcome } from "./exit-result.js";
+import type { RandomSource } from "../core/random.js";
+import { BdoorCmd } from "../devices/backdoor/constants.js";
+import { Messaging } from "../channels/messaging.js";
+import { buildTraceRecord, type TraceSink } from "./trace.js";
 
 /**
  * Most bytes one INS/OUTS step moves: 513 pages, VMware's `BDOOR_HB_MAX_BPNS` (≈ 2 MiB + 1 page). A longer REP
@@ -73,6 +77,8 @@ export interface VirtualMachineOptions {
   profile?: VmProfileInput;
   /** Host clock. Default: a `Date`-based clock (front ends inject a high-resolution one). */
   clock?: Clock;
+  /** Source of message-channel cookies. Default: Web Crypto (a CSPRNG). */
+  random?: RandomSource;
 }
 
 /** One VM: profile, clock, port bus with the backdoor devices, and the intercept. */
@@ -93,6 +99,10 @@ export class VirtualMachine {
   };
   /** Monotonic time at creation: origin of the elapsed-time pseudo-counters. */
   readonly startMonotonicNs: bigint;
+  /** Message channel, RPCI, TCLO, guestinfo and the guest model (present even with the backdoor disabled). */
+  readonly messaging: Messaging;
+  /** Receives one record per intercepted or stepped instruction, or null (the default: no cost). */
+  traceSink: TraceSink | null = null;
 
   private readonly access = newPortAccess();
   private readonly fetcher = new InstructionFetcher();
@@ -114,6 +124,22 @@ export class VirtualMachine {
       this.backdoor = null;
       this.hb = null;
     }
+    this.messaging = new Messaging({
+      profile: this.profile,
+      clock: this.clock,
+      ...(options.random !== undefined ? { random: options.random } : {}),
+      backdoorState: this.backdoor?.ctx.state ?? null,
+      startMonotonicNs: this.startMonotonicNs,
+    });
+    if (this.backdoor !== null && this.hb !== null) {
+      this.backdoor.registry.register(BdoorCmd.MESSAGE, "MESSAGE", this.messaging.channels.handleCommand);
+      this.hb.setTransferHandler(this.messaging.channels);
+    }
+  }
+
+  /** Run time-based work on the VM clock (TCLO command timeouts). Front ends call it periodically. */
+  runTimers(): void {
+    this.messaging.tclo.expire();
   }
 
   /**
@@ -122,6 +148,14 @@ export class VirtualMachine {
    * The returned object is reused by the next call.
    */
   handleGp(cpu: CpuState, mem: GuestMemory, exit?: GpExitInfo): ExitResult {
+    if (this.traceSink === null) return this.gpExit(cpu, mem, exit);
+    const before = cpu.regs.words.slice();
+    const res = this.gpExit(cpu, mem, exit);
+    this.traceSink(buildTraceRecord(this, cpu, before, this.fetcher, this.insn, res, "gp"));
+    return res;
+  }
+
+  private gpExit(cpu: CpuState, mem: GuestMemory, exit?: GpExitInfo): ExitResult {
     const res = this.result;
     res.reset();
     this.counters.gpExits++;
@@ -143,6 +177,20 @@ export class VirtualMachine {
    * The returned object is reused by the next call.
    */
   step(cpu: CpuState, mem: GuestMemory): ExitResult {
+    if (this.traceSink === null) return this.stepInner(cpu, mem);
+    const before = cpu.regs.words.slice();
+    const sink = this.traceSink;
+    this.traceSink = null; // a denied access re-enters handleGp: record the step once
+    try {
+      const res = this.stepInner(cpu, mem);
+      sink(buildTraceRecord(this, cpu, before, this.fetcher, this.insn, res, "step"));
+      return res;
+    } finally {
+      this.traceSink = sink;
+    }
+  }
+
+  private stepInner(cpu: CpuState, mem: GuestMemory): ExitResult {
     const res = this.result;
     res.reset();
     if (!this.fetchAndDecode(cpu, mem, 0, res)) return res;
@@ -291,10 +339,19 @@ export class VirtualMachine {
     const buf = this.scratch.subarray(0, bytes);
     const a = this.access;
     if (isIn) {
+      // Fault before the port is read when the memory can tell; otherwise undo the device's register writes.
+      if (mem.checkWritable !== undefined) {
+        const w = mem.checkWritable(linear, bytes);
+        if (w !== MEMORY_OK) return this.pageFault(cpu, res, w, true), false;
+      }
+      const saved = mem.checkWritable === undefined ? regs.words.slice() : null;
       this.bus.readBlock(a, buf);
       if (down) reverseElements(buf, size);
       const r = mem.write(linear, buf, 0, bytes);
-      if (r !== MEMORY_OK) return this.pageFault(cpu, res, r, true), false;
+      if (r !== MEMORY_OK) {
+        if (saved !== null) regs.words.set(saved);
+        return this.pageFault(cpu, res, r, true), false;
+      }
     } else {
       const r = mem.read(linear, buf, 0, bytes);
       if (r !== MEMORY_OK) return this.pageFault(cpu, res, r, false), false;

@@ -29,6 +29,12 @@ export interface GuestMemory {
    * writing every byte, or the linear address of the first byte that is not writable, having written nothing.
    */
   write(addr: number, src: Uint8Array, start: number, length: number): number;
+  /**
+   * Optional: {@link MEMORY_OK} if `length` bytes at `addr` could be written now, else the first address that
+   * could not. INS asks before reading the port, so a faulting INS has no device side effects; without it the
+   * engine restores the registers on a fault but the device's side effects stand.
+   */
+  checkWritable?(addr: number, length: number): number;
 }
 
 /** Access rights of a page in {@link PagedMemory}. */
@@ -100,13 +106,19 @@ export class PagedMemory implements GuestMemory {
     return MEMORY_OK;
   }
 
-  write(addr: number, src: Uint8Array, start: number, length: number): number {
+  checkWritable(addr: number, length: number): number {
     for (let off = 0; off < length; ) {
       const a = addr + off;
       const p = this.pages.get(Math.floor(a / PAGE_SIZE));
       if (!p || !p.writable) return a;
       off += PAGE_SIZE - (a % PAGE_SIZE);
     }
+    return MEMORY_OK;
+  }
+
+  write(addr: number, src: Uint8Array, start: number, length: number): number {
+    const bad = this.checkWritable(addr, length);
+    if (bad !== MEMORY_OK) return bad;
     for (let off = 0; off < length; ) {
       const a = addr + off;
       const p = this.pages.get(Math.floor(a / PAGE_SIZE))!;
@@ -144,8 +156,14 @@ export class RangeMemory implements GuestMemory {
     return MEMORY_OK;
   }
 
-  write(addr: number, src: Uint8Array, start: number, length: number): number {
+  checkWritable(addr: number, length: number): number {
     for (let i = 0; i < length; i++) if (!this.find(addr + i)) return addr + i;
+    return MEMORY_OK;
+  }
+
+  write(addr: number, src: Uint8Array, start: number, length: number): number {
+    const bad = this.checkWritable(addr, length);
+    if (bad !== MEMORY_OK) return bad;
     for (let i = 0; i < length; i++) {
       const r = this.find(addr + i)!;
       r.bytes[addr + i - r.addr] = src[start + i]!;
@@ -186,6 +204,10 @@ export class FlatMemory implements GuestMemory {
       for (; i < ok; i++) dst[start + i] = ram[addr + i]!;
     } else dst.set(ram.subarray(addr, addr + ok), start);
     return ok === length ? MEMORY_OK : addr + ok;
+  }
+
+  checkWritable(addr: number, length: number): number {
+    return addr + length > this.ram.length ? Math.max(addr, this.ram.length) : MEMORY_OK;
   }
 
   write(addr: number, src: Uint8Array, start: number, length: number): number {

@@ -1,0 +1,11 @@
+/** Channels: the backdoor message channel, RPCI, TCLO, guestinfo and the guest-state model. Pure. */
+export * from "./constants.js";
+export * from "./message-channel.js";
+export * from "./rpci-dispatcher.js";
+export * from "./rpci-handlers.js";
+export * from "./tclo.js";
+export * from "./guestinfo-store.js";
+export * from "./guest-state.js";
+export * from "./guest-info-decoders.js";
+export * from "./xdr-reader.js";
+export * from "./messaging.js";

@@ -1,0 +1,76 @@
+/**
+ * One VM's messaging: the channel table wired to the RPCI dispatcher and the TCLO queue, the guestinfo store and
+ * the guest-state model.
+ *
+ * Emulates: everything behind backdoor command 30 and the HB port of a VMware VMX.
+ * Source of truth: see the modules it composes.
+ * Does not: register itself on the backdoor; the VM does (`vm/virtual-machine.ts`), so a VM with the backdoor
+ * disabled still has a guestinfo store the host can fill.
+ */
+import type { Clock } from "../core/clock.js";
+import { cryptoRandom, type RandomSource } from "../core/random.js";
+import type { VmProfile } from "../devices/profile.js";
+import type { BackdoorState } from "../devices/backdoor/backdoor-state.js";
+import { GuestinfoStore } from "./guestinfo-store.js";
+import { GuestState } from "./guest-state.js";
+import { MessageChannels } from "./message-channel.js";
+import { RpciDispatcher } from "./rpci-dispatcher.js";
+import { registerStandardRpci } from "./rpci-handlers.js";
+import { TcloQueue } from "./tclo.js";
+
+/** Options of {@link Messaging}. */
+export interface MessagingOptions {
+  profile: VmProfile;
+  clock: Clock;
+  /** Cookie source. Default: Web Crypto. */
+  random?: RandomSource;
+  /** The LB device's state (for `vmx.set_option synctime`), or null without a backdoor. */
+  backdoorState: BackdoorState | null;
+  /** VM start on the monotonic clock. */
+  startMonotonicNs: bigint;
+}
+
+/** The composed messaging of one VM. */
+export class Messaging {
+  /** guestinfo variables. */
+  readonly guestinfo = new GuestinfoStore();
+  /** The guest as the host sees it. */
+  readonly guest: GuestState;
+  /** RPCI handlers; register more with `rpci.register`. */
+  readonly rpci = new RpciDispatcher();
+  /** Host → guest commands. */
+  readonly tclo: TcloQueue;
+  /** The channel table (command 30 + HB). */
+  readonly channels: MessageChannels;
+
+  constructor(o: MessagingOptions) {
+    this.guest = new GuestState(this.guestinfo);
+    this.guestinfo.onChange = (c) => this.guest.emit({ field: "guestinfo", key: c.key, value: c.value });
+    this.tclo = new TcloQueue(o.clock, { resetOnOpen: o.profile.tcloResetOnOpen });
+    this.tclo.observer = {
+      onResult: (command, r) => {
+        // vmtoolsd answers reset with "OK ATR <service>" (toolbox, toolbox-dnd).
+        if (command === "reset" && r.ok && r.text.startsWith("ATR ")) {
+          this.guest.set("toolsRunning", true);
+          this.guest.set("toolsService", r.text.slice(4));
+        }
+      },
+    };
+    registerStandardRpci(this.rpci, {
+      profile: o.profile,
+      clock: o.clock,
+      guestinfo: this.guestinfo,
+      guest: this.guest,
+      backdoorState: o.backdoorState,
+      startMonotonicNs: o.startMonotonicNs,
+    });
+    this.channels = new MessageChannels({
+      maxChannels: o.profile.maxChannels,
+      highBandwidth: o.profile.highBandwidth,
+      clock: o.clock,
+      random: o.random ?? cryptoRandom,
+      rpci: this.rpci,
+      tclo: this.tclo,
+    });
+  }
+}

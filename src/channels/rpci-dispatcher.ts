@@ -1,0 +1,119 @@
+/**
+ * RPCI: guest → host requests over the message channel, dispatched by command name to a handler registry.
+ *
+ * Emulates: the VMX's GuestRpc dispatcher. A request is bytes: a command name, then (after one space) arguments
+ * that may be binary. One trailing NUL is stripped first (`RpcChannel_Send` users append one; `RpcOut_sendOne`
+ * does not). A name with no space and no argument is accepted (`vmware-rpctool log` arrives as the 3 bytes
+ * "log"). Replies are `"1 <text>"` (success) or `"0 <text>"` (failure); an unknown name gets exactly
+ * `"0 Unknown command"`, which libguestlib compares.
+ * Source of truth: `protocol.md` §5.3, §6; `real-clients.md` §13.
+ * Does not: decode arguments (handlers do), or keep state of its own.
+ */
+import { concatBytes, fromUtf8, utf8 } from "../core/text.js";
+import { VmportError } from "../core/errors.js";
+import type { Channel, ChannelEndpoint } from "./message-channel.js";
+
+/** The reply for an unknown command (`RPCI_UNKNOWN_COMMAND`), exact text. */
+export const RPCI_UNKNOWN_COMMAND = "Unknown command";
+/** Longest command name looked up; a longer first word is an unknown command. */
+export const RPCI_MAX_NAME = 128;
+
+/** A handler's answer. `text` may be bytes (binary replies such as `guestlib.info.get`). */
+export interface RpciReply {
+  ok: boolean;
+  text: string | Uint8Array;
+}
+
+/** A request as handlers see it. */
+export interface RpciRequest {
+  /** The command name (first word). */
+  readonly name: string;
+  /** Everything after the first space (may be empty, may be binary). */
+  readonly args: Uint8Array;
+  /** `args` as UTF-8 text. */
+  readonly argsText: string;
+  /** The channel it came on. */
+  readonly channel: Channel;
+}
+
+/** A handler: pure with respect to the wire, may update the guest model. */
+export type RpciHandler = (req: RpciRequest) => RpciReply;
+
+/** Observer of every request and reply (traces, the console). */
+export type RpciObserver = (req: RpciRequest, reply: RpciReply) => void;
+
+const SPACE = 0x20;
+
+/** Build a reply value. */
+export const reply = {
+  ok: (text: string | Uint8Array = ""): RpciReply => ({ ok: true, text }),
+  fail: (text: string): RpciReply => ({ ok: false, text }),
+};
+
+/** The dispatcher; it is the channel table's RPCI endpoint. */
+export class RpciDispatcher implements ChannelEndpoint {
+  private readonly exact = new Map<string, RpciHandler>();
+  private readonly prefixes: [string, RpciHandler][] = [];
+  /** Requests per outcome. */
+  readonly counters = { requests: 0, unknown: 0 };
+  /** Observer, or null. */
+  observer: RpciObserver | null = null;
+
+  /**
+   * Register `handler` for the command `name`, or for every name starting with `prefix` when `name` ends in `*`
+   * (`tools.capability.*`). Exact names win over prefixes; longer prefixes win over shorter ones.
+   * @throws VmportError VMPORT_BAD_REGISTRATION if the name is taken.
+   */
+  register(name: string, handler: RpciHandler): void {
+    if (name.endsWith("*")) {
+      const p = name.slice(0, -1);
+      if (this.prefixes.some(([q]) => q === p)) throw new VmportError("VMPORT_BAD_REGISTRATION", `RPCI prefix "${name}" is already registered`);
+      this.prefixes.push([p, handler]);
+      this.prefixes.sort((a, b) => b[0].length - a[0].length);
+      return;
+    }
+    if (this.exact.has(name)) throw new VmportError("VMPORT_BAD_REGISTRATION", `RPCI command "${name}" is already registered`);
+    this.exact.set(name, handler);
+  }
+
+  /** Dispatch one request; returns the reply bytes (`"1 …"` / `"0 …"`). */
+  dispatch(message: Uint8Array, channel: Channel): Uint8Array {
+    this.counters.requests++;
+    let end = message.length;
+    if (end > 0 && message[end - 1] === 0) end--;
+    let sp = message.indexOf(SPACE);
+    if (sp < 0 || sp > end) sp = end;
+    const name = sp <= RPCI_MAX_NAME ? fromUtf8(message.subarray(0, sp)) : "";
+    const args = sp < end ? message.subarray(sp + 1, end) : new Uint8Array(0);
+    const req: RpciRequest = {
+      name,
+      args,
+      get argsText() {
+        return fromUtf8(args);
+      },
+      channel,
+    };
+    const handler = this.exact.get(name) ?? this.prefixes.find(([p]) => name.startsWith(p))?.[1];
+    let r: RpciReply;
+    if (handler === undefined || name === "") {
+      this.counters.unknown++;
+      r = reply.fail(RPCI_UNKNOWN_COMMAND);
+    } else r = handler(req);
+    this.observer?.(req, r);
+    return encodeReply(r);
+  }
+
+  onGuestMessage(ch: Channel, message: Uint8Array): Uint8Array {
+    return this.dispatch(message, ch);
+  }
+
+  pollHostMessage(): null {
+    return null;
+  }
+}
+
+/** `"1 " + text` or `"0 " + text` as bytes. */
+export function encodeReply(r: RpciReply): Uint8Array {
+  const head = utf8(r.ok ? "1 " : "0 ");
+  return concatBytes(head, typeof r.text === "string" ? utf8(r.text) : r.text);
+}

@@ -1,0 +1,265 @@
+/**
+ * The standard RPCI commands: guestinfo, logging, tools status and capabilities, guest info reports, guestlib.
+ *
+ * Emulates: what a VMware VMX answers to the requests real clients send (`protocol.md` §6, `real-clients.md` §2–5).
+ * Replies that clients compare as text are exact: `"0 No value found"` (cloud-init), `"0 Unknown command"`
+ * (libguestlib). Reports the guestInfo plugin sends are answered `"1 "` with empty text — the plugin counts only
+ * an empty reply as "updated" and otherwise falls back to older formats.
+ * Source of truth: open-vm-tools stable-12.2.0 (`services/vmtoolsd/toolsRpc.c`, `services/plugins/guestInfo/`,
+ * `libguestlib/vmGuestLib.c`); QEMU vmport_rpc's refusal texts for guestinfo limits.
+ * Does not: act on anything (no power operations, no time sync); `vmx.set_option synctime` only flips the GUI
+ * option bit that `vmware-toolbox-cmd timesync status` reads.
+ */
+import type { Clock } from "../core/clock.js";
+import { fromUtf8, utf8 } from "../core/text.js";
+import type { VmProfile } from "../devices/profile.js";
+import type { BackdoorState } from "../devices/backdoor/backdoor-state.js";
+import { GuiOption } from "../devices/backdoor/constants.js";
+import { uuidBytes } from "../devices/backdoor/commands/identity.js";
+import { GUESTINFO_REFUSALS, GuestinfoStore } from "./guestinfo-store.js";
+import type { GuestState } from "./guest-state.js";
+import {
+  GuestInfoType,
+  decodeDiskInfoJson,
+  decodeDiskInfoV0,
+  decodeNicInfoV1,
+  decodeNicInfoV3,
+  decodeOsDetailed,
+  splitSetGuestInfo,
+  textValue,
+} from "./guest-info-decoders.js";
+import { reply, type RpciDispatcher, type RpciReply, type RpciRequest } from "./rpci-dispatcher.js";
+
+/** What the standard handlers work on. */
+export interface RpciContext {
+  profile: VmProfile;
+  clock: Clock;
+  guestinfo: GuestinfoStore;
+  guest: GuestState;
+  backdoorState: BackdoorState | null;
+  /** VM start on the monotonic clock (guestlib elapsed time). */
+  startMonotonicNs: bigint;
+}
+
+/** `"0 No value found"`: cloud-init compares this text. */
+export const NO_VALUE_FOUND = "No value found";
+/** Size of the `guestlib.info.get 2` payload after `"1 "`. */
+export const GUESTLIB_V2_SIZE = 669;
+
+/** Register every standard handler on `d`. */
+export function registerStandardRpci(d: RpciDispatcher, ctx: RpciContext): void {
+  d.register("info-get", (req) => infoGet(req, ctx));
+  d.register("info-set", (req) => infoSet(req, ctx));
+  d.register("log", (req) => {
+    ctx.guest.log(req.argsText);
+    return reply.ok();
+  });
+  d.register("tools.set.version", (req) => {
+    const v = parseUint(req.argsText.trim());
+    if (v === null) return reply.fail("Invalid version");
+    ctx.guest.set("toolsVersion", v);
+    ctx.guest.set("toolsRunning", true);
+    return reply.ok();
+  });
+  d.register("tools.set.versiontype", (req) => {
+    const [a, b] = req.argsText.trim().split(/\s+/);
+    const v = parseUint(a ?? "");
+    const t = parseUint(b ?? "");
+    if (v === null || t === null) return reply.fail("Invalid arguments");
+    ctx.guest.set("toolsVersion", v);
+    ctx.guest.set("toolsVersionType", t);
+    ctx.guest.set("toolsRunning", true);
+    return reply.ok();
+  });
+  d.register("tools.capability.*", (req) => {
+    ctx.guest.setCapability(req.name, req.argsText);
+    return reply.ok();
+  });
+  d.register("vmx.capability.unified_loop", (req) => {
+    ctx.guest.setCapability(req.name, req.argsText);
+    return reply.ok();
+  });
+  d.register("tools.os.statechange.status", (req) => {
+    const [ok, state] = req.argsText.trim().split(/\s+/);
+    ctx.guest.set("osStateChange", { success: ok === "1", state: parseUint(state ?? "") ?? 0 });
+    return reply.ok();
+  });
+  d.register("vmx.set_option", (req) => vmxSetOption(req, ctx));
+  d.register("SetGuestInfo", (req) => setGuestInfo(req, ctx));
+  d.register("SetGuestDiskInfo", (req) => {
+    const disks = decodeDiskInfoJson(req.args);
+    if (disks === null) return reply.fail("Invalid disk info");
+    ctx.guest.set("disks", disks);
+    return reply.ok();
+  });
+  d.register("guestlib.info.get", (req) => guestlibInfo(req, ctx));
+  d.register("guest.log.*", (req) => {
+    if (req.name === "guest.log.text") ctx.guest.log(req.argsText);
+    return reply.ok();
+  });
+}
+
+function parseUint(s: string): number | null {
+  return /^\d{1,10}$/.test(s) && Number(s) <= 0xffffffff ? Number(s) : null;
+}
+
+/** `info-get guestinfo.KEY` → `"1 VALUE"` or `"0 No value found"`. */
+function infoGet(req: RpciRequest, ctx: RpciContext): RpciReply {
+  const key = fromUtf8(req.args).trim();
+  const v = GuestinfoStore.isGuestinfoKey(key) ? ctx.guestinfo.get(key) : undefined;
+  return v === undefined ? reply.fail(NO_VALUE_FOUND) : reply.ok(v);
+}
+
+/**
+ * `info-set guestinfo.KEY VALUE`: the key is the first word, the value everything after the following space
+ * (binary-safe, may be empty or a single space as cloud-init sends it).
+ */
+function infoSet(req: RpciRequest, ctx: RpciContext): RpciReply {
+  const sp = req.args.indexOf(0x20);
+  if (sp <= 0) return reply.fail("Two and exactly two arguments expected");
+  const key = fromUtf8(req.args.subarray(0, sp));
+  const value = req.args.subarray(sp + 1);
+  const refusal = ctx.guestinfo.trySet(key, value, "guest");
+  if (refusal !== null) return reply.fail(GUESTINFO_REFUSALS[refusal]);
+  const lower = key.toLowerCase();
+  if (lower === "guestinfo.ip") ctx.guest.set("primaryIp", fromUtf8(value).trim());
+  if (lower === "guestinfo.appinfo") ctx.guest.set("appInfo", parseJson(fromUtf8(value)));
+  return reply.ok();
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === "") return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+/** `vmx.set_option NAME OLD NEW`: recorded; `synctime` flips GUI option 0x400 (what `timesync status` reads). */
+function vmxSetOption(req: RpciRequest, ctx: RpciContext): RpciReply {
+  const parts = req.argsText.trim().split(/\s+/);
+  if (parts.length !== 3 || parts[0] === "") return reply.fail("Invalid arguments");
+  const [name, , value] = parts as [string, string, string];
+  ctx.guest.setVmxOption(name, value);
+  if (name === "synctime" && ctx.backdoorState !== null) {
+    const s = ctx.backdoorState;
+    s.guiOptions = value === "1" ? (s.guiOptions | GuiOption.SYNC_TIME) >>> 0 : (s.guiOptions & ~GuiOption.SYNC_TIME) >>> 0;
+  }
+  return reply.ok();
+}
+
+/** `SetGuestInfo  N DATA`: decode per type into the guest model. */
+function setGuestInfo(req: RpciRequest, ctx: RpciContext): RpciReply {
+  const parsed = splitSetGuestInfo(req.args);
+  if (parsed === null) return reply.fail("Invalid GuestInfo type");
+  const { type, data } = parsed;
+  const g = ctx.guest;
+  switch (type) {
+    case GuestInfoType.DNS_NAME:
+      g.set("hostname", textValue(data));
+      break;
+    case GuestInfoType.BUILD_NUMBER:
+      g.set("toolsBuild", textValue(data));
+      break;
+    case GuestInfoType.OS_NAME_FULL:
+      g.set("osNameFull", textValue(data));
+      break;
+    case GuestInfoType.OS_NAME:
+      g.set("osName", textValue(data));
+      break;
+    case GuestInfoType.UPTIME: {
+      const t = textValue(data).trim();
+      if (!/^\d{1,20}$/.test(t)) return reply.fail("Invalid uptime");
+      g.set("uptimeSeconds", Number(t) / 100);
+      break;
+    }
+    case GuestInfoType.IPADDRESS_V3:
+    case GuestInfoType.IPADDRESS_V2: {
+      const r = decodeNicInfoV3(data);
+      if (r === null) return reply.fail("Invalid NIC info");
+      g.set("nics", r.nics);
+      break;
+    }
+    case GuestInfoType.IPADDRESS: {
+      const r = decodeNicInfoV1(data);
+      if (r === null) return reply.fail("Invalid NIC info");
+      g.set("nics", r.nics);
+      break;
+    }
+    case GuestInfoType.OS_DETAILED: {
+      const d = decodeOsDetailed(data);
+      if (d === null) return reply.fail("Invalid OS details");
+      g.set("osDetailed", d);
+      if (typeof d["fullName"] === "string" && d["fullName"] !== "") g.set("osNameFull", d["fullName"]);
+      if (typeof d["shortName"] === "string" && d["shortName"] !== "") g.set("osName", d["shortName"]);
+      break;
+    }
+    case GuestInfoType.DISK_FREE_SPACE: {
+      const disks = decodeDiskInfoV0(data);
+      if (disks === null) return reply.fail("Invalid disk info");
+      g.set("disks", disks);
+      break;
+    }
+    case GuestInfoType.MEMORY:
+      break; // accepted, layout not established
+    default:
+      return reply.fail("Invalid GuestInfo type");
+  }
+  g.set("toolsRunning", true);
+  return reply.ok();
+}
+
+/**
+ * `guestlib.info.get V`: only version 2 is served (669 bytes, little-endian, `protocol.md` §6.1). Version 3 gets
+ * `"0 Unsupported version"`, which makes libguestlib retry with 2.
+ */
+function guestlibInfo(req: RpciRequest, ctx: RpciContext): RpciReply {
+  if (req.argsText.trim() !== "2") return reply.fail("Unsupported version");
+  return reply.ok(encodeGuestlibV2(ctx));
+}
+
+/** The 669-byte v2 block. */
+export function encodeGuestlibV2(ctx: RpciContext): Uint8Array {
+  const p = ctx.profile;
+  const g = p.guestlib;
+  const b = new Uint8Array(GUESTLIB_V2_SIZE);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(0, 2, true);
+  let session: bigint;
+  if (g.sessionId !== null) session = BigInt("0x" + g.sessionId.replace(/^0x/i, ""));
+  else session = new DataView(uuidBytes(p.uuid).buffer).getBigUint64(8, false);
+  dv.setBigUint64(4, session, true);
+  const u32 = (off: number, v: number | null): void => {
+    if (v === null) return;
+    b[off] = 1;
+    dv.setUint32(off + 4, v >>> 0, true);
+  };
+  const u64 = (off: number, v: bigint): void => {
+    b[off] = 1;
+    dv.setBigUint64(off + 4, v, true);
+  };
+  const elapsedMs = (ctx.clock.monotonicNs() - ctx.startMonotonicNs) / 1_000_000n;
+  u32(12, g.cpuReservationMhz);
+  u32(20, g.cpuLimitMhz ?? p.cpuMhz);
+  u32(28, g.cpuShares);
+  u64(36, elapsedMs); // cpuUsedMs: one busy vCPU is the most a guest could have used
+  u32(48, p.cpuMhz); // hostMHz
+  u32(56, g.memReservationMb);
+  u32(64, g.memLimitMb ?? p.memSizeMb);
+  u32(72, g.memShares);
+  u32(80, g.memMappedMb);
+  u32(88, g.memActiveMb);
+  u32(96, g.memOverheadMb);
+  u32(104, g.memBalloonedMb);
+  u32(112, g.memSwappedMb);
+  u32(120, g.memSharedMb);
+  u32(128, g.memSharedSavedMb);
+  u32(136, g.memUsedMb);
+  u64(144, elapsedMs);
+  if (g.resourcePoolPath !== null) {
+    b[156] = 1;
+    b.set(utf8(g.resourcePoolPath).subarray(0, 511), 157);
+  }
+  return b;
+}

@@ -1,0 +1,195 @@
+/**
+ * TCLO: the host → guest command queue.
+ *
+ * Emulates: the VMX's side of the tools loop (`lib/rpcIn/rpcin.c`). The guest opens a TCLO channel and polls:
+ * each iteration it *sends* the result of the previous command (the first send, and every idle poll, is empty),
+ * then asks with RECVSIZE. The host hands over at most one command per poll and only after the result of the
+ * previous one has arrived. Results (`"OK …"` / `"ERROR …"`) resolve the enqueuer's promise; a command whose result
+ * does not arrive in time (on the VM clock) rejects with `VMPORT_TCLO_TIMEOUT`.
+ * Commands are sent with one trailing NUL, as the VMX does (QEMU vmport_rpc sends `strlen + 1`; vmtoolsd accepts it).
+ * With `resetOnOpen`, every TCLO OPEN puts `reset` at the head of the queue, as a VMX does; its `OK ATR …` reply
+ * marks the tools as running.
+ * Source of truth: `protocol.md` §5.4; `real-clients.md` §2.5 (observed vmtoolsd loop), §6 (govmomi replies).
+ * Does not: retry a command, or know what a command does in the guest (see the safety rules for vmtoolsd).
+ */
+import { VmportError } from "../core/errors.js";
+import type { Clock } from "../core/clock.js";
+import { concatBytes, fromUtf8, utf8 } from "../core/text.js";
+import { MAX_REPLY_SIZE } from "./constants.js";
+import type { Channel, ChannelEndpoint } from "./message-channel.js";
+
+/** Commands waiting at once; `send` beyond it throws `VMPORT_TCLO_QUEUE_FULL`. */
+export const TCLO_MAX_QUEUED = 1024;
+/** Default time a command may take, from the moment it is queued, on the VM clock. */
+export const TCLO_DEFAULT_TIMEOUT_MS = 30_000;
+
+/** A guest's answer to a TCLO command. */
+export interface TcloResult {
+  /** True for `OK …` (vmtoolsd, govmomi). */
+  ok: boolean;
+  /** The text after `OK ` / `ERROR ` / `ERR `, or the whole reply when it has no such prefix. */
+  text: string;
+  /** The reply exactly as sent, one trailing NUL removed. */
+  raw: string;
+}
+
+/** Standard commands as values. */
+export const TcloCommands = {
+  reset: "reset",
+  ping: "ping",
+  capabilitiesRegister: "Capabilities_Register",
+  /** `Set_Option NAME VALUE` (e.g. `broadcastIP 1`, `synctime 0`). */
+  setOption: (name: string, value: string | number | boolean): string =>
+    `Set_Option ${name} ${typeof value === "boolean" ? (value ? 1 : 0) : value}`,
+} as const;
+
+interface Pending {
+  command: string;
+  bytes: Uint8Array;
+  deadlineNs: bigint;
+  resolve: (r: TcloResult) => void;
+  reject: (e: Error) => void;
+  internal: boolean;
+}
+
+/** Observers of the loop (the guest-state model, traces). */
+export interface TcloObserver {
+  /** A command got its result. */
+  onResult?(command: string, result: TcloResult, internal: boolean): void;
+}
+
+/** Parse a TCLO result: strip one trailing NUL, split the OK/ERROR prefix. */
+export function parseTcloResult(bytes: Uint8Array): TcloResult {
+  const b = bytes.length > 0 && bytes[bytes.length - 1] === 0 ? bytes.subarray(0, bytes.length - 1) : bytes;
+  const raw = fromUtf8(b);
+  const m = /^(OK|ERROR|ERR)(?: |$)/.exec(raw);
+  if (!m) return { ok: false, text: raw, raw };
+  return { ok: m[1] === "OK", text: raw.slice(m[0].length), raw };
+}
+
+/** The per-VM TCLO queue; it is the channel table's TCLO endpoint. */
+export class TcloQueue implements ChannelEndpoint {
+  private readonly queue: Pending[] = [];
+  private inFlight: Pending | null = null;
+  private inFlightChannel: Channel | null = null;
+  /** Results that arrived with nothing in flight (idle polls carry none; this counts non-empty strays). */
+  strayResults = 0;
+  /** Commands that timed out. */
+  timeouts = 0;
+  /** Loop observer. */
+  observer: TcloObserver | null = null;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly opts: { resetOnOpen: boolean; timeoutMs?: number } = { resetOnOpen: true },
+  ) {}
+
+  /**
+   * Queue `command` for the guest. Resolves with its result; rejects with VMPORT_TCLO_TIMEOUT after `timeoutMs` of
+   * VM time (checked whenever the guest polls and on {@link expire}), or VMPORT_TCLO_CLOSED if the guest closes its
+   * TCLO channel with the command in flight.
+   * @throws VmportError VMPORT_TCLO_QUEUE_FULL (more than 1024 waiting), VMPORT_BAD_ARGUMENT (longer than 64 KiB − 1).
+   */
+  send(command: string, options: { timeoutMs?: number } = {}): Promise<TcloResult> {
+    return this.push(command, options.timeoutMs ?? this.opts.timeoutMs ?? TCLO_DEFAULT_TIMEOUT_MS, false, false);
+  }
+
+  private push(command: string, timeoutMs: number, internal: boolean, head: boolean): Promise<TcloResult> {
+    if (this.queue.length >= TCLO_MAX_QUEUED) {
+      throw new VmportError("VMPORT_TCLO_QUEUE_FULL", `TCLO queue is full (${TCLO_MAX_QUEUED} commands waiting)`);
+    }
+    const bytes = concatBytes(utf8(command), new Uint8Array(1));
+    if (bytes.length > MAX_REPLY_SIZE) {
+      throw new VmportError("VMPORT_BAD_ARGUMENT", `TCLO command of ${bytes.length} bytes exceeds ${MAX_REPLY_SIZE}`);
+    }
+    return new Promise<TcloResult>((resolve, reject) => {
+      const p: Pending = {
+        command,
+        bytes,
+        deadlineNs: this.clock.monotonicNs() + BigInt(Math.max(0, Math.round(timeoutMs))) * 1_000_000n,
+        resolve,
+        reject,
+        internal,
+      };
+      if (head) this.queue.unshift(p);
+      else this.queue.push(p);
+    });
+  }
+
+  /** Commands waiting (not yet handed to the guest). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** The command handed to the guest whose result is awaited, or null. */
+  get awaiting(): string | null {
+    return this.inFlight?.command ?? null;
+  }
+
+  /** Reject every command whose deadline has passed. Front ends call it periodically; polls call it too. */
+  expire(): void {
+    const now = this.clock.monotonicNs();
+    if (this.inFlight && now >= this.inFlight.deadlineNs) {
+      const p = this.inFlight;
+      this.inFlight = null;
+      this.inFlightChannel = null;
+      this.fail(p, "VMPORT_TCLO_TIMEOUT", `TCLO "${p.command}": no result from the guest in time`);
+    }
+    for (let i = 0; i < this.queue.length; ) {
+      const p = this.queue[i]!;
+      if (now >= p.deadlineNs) {
+        this.queue.splice(i, 1);
+        this.fail(p, "VMPORT_TCLO_TIMEOUT", `TCLO "${p.command}": the guest did not poll in time`);
+      } else i++;
+    }
+  }
+
+  private fail(p: Pending, code: "VMPORT_TCLO_TIMEOUT" | "VMPORT_TCLO_CLOSED", msg: string): void {
+    if (code === "VMPORT_TCLO_TIMEOUT") this.timeouts++;
+    if (p.internal) p.resolve({ ok: false, text: msg, raw: "" });
+    else p.reject(new VmportError(code, msg));
+  }
+
+  /** ChannelEndpoint: a guest send on a TCLO channel is the result of the command in flight (or an idle poll). */
+  onGuestMessage(ch: Channel, message: Uint8Array): Uint8Array | null {
+    const p = this.inFlight;
+    if (p !== null && this.inFlightChannel === ch) {
+      this.inFlight = null;
+      this.inFlightChannel = null;
+      const r = parseTcloResult(message);
+      this.observer?.onResult?.(p.command, r, p.internal);
+      p.resolve(r);
+    } else if (message.length > 0 && !(message.length === 1 && message[0] === 0)) {
+      this.strayResults++;
+    }
+    this.expire();
+    return null;
+  }
+
+  /** ChannelEndpoint: hand over the next command, unless one still awaits its result. */
+  pollHostMessage(ch: Channel): Uint8Array | null {
+    this.expire();
+    if (this.inFlight !== null) return null;
+    const p = this.queue.shift();
+    if (p === undefined) return null;
+    this.inFlight = p;
+    this.inFlightChannel = ch;
+    return p.bytes;
+  }
+
+  onOpen(): void {
+    if (!this.opts.resetOnOpen) return;
+    const head = this.queue[0];
+    if (head !== undefined && head.internal && head.command === "reset") return; // one is already first in line
+    void this.push("reset", this.opts.timeoutMs ?? TCLO_DEFAULT_TIMEOUT_MS, true, true);
+  }
+
+  onClose(ch: Channel): void {
+    if (this.inFlightChannel === ch && this.inFlight) {
+      const p = this.inFlight;
+      this.inFlight = null;
+      this.inFlightChannel = null;
+      this.fail(p, "VMPORT_TCLO_CLOSED", `TCLO "${p.command}": the guest closed its channel before answering`);
+    }
+  }
+}
