@@ -1,20 +1,37 @@
 /**
- * `npm run bench`: runs the benchmarks and prints each figure with its ratio to the baseline measured in the
- * same run. `--markdown` prints the table for docs/performance.md.
+ * `npm run bench`: runs the benchmarks and prints each figure with its ratio to a baseline measured in the same
+ * run. `--markdown` prints the tables for docs/performance.md.
  */
 import { cpus } from "node:os";
 import { benchEngine } from "./engine.bench.js";
+import { benchRpci } from "./rpci.bench.js";
 
 const markdown = process.argv.includes("--markdown");
-const figures = await benchEngine();
-const base = figures[0]!.nsPerCall;
 const cpu = cpus()[0]?.model ?? "unknown CPU";
+const engine = await benchEngine();
+const base = engine[0]!.nsPerCall;
+const rpci = await benchRpci();
+const kib = (b: number) => `${b / 1024} KiB`;
+
 if (markdown) {
   console.log(`Node ${process.version}, ${cpu}, ${new Date().toISOString().slice(0, 10)}\n`);
+  console.log("### Engine: one GETVERSION call\n");
   console.log("| path | ns per call | ratio to (a) |");
   console.log("|---|---:|---:|");
-  for (const f of figures) console.log(`| ${f.name} | ${f.nsPerCall.toFixed(1)} | ${(f.nsPerCall / base).toFixed(2)}× |`);
+  for (const f of engine) console.log(`| ${f.name} | ${f.nsPerCall.toFixed(1)} | ${(f.nsPerCall / base).toFixed(2)}× |`);
+  console.log("\n### RPCI round trips (vmware-rpctool style, in process)\n");
+  console.log("| command | value | transport | round trips/s | MB/s | `Uint8Array.set` MB/s | ratio |");
+  console.log("|---|---:|---|---:|---:|---:|---:|");
+  for (const r of rpci) {
+    console.log(`| ${r.op} | ${kib(r.bytes)} | ${r.transport} | ${r.roundTripsPerSec.toFixed(0)} | ${r.mbPerSec.toFixed(1)} | ${r.baselineMbPerSec.toFixed(0)} | ${(r.mbPerSec / r.baselineMbPerSec).toFixed(5)} |`);
+  }
 } else {
   console.log(`backdoor GETVERSION, ns per call (median of samples; Node ${process.version}; ${cpu})`);
-  for (const f of figures) console.log(`  ${f.name.padEnd(58)} ${f.nsPerCall.toFixed(1).padStart(8)} ns  ${(f.nsPerCall / base).toFixed(2).padStart(6)}× baseline`);
+  for (const f of engine) console.log(`  ${f.name.padEnd(58)} ${f.nsPerCall.toFixed(1).padStart(8)} ns  ${(f.nsPerCall / base).toFixed(2).padStart(6)}× baseline`);
+  console.log("\nRPCI round trips (open, send, receive, close), in process; baseline: Uint8Array.set of the same size");
+  for (const r of rpci) {
+    console.log(
+      `  ${r.op.padEnd(9)} ${kib(r.bytes).padStart(7)} ${r.transport}  ${r.roundTripsPerSec.toFixed(0).padStart(8)} /s  ${r.mbPerSec.toFixed(1).padStart(8)} MB/s   baseline ${r.baselineMbPerSec.toFixed(0).padStart(6)} MB/s  ratio ${(r.mbPerSec / r.baselineMbPerSec).toFixed(5)}`,
+    );
+  }
 }

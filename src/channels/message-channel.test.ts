@@ -86,7 +86,7 @@ test("vmtoolsd start-up: TCLO + RPCI channels, reset → OK ATR toolbox, ping, C
   for (let i = 0; i < 12; i++) {
     assert.ok(tclo.send(result));
     const cmd = tclo.receive();
-    assert.notEqual(cmd, false);
+    if (cmd === false) assert.fail("TCLO receive failed");
     if (cmd === null) {
       result = new Uint8Array(0);
       continue;

@@ -30,9 +30,9 @@ export interface Regs32 {
   ebp: number;
 }
 
-const ORDER: [keyof Regs32, number][] = [
-  ["eax", Reg.RAX], ["ebx", Reg.RBX], ["ecx", Reg.RCX], ["edx", Reg.RDX], ["esi", Reg.RSI], ["edi", Reg.RDI], ["ebp", Reg.RBP],
-];
+function read(r: import("../x86/registers.js").RegisterFile): Regs32 {
+  return { eax: r.lo(Reg.RAX), ebx: r.lo(Reg.RBX), ecx: r.lo(Reg.RCX), edx: r.lo(Reg.RDX), esi: r.lo(Reg.RSI), edi: r.lo(Reg.RDI), ebp: r.lo(Reg.RBP) };
+}
 
 /** One guest thread on a VM. */
 export class Guest {
@@ -40,6 +40,8 @@ export class Guest {
   readonly mem = new PagedMemory();
   /** Every call made: instruction and registers in/out (a register-level transcript). */
   readonly transcript: { insn: keyof typeof CODE; in: Regs32; out: Regs32 }[] = [];
+  /** Record {@link transcript} (benchmarks turn it off). */
+  recordTranscript = true;
 
   constructor(readonly vm: VirtualMachine) {
     this.mem.load(0x1000, Uint8Array.of(0xed, 0xef, 0xf3, 0x6e, 0xf3, 0x6c));
@@ -49,14 +51,19 @@ export class Guest {
   /** Execute one backdoor instruction with these registers; returns the registers after. */
   call(insn: keyof typeof CODE, r: Partial<Regs32>): Regs32 {
     const regs = this.cpu.regs;
-    regs.set64(Reg.RIP, BigInt(CODE[insn]));
-    const input: Regs32 = { eax: MAGIC, ebx: 0, ecx: 0, edx: 0, esi: 0, edi: 0, ebp: 0, ...r };
-    for (const [k, n] of ORDER) regs.set32ZeroExtend(n, input[k] >>> 0);
+    regs.set32ZeroExtend(Reg.RIP, CODE[insn]);
+    regs.set32ZeroExtend(Reg.RAX, (r.eax ?? MAGIC) >>> 0);
+    regs.set32ZeroExtend(Reg.RBX, (r.ebx ?? 0) >>> 0);
+    regs.set32ZeroExtend(Reg.RCX, (r.ecx ?? 0) >>> 0);
+    regs.set32ZeroExtend(Reg.RDX, (r.edx ?? 0) >>> 0);
+    regs.set32ZeroExtend(Reg.RSI, (r.esi ?? 0) >>> 0);
+    regs.set32ZeroExtend(Reg.RDI, (r.edi ?? 0) >>> 0);
+    regs.set32ZeroExtend(Reg.RBP, (r.ebp ?? 0) >>> 0);
+    const input = this.recordTranscript ? read(regs) : null;
     const res = this.vm.handleGp(this.cpu, this.mem);
-    assert.equal(res.outcome, Outcome.COMPLETED, `${insn} did not complete (fault ${res.fault})`);
-    const out = {} as Regs32;
-    for (const [k, n] of ORDER) out[k] = regs.lo(n);
-    this.transcript.push({ insn, in: input, out });
+    if (res.outcome !== Outcome.COMPLETED) assert.fail(`${insn} did not complete (fault ${res.fault})`);
+    const out = read(regs);
+    if (input !== null) this.transcript.push({ insn, in: input, out });
     return out;
   }
 
