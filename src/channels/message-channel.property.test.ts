@@ -77,6 +77,11 @@ test(`property: ${RUNS * STEPS} random channel steps keep every invariant`, () =
               rax: MAGIC, rbx: op.ebx, rcx: ((op.type << 16) | 30) >>> 0, rdx: ((op.chan << 16) | 0x5658) >>> 0,
               rsi: op.goodCookie && c ? c.cookieHigh : 0x1111, rdi: op.goodCookie && c ? c.cookieLow : 0x2222,
             });
+            // Replies carry only SUCCESS, DORECV and HB in ECX high (vmport never checkpoints or powers off), ECX low 0.
+            const ecx = regs.lo(Reg.RCX);
+            assert.equal(ecx & 0xffff, 0);
+            assert.equal((ecx >>> 16) & ~0x83, 0);
+            if (ecx !== 0) assert.equal((ecx >>> 16) & 1, 1, "a status without SUCCESS must be a zero ECX");
             break;
           }
           case "hbout": {
