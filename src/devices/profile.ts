@@ -110,7 +110,7 @@ export interface VmProfile {
 }
 
 /** A profile as a user writes it: any subset of keys. */
-export type VmProfileInput = Partial<VmProfile>;
+export type VmProfileInput = Partial<Omit<VmProfile, "guestlib">> & { guestlib?: Partial<GuestlibStats> };
 
 /** The defaults, one per key. */
 export const DEFAULT_PROFILE: Readonly<VmProfile> = Object.freeze({
