@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { VirtualClock } from "../core/clock.js";
 import { CpuMode } from "../x86/cpu-mode.js";
 import { CpuState } from "../x86/cpu-state.js";
-import { PAGE_SIZE, PagedMemory } from "../x86/guest-memory.js";
+import { PAGE_SIZE, PagedMemory, type GuestMemory } from "../x86/guest-memory.js";
 import { RegisterFile } from "../x86/registers.js";
 import { Fault, Outcome } from "./exit-result.js";
 import { STRING_IO_MAX_BYTES, VirtualMachine } from "./virtual-machine.js";
@@ -45,6 +45,8 @@ const caseArb = fc.record({
   profileIndex: fc.nat({ max: 7 }),
   useStep: fc.boolean(),
   errorCode: fc.oneof({ weight: 9, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.nat({ max: 0xffff }) }),
+  /** A memory without checkWritable (like a ptrace front end might be): INS must restore registers on a fault. */
+  noProbe: fc.boolean(),
 });
 
 test(`fuzz: ${CASES} random exits end in a completed step or a named fault, never a throw`, () => {
@@ -70,7 +72,8 @@ test(`fuzz: ${CASES} random exits end in a completed step or a named fault, neve
       if (c.dataMapped) for (const base of [0, 0x1000, 0x2000]) mem.map(base + (regs.lo(6) % 0x10000)), mem.map(base + (regs.lo(7) % 0x10000));
       const vm = vms[c.profileIndex]!;
       const before = cpu.regs.clone();
-      const res = c.useStep ? vm.step(cpu, mem) : vm.handleGp(cpu, mem, { errorCode: c.errorCode });
+      const m: GuestMemory = c.noProbe ? { read: mem.read.bind(mem), write: mem.write.bind(mem) } : mem;
+      const res = c.useStep ? vm.step(cpu, m) : vm.handleGp(cpu, m, { errorCode: c.errorCode });
       const name = res.outcome === Outcome.FAULT ? `fault:${res.fault}` : `outcome:${res.outcome}`;
       outcomes.set(name, (outcomes.get(name) ?? 0) + 1);
       switch (res.outcome) {
