@@ -125,11 +125,11 @@ test("bytes counts UTF-8 key bytes (first spelling) plus value bytes, through up
   const s = new GuestinfoStore();
   s.trySet("guestinfo.ké", bytes("abc")); // 13 key bytes ("é" is 2) + 3
   assert.equal(s.bytes, 16);
-  s.trySet("GUESTINFO.KÉ", bytes("abcdef")); // same key: value grows by 3
+  s.trySet("GUESTINFO.Ké", bytes("abcdef")); // same key (ASCII case folded): value grows by 3
   assert.equal(s.bytes, 19);
   s.trySet("guestinfo.b", new Uint8Array(0)); // 11 + 0
   assert.equal(s.bytes, 30);
-  assert.equal(s.delete("guestinfo.KÉ"), true);
+  assert.equal(s.delete("guestinfo.Ké"), true);
   assert.equal(s.bytes, 11);
   s.clear();
   assert.equal(s.bytes, 0);
@@ -204,4 +204,12 @@ test("refused sets and clear emit nothing; a set emits after the value is readab
   s.clear();
   assert.deepEqual(seen, ["1"]);
   assert.equal(s.size, 0);
+});
+
+test("case folding is ASCII only: the Kelvin sign is not 'k'", () => {
+  const s = new GuestinfoStore();
+  assert.equal(s.trySet("guestinfo.k", Uint8Array.of(1)), null);
+  assert.equal(s.trySet("guestinfo.\u212A", Uint8Array.of(2)), null);
+  assert.equal(s.size, 2);
+  assert.deepEqual([...s.get("GUESTINFO.K")!], [1]);
 });

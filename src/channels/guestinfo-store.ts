@@ -55,12 +55,13 @@ export class GuestinfoStore {
 
   /** Normalise `key` for lookup: lowercase ASCII. */
   private static norm(key: string): string {
-    return key.toLowerCase();
+    // ASCII only: full Unicode case folding would merge distinct keys (the Kelvin sign K and "k").
+    return key.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
   }
 
   /** True when `key` is in the guestinfo namespace. */
   static isGuestinfoKey(key: string): boolean {
-    return key.length > GUESTINFO_PREFIX.length && key.slice(0, GUESTINFO_PREFIX.length).toLowerCase() === GUESTINFO_PREFIX;
+    return key.length > GUESTINFO_PREFIX.length && GuestinfoStore.norm(key.slice(0, GUESTINFO_PREFIX.length)) === GUESTINFO_PREFIX;
   }
 
   /** The value of `key`, or undefined. */

@@ -121,7 +121,7 @@ function infoSet(req: RpciRequest, ctx: RpciContext): RpciReply {
   const value = req.args.subarray(sp + 1);
   const refusal = ctx.guestinfo.trySet(key, value, "guest");
   if (refusal !== null) return reply.fail(GUESTINFO_REFUSALS[refusal]);
-  const lower = key.toLowerCase();
+  const lower = key.replace(/[A-Z]/g, (c) => c.toLowerCase());
   if (lower === "guestinfo.ip") ctx.guest.set("primaryIp", fromUtf8(value).trim());
   if (lower === "guestinfo.appinfo") ctx.guest.set("appInfo", parseJson(fromUtf8(value)));
   return reply.ok();

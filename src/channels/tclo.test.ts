@@ -258,3 +258,12 @@ test("TcloCommands: standard texts and Set_Option with booleans as 1/0", () => {
   assert.equal(TcloCommands.setOption("toolScripts.afterPowerOn", "1"), "Set_Option toolScripts.afterPowerOn 1");
   assert.deepEqual([TcloCommands.reset, TcloCommands.ping, TcloCommands.capabilitiesRegister], ["reset", "ping", "Capabilities_Register"]);
 });
+
+test("a TCLO OPEN with the host queue full still succeeds: the automatic reset is skipped and counted", () => {
+  const clock = new VirtualClock();
+  const q = new TcloQueue(clock, { resetOnOpen: true });
+  for (let i = 0; i < TCLO_MAX_QUEUED; i++) q.send(`cmd${i}`).catch(() => {});
+  assert.doesNotThrow(() => q.onOpen());
+  assert.equal(q.resetsSkipped, 1);
+  assert.equal(q.queued, TCLO_MAX_QUEUED);
+});

@@ -76,6 +76,8 @@ export class TcloQueue implements ChannelEndpoint {
   strayResults = 0;
   /** Commands that timed out. */
   timeouts = 0;
+  /** `reset`s not queued at a TCLO OPEN because the queue was full. */
+  resetsSkipped = 0;
   /** Loop observer. */
   observer: TcloObserver | null = null;
 
@@ -181,6 +183,10 @@ export class TcloQueue implements ChannelEndpoint {
     if (!this.opts.resetOnOpen) return;
     const head = this.queue[0];
     if (head !== undefined && head.internal && head.command === "reset") return; // one is already first in line
+    if (this.queue.length >= TCLO_MAX_QUEUED) {
+      this.resetsSkipped++; // a guest OPEN must never fail because the host filled the queue
+      return;
+    }
     void this.push("reset", this.opts.timeoutMs ?? TCLO_DEFAULT_TIMEOUT_MS, true, true);
   }
 

@@ -82,7 +82,7 @@ export function restoreDurableState(vm: VirtualMachine, input: unknown): void {
   const scratch = new GuestinfoStore();
   const entries: [string, Uint8Array][] = [];
   for (const [k, v] of Object.entries(gi)) {
-    const bytes = load(`guestinfo.${k}`, v);
+    const bytes = load(`guestinfo["${k}"]`, v);
     const refusal = scratch.trySet(k, bytes, "host");
     if (refusal !== null) bad(`guestinfo["${k}"]`, refusal);
     entries.push([k, bytes]);
