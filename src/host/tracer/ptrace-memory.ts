@@ -1,0 +1,62 @@
+/**
+ * Guest memory of a traced process, through `process_vm_readv` / `process_vm_writev`.
+ *
+ * Emulates: the hypervisor's guest-linear access for a Linux process: addresses are the process's virtual
+ * addresses; a page that is not mapped (or not writable, for writes) is a fault at the first byte not transferred.
+ * Source of truth: `process_vm_readv(2)` (partial transfers stop at the first inaccessible page).
+ * Does not: offer `checkWritable` (no cheap probe exists); the engine then restores registers when an INS faults.
+ */
+import { MEMORY_OK, type GuestMemory } from "../../x86/guest-memory.js";
+import type { Libc } from "../ptrace/libc.js";
+
+/** A native buffer with its address and a byte view. */
+interface Native {
+  ptr: unknown;
+  view: Uint8Array;
+  address: bigint;
+}
+
+/** Memory of one process. */
+export class PtraceMemory implements GuestMemory {
+  /** Process (or thread) id whose address space is read. */
+  pid = 0;
+  private scratch: Native;
+  private readonly localIov: Native;
+  private readonly remoteIov: Native;
+  private readonly local: DataView;
+  private readonly remote: DataView;
+
+  constructor(private readonly c: Libc) {
+    this.scratch = c.alloc(4096);
+    this.localIov = c.alloc(16);
+    this.remoteIov = c.alloc(16);
+    this.local = new DataView(this.localIov.view.buffer, this.localIov.view.byteOffset, 16);
+    this.remote = new DataView(this.remoteIov.view.buffer, this.remoteIov.view.byteOffset, 16);
+  }
+
+  private prepare(addr: number, length: number): void {
+    if (this.scratch.view.length < length) this.scratch = this.c.alloc(Math.max(length, this.scratch.view.length * 2));
+    this.local.setBigUint64(0, this.scratch.address, true);
+    this.local.setBigUint64(8, BigInt(length), true);
+    this.remote.setBigUint64(0, BigInt(addr), true);
+    this.remote.setBigUint64(8, BigInt(length), true);
+  }
+
+  read(addr: number, dst: Uint8Array, start: number, length: number): number {
+    if (length === 0) return MEMORY_OK;
+    this.prepare(addr, length);
+    const n = this.c.processVmReadv(this.pid, this.localIov.ptr, 1, this.remoteIov.ptr, 1, 0);
+    const got = n < 0 ? 0 : n;
+    if (got > 0) dst.set(this.scratch.view.subarray(0, got), start);
+    return got === length ? MEMORY_OK : addr + got;
+  }
+
+  write(addr: number, src: Uint8Array, start: number, length: number): number {
+    if (length === 0) return MEMORY_OK;
+    this.prepare(addr, length);
+    this.scratch.view.set(src.subarray(start, start + length));
+    const n = this.c.processVmWritev(this.pid, this.localIov.ptr, 1, this.remoteIov.ptr, 1, 0);
+    const put = n < 0 ? 0 : n;
+    return put === length ? MEMORY_OK : addr + put;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The syscall policy installed in the tracee: `iopl`/`ioperm` report success without running, `socket(AF_VSOCK)`
+ * fails with EAFNOSUPPORT, so clients fall back to the backdoor and never reach real I/O ports.
+ *
+ * Emulates: a VMware guest where `iopl(3)` works but every port access still traps to the hypervisor.
+ * Source of truth: `seccomp(2)`, `real-clients.md` §10–11, `tracer-notes.md` §4.4 (measured: a filter installed
+ * on the tracer thread before `posix_spawn` is inherited by the child; `SECCOMP_RET_ERRNO` with data 0 returns 0).
+ * Does not: filter i386 `socketcall` (the address family sits in user memory a filter cannot read).
+ */
+import type { Libc } from "../ptrace/libc.js";
+
+const AUDIT_ARCH_X86_64 = 0xc000003e;
+const AUDIT_ARCH_I386 = 0x40000003;
+const EAFNOSUPPORT = 97;
+const AF_VSOCK = 40;
+const SECCOMP_RET_ALLOW = 0x7fff0000;
+const SECCOMP_RET_ERRNO = 0x00050000;
+const LD_W_ABS = 0x20;
+const JEQ_K = 0x15;
+const RET_K = 0x06;
+const SYS_SECCOMP = 317;
+const SYS_PRCTL = 157;
+const PR_SET_NO_NEW_PRIVS = 38;
+const SECCOMP_SET_MODE_FILTER = 1;
+
+/** One classic BPF instruction. */
+type Insn = [code: number, jt: number, jf: number, k: number];
+
+/** The filter program: per arch, iopl/ioperm → 0, socket(AF_VSOCK) → EAFNOSUPPORT, everything else allowed. */
+export function policyProgram(): Insn[] {
+  const arch = (iopl: number, ioperm: number, socket: number): Insn[] => [
+    [LD_W_ABS, 0, 0, 0], // A = nr
+    [JEQ_K, 0, 1, iopl],
+    [RET_K, 0, 0, SECCOMP_RET_ERRNO | 0],
+    [JEQ_K, 0, 1, ioperm],
+    [RET_K, 0, 0, SECCOMP_RET_ERRNO | 0],
+    [JEQ_K, 0, 3, socket],
+    [LD_W_ABS, 0, 0, 16], // A = args[0] (low 32 bits)
+    [JEQ_K, 0, 1, AF_VSOCK],
+    [RET_K, 0, 0, SECCOMP_RET_ERRNO | EAFNOSUPPORT],
+    [RET_K, 0, 0, SECCOMP_RET_ALLOW],
+  ];
+  const x64 = arch(172, 173, 41);
+  const i386 = arch(110, 101, 359);
+  return [
+    [LD_W_ABS, 0, 0, 4], // A = arch
+    [JEQ_K, 0, x64.length, AUDIT_ARCH_X86_64], // → x64 block, else skip it
+    ...x64,
+    [JEQ_K, 0, i386.length, AUDIT_ARCH_I386],
+    ...i386,
+    [RET_K, 0, 0, SECCOMP_RET_ALLOW],
+  ];
+}
+
+/**
+ * Install the policy on the calling thread (the tracer worker), so that children it spawns inherit it.
+ * As root no `no_new_privs` is needed; otherwise it is set first (setuid programs in the guest then lose it).
+ * Returns an error text, or null on success.
+ */
+export function installPolicy(c: Libc): string | null {
+  const prog = policyProgram();
+  const filter = c.alloc(prog.length * 8);
+  const dv = new DataView(filter.view.buffer, filter.view.byteOffset, prog.length * 8);
+  prog.forEach(([code, jt, jf, k], i) => {
+    dv.setUint16(i * 8, code, true);
+    dv.setUint8(i * 8 + 2, jt);
+    dv.setUint8(i * 8 + 3, jf);
+    dv.setUint32(i * 8 + 4, k >>> 0, true);
+  });
+  const fprog = new Uint8Array(16);
+  const fv = new DataView(fprog.buffer);
+  fv.setUint16(0, prog.length, true);
+  fv.setBigUint64(8, filter.address, true);
+  if (c.syscallPtr(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, 0, fprog) === 0) return null;
+  c.syscall6(SYS_PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
+  if (c.syscallPtr(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, 0, fprog) === 0) return null;
+  return `seccomp filter refused (errno ${c.errno()})`;
+}

@@ -1,0 +1,209 @@
+/**
+ * The trap engine of `vmport run`: spawn, seize and wait from one thread, emulate backdoor #GPs in that thread.
+ *
+ * Emulates: the hypervisor's #GP intercept for a real Linux process. A ring-3 `in`/`out`/`rep ins`/`rep outs`/
+ * `rdpmc` on the backdoor faults; Linux turns the #GP into SIGSEGV with `si_code` SI_KERNEL; the tracer sees the
+ * signal-delivery-stop, decodes and emulates the instruction with the engine, writes the registers back and
+ * resumes the thread without the signal. Every other stop is passed through untouched: other SIGSEGVs (a NULL
+ * dereference, `inb $0x80`, a user's `kill -SEGV`) are delivered; job control works (group-stops are LISTENed);
+ * fork, vfork, clone and exec are followed.
+ * Source of truth: `tracer-notes.md` §1–§4 (measured design: posix_spawn from the tracer thread with fds 0–2
+ * dup2'ed onto themselves and every signal reset to default; `sh -c 'kill -STOP $$; exec "$@"'` trampoline; the
+ * start-up race; stop classification); `ptrace(2)`.
+ * Does not: virtualise CPUID yet, or run on anything but Linux x86-64 with ptrace allowed.
+ */
+import { CpuState } from "../../x86/cpu-state.js";
+import { Outcome } from "../../vm/exit-result.js";
+import type { VirtualMachine } from "../../vm/virtual-machine.js";
+import { ERRNO, PTRACE, PTRACE_EVENT, PTRACE_O, SIG, SI_KERNEL, USER_REGS_SIZE, WALL, WNOTHREAD, libc, type Libc } from "../ptrace/libc.js";
+import { PtraceMemory } from "./ptrace-memory.js";
+import { installPolicy } from "./seccomp.js";
+import { loadCpu, storeCpu } from "./user-regs.js";
+
+/** Options of one traced run. */
+export interface TracerOptions {
+  /** Program and arguments. */
+  argv: string[];
+  /** Environment as `KEY=VALUE`. */
+  env: string[];
+  /** The VM whose backdoor the program talks to. */
+  vm: VirtualMachine;
+  /** Pin the tracer thread and the tracee to this CPU, or null. */
+  pinCpu: number | null;
+  /** Install the iopl/ioperm/vsock policy (default true). */
+  seccomp?: boolean;
+  /** Called after every emulated backdoor access (state saving, control hooks). Keep it cheap. */
+  afterTrap?: () => void;
+}
+
+/** How the run ended. */
+export interface RunResult {
+  /** The root program's exit code, or 128 + signal. */
+  exitStatus: number;
+  /** Signal that killed the root program, or null. */
+  signal: number | null;
+  /** Backdoor accesses emulated. */
+  traps: number;
+  /** SIGSEGVs passed through to the program. */
+  passedSegv: number;
+}
+
+/** Per-run counters exposed for tests and benchmarks. */
+export interface TracerCounters {
+  traps: number;
+  passedSegv: number;
+  signalsPassed: number;
+  groupStops: number;
+  events: number;
+}
+
+const STOP_SIGNALS = new Set<number>([SIG.STOP, SIG.TSTP, SIG.TTIN, SIG.TTOU]);
+
+/** One tracer; `run()` blocks the calling thread until the root program exits. */
+export class Tracer {
+  readonly counters: TracerCounters = { traps: 0, passedSegv: 0, signalsPassed: 0, groupStops: 0, events: 0 };
+  private readonly c: Libc = libc();
+  private readonly status = new Int32Array(1);
+  private readonly regsBuf = this.c.alloc(USER_REGS_SIZE);
+  private readonly uregs = new Uint32Array(this.regsBuf.view.buffer, this.regsBuf.view.byteOffset, USER_REGS_SIZE / 4);
+  private readonly siginfo = this.c.alloc(128);
+  private readonly cpu = new CpuState();
+  private readonly mem = new PtraceMemory(this.c);
+  private readonly known = new Set<number>();
+  /** Root program pid (the trampoline, then the program it execs). */
+  rootPid = 0;
+
+  constructor(private readonly o: TracerOptions) {}
+
+  /** Spawn the program under the trampoline and seize it. Throws with a clear message on failure. */
+  spawn(): number {
+    const c = this.c;
+    if (this.o.pinCpu !== null) this.pin(0);
+    if (this.o.seccomp !== false) {
+      const err = installPolicy(c);
+      if (err !== null) throw new Error(err);
+    }
+    const fa = c.alloc(80);
+    const attr = c.alloc(336);
+    c.faInit(fa.ptr);
+    for (const fd of [0, 1, 2]) c.faAddDup2(fa.ptr, fd, fd); // clears FD_CLOEXEC, which Node sets on 0–2
+    c.attrInit(attr.ptr);
+    c.attrSetSigDefault(attr.ptr, new Uint8Array(128).fill(0xff)); // Node ignores SIGPIPE/SIGXFSZ: reset all
+    c.attrSetSigMask(attr.ptr, new Uint8Array(128));
+    c.attrSetFlags(attr.ptr, 0x04 | 0x08); // POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
+    const argv = ["/bin/sh", "-c", 'kill -STOP $$; exec "$@"', "sh", ...this.o.argv, null];
+    const envp = [...this.o.env, null];
+    const pid = new Int32Array(1);
+    const rc = c.posixSpawn(pid, "/bin/sh", fa.ptr, attr.ptr, argv, envp);
+    c.faDestroy(fa.ptr);
+    c.attrDestroy(attr.ptr);
+    if (rc !== 0) throw new Error(`posix_spawn failed (error ${rc})`);
+    this.rootPid = pid[0]!;
+    const opts = PTRACE_O.TRACEFORK | PTRACE_O.TRACEVFORK | PTRACE_O.TRACECLONE | PTRACE_O.TRACEEXEC | PTRACE_O.EXITKILL;
+    if (c.ptrace(PTRACE.SEIZE, this.rootPid, 0, opts) !== 0) {
+      const e = c.errno();
+      c.kill(this.rootPid, SIG.KILL);
+      throw new Error(`ptrace(PTRACE_SEIZE) failed (errno ${e}); is ptrace allowed here?`);
+    }
+    if (this.o.pinCpu !== null) this.pin(this.rootPid);
+    return this.rootPid;
+  }
+
+  private pin(pid: number): void {
+    const mask = new Uint8Array(128);
+    const cpu = this.o.pinCpu!;
+    mask[cpu >> 3] = 1 << (cpu & 7);
+    this.c.schedSetaffinity(pid, 128, mask);
+  }
+
+  /** Wait for and handle stops until the root program is gone. */
+  run(): RunResult {
+    const c = this.c;
+    let rootStatus: number | null = null;
+    let started = false;
+    for (;;) {
+      const tid = c.waitpid(-1, this.status, WALL | WNOTHREAD);
+      if (tid < 0) {
+        const e = c.errno();
+        if (e === ERRNO.EINTR) continue;
+        break; // ECHILD: nobody left
+      }
+      const s = this.status[0]!;
+      if ((s & 0x7f) === 0 || ((s & 0xff) !== 0x7f && (s & 0x7f) !== 0)) {
+        // Exited or killed.
+        this.known.delete(tid);
+        if (tid === this.rootPid) {
+          rootStatus = s;
+          this.killRest(); // the guest never outlives its root program under vmport
+        }
+        continue;
+      }
+      const sig = (s >> 8) & 0xff;
+      const event = (s >> 16) & 0xff;
+      if (!started && tid === this.rootPid) {
+        // Start-up race (tracer-notes §4.1): seized after the self-stop ⇒ EVENT_STOP(SIGSTOP): LISTEN + SIGCONT;
+        // seized before it ⇒ a SIGSTOP signal-delivery-stop: swallow it.
+        started = true;
+        this.known.add(tid);
+        if (event === PTRACE_EVENT.STOP) {
+          c.ptrace(PTRACE.LISTEN, tid, 0, 0);
+          c.kill(tid, SIG.CONT);
+        } else c.ptrace(PTRACE.CONT, tid, 0, sig === SIG.STOP ? 0 : sig);
+        continue;
+      }
+      if (event !== 0) {
+        this.counters.events++;
+        if (event === PTRACE_EVENT.STOP) {
+          if (this.known.has(tid) && STOP_SIGNALS.has(sig)) {
+            this.counters.groupStops++;
+            c.ptrace(PTRACE.LISTEN, tid, 0, 0); // a real group-stop: stays stopped until SIGCONT
+          } else {
+            this.known.add(tid); // a new child or thread's first stop
+            c.ptrace(PTRACE.CONT, tid, 0, 0);
+          }
+        } else c.ptrace(PTRACE.CONT, tid, 0, 0); // fork, vfork, clone, exec, exit events
+        continue;
+      }
+      this.known.add(tid);
+      if (sig === SIG.SEGV && this.trap(tid)) {
+        c.ptrace(PTRACE.CONT, tid, 0, 0);
+        continue;
+      }
+      if (sig === SIG.SEGV) this.counters.passedSegv++;
+      else this.counters.signalsPassed++;
+      c.ptrace(PTRACE.CONT, tid, 0, sig); // deliver the signal untouched
+    }
+    const st = rootStatus ?? 0;
+    const signal = (st & 0x7f) !== 0 ? st & 0x7f : null;
+    return {
+      exitStatus: signal !== null ? 128 + signal : (st >> 8) & 0xff,
+      signal,
+      traps: this.counters.traps,
+      passedSegv: this.counters.passedSegv,
+    };
+  }
+
+  /** A SIGSEGV stop: emulate it if the kernel raised it for #GP on a backdoor instruction. */
+  private trap(tid: number): boolean {
+    const c = this.c;
+    if (c.ptraceBuf(PTRACE.GETSIGINFO, tid, 0, this.siginfo.ptr) !== 0) return false;
+    const si = this.siginfo.view;
+    const code = si[8]! | (si[9]! << 8) | (si[10]! << 16) | (si[11]! << 24);
+    if (code !== SI_KERNEL) return false; // a user kill(), a page fault…: the program's own business
+    if (c.ptraceBuf(PTRACE.GETREGS, tid, 0, this.regsBuf.ptr) !== 0) return false;
+    loadCpu(this.uregs, this.cpu);
+    this.cpu.vcpu = tid;
+    this.mem.pid = tid;
+    const res = this.o.vm.handleGp(this.cpu, this.mem);
+    if (res.outcome !== Outcome.COMPLETED && res.outcome !== Outcome.PARTIAL) return false;
+    storeCpu(this.cpu, this.uregs);
+    if (c.ptraceBuf(PTRACE.SETREGS, tid, 0, this.regsBuf.ptr) !== 0) return false;
+    this.counters.traps++;
+    this.o.afterTrap?.();
+    return true;
+  }
+
+  private killRest(): void {
+    for (const t of this.known) if (t !== this.rootPid) this.c.kill(t, SIG.KILL);
+  }
+}

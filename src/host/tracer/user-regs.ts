@@ -1,0 +1,47 @@
+/**
+ * `user_regs_struct` (what PTRACE_GETREGS returns) ↔ the engine's vCPU state.
+ *
+ * Emulates: a VMCS/VMCB read at a #GP exit, from a Linux thread: all general registers, RIP, RFLAGS, the mode from
+ * CS (0x33 = 64-bit, 0x23 = i386 compatibility mode), CPL 3, FS/GS bases.
+ * Source of truth: Linux `arch/x86/include/asm/user_64.h`; `tracer-notes.md` §4.3.
+ * Does not: model segment bases other than FS/GS (Linux user segments are flat).
+ */
+import { CpuMode } from "../../x86/cpu-mode.js";
+import { CpuState, Seg } from "../../x86/cpu-state.js";
+import { Reg } from "../../x86/registers.js";
+import { UREG } from "../ptrace/libc.js";
+
+/** Our register number → u64 index in `user_regs_struct`. */
+const MAP: [number, number][] = [
+  [Reg.RAX, UREG.rax], [Reg.RCX, UREG.rcx], [Reg.RDX, UREG.rdx], [Reg.RBX, UREG.rbx], [Reg.RSP, UREG.rsp],
+  [Reg.RBP, UREG.rbp], [Reg.RSI, UREG.rsi], [Reg.RDI, UREG.rdi], [Reg.R8, UREG.r8], [Reg.R9, UREG.r9],
+  [Reg.R10, UREG.r10], [Reg.R11, UREG.r11], [Reg.R12, UREG.r12], [Reg.R13, UREG.r13], [Reg.R14, UREG.r14],
+  [Reg.R15, UREG.r15], [Reg.RIP, UREG.rip], [Reg.RFLAGS, UREG.eflags],
+];
+
+/** CS selector of 64-bit user code on Linux x86-64. */
+export const USER_CS_64 = 0x33;
+/** CS selector of 32-bit (compat) user code. */
+export const USER_CS_32 = 0x23;
+
+/** Copy `u` (a Uint32Array over user_regs_struct) into `cpu`. */
+export function loadCpu(u: Uint32Array, cpu: CpuState): void {
+  const w = cpu.regs.words;
+  for (const [r, i] of MAP) {
+    w[r * 2] = u[i * 2]!;
+    w[r * 2 + 1] = u[i * 2 + 1]!;
+  }
+  cpu.mode = (u[UREG.cs * 2]! & 0xffff) === USER_CS_32 ? CpuMode.COMPAT32 : CpuMode.LONG64;
+  cpu.cpl = 3;
+  cpu.segBase[Seg.FS] = u[UREG.fs_base * 2 + 1]! * 0x1_0000_0000 + u[UREG.fs_base * 2]!;
+  cpu.segBase[Seg.GS] = u[UREG.gs_base * 2 + 1]! * 0x1_0000_0000 + u[UREG.gs_base * 2]!;
+}
+
+/** Copy the general registers, RIP and RFLAGS of `cpu` back into `u`. */
+export function storeCpu(cpu: CpuState, u: Uint32Array): void {
+  const w = cpu.regs.words;
+  for (const [r, i] of MAP) {
+    u[i * 2] = w[r * 2]!;
+    u[i * 2 + 1] = w[r * 2 + 1]!;
+  }
+}
