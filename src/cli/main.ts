@@ -9,6 +9,7 @@ import { Command, CommanderError, Option } from "commander";
 import { CLI_MODES } from "../x86/cpu-mode.js";
 import { runDecode } from "./decode-command.js";
 import { runStep } from "./step-command.js";
+import { runRun } from "./run-command.js";
 import { EXIT_USAGE, reportError, usage } from "./errors.js";
 
 const MODES = Object.keys(CLI_MODES);
@@ -34,7 +35,8 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .description("The host side of the VMware backdoor")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} })
-    .showSuggestionAfterError(false);
+    .showSuggestionAfterError(false)
+    .enablePositionalOptions();
 
   program
     .command("decode")
@@ -64,6 +66,22 @@ export function buildProgram(setStatus: (n: number) => void): Command {
           mem: opts.mem,
         }),
       );
+    });
+  program
+    .command("run")
+    .description("run an unmodified Linux program against the simulated VMware host")
+    .usage("[options] -- PROGRAM [ARGS...]")
+    .option("--guestinfo <key=value>", "set guestinfo.KEY (prefix optional; VALUE @FILE reads a file); repeatable", collect, [])
+    .option("--state <file>", "load durable state if present; save it atomically on change and at exit")
+    .option("--profile <file>", "VM profile (JSON)")
+    .option("--tclo <cmd>", "queue a host → guest TCLO command at start; repeatable", collect, [])
+    .option("--trace <file>", "write one JSON line per backdoor access")
+    .option("--pin <cpu>", "pin the tracer and the program to this CPU", intIn("--pin", 0, 4095))
+    .option("--verbose", "report TCLO results and a summary on stderr", false)
+    .argument("<program...>", "program and its arguments (after --)")
+    .passThroughOptions()
+    .action(async (prog: string[], opts: { guestinfo: string[]; state?: string; profile?: string; tclo: string[]; trace?: string; pin?: number; verbose: boolean }) => {
+      setStatus(await runRun(prog, opts));
     });
   return program;
 }

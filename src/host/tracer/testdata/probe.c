@@ -1,0 +1,225 @@
+/*
+ * Ring-3 test program for `vmport run`: each mode exercises one behaviour of the trap engine with real
+ * instructions and prints what it saw. Built by the tests with gcc (x86-64, and -m32 for i386).
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAGIC 0x564D5868u
+typedef unsigned long ureg; /* 64 bits on x86-64, 32 on i386 */
+
+static sigjmp_buf jb;
+static volatile int last_sig;
+static void on_sig(int sig) { last_sig = sig; siglongjmp(jb, 1); }
+static void catch_sig(int sig) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sig;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_NODEFER;
+  sigaction(sig, &sa, 0);
+}
+
+static uint32_t getversion(uint32_t *ebx, uint32_t *ecx) {
+  uint32_t a = MAGIC, b = ~MAGIC, c = 10, d = 0x5658;
+  __asm__ volatile("inl %%dx, %%eax" : "+a"(a), "+b"(b), "+c"(c), "+d"(d));
+  *ebx = b;
+  *ecx = c;
+  return a;
+}
+
+static int forms(void) {
+  uint32_t b, c;
+  uint32_t a = getversion(&b, &c);
+  printf("in32 eax=%x ebx=%x ecx=%x\n", a, b, c);
+  /* in ax,dx: only AX changes */
+  ureg ra = MAGIC, rb = 0, rc = 10, rd = 0x5658;
+  __asm__ volatile("inw %%dx, %%ax" : "+a"(ra), "+b"(rb), "+c"(rc), "+d"(rd));
+  printf("in16 eax=%lx ebx=%lx\n", ra, rb);
+  ra = MAGIC; rb = 0; rc = 10; rd = 0x5658;
+  __asm__ volatile("inb %%dx, %%al" : "+a"(ra), "+b"(rb), "+c"(rc), "+d"(rd));
+  printf("in8 eax=%lx ebx=%lx\n", ra, rb);
+  /* out dx,eax runs the command and leaves EAX */
+  ra = MAGIC; rb = 0; rc = 10; rd = 0x5658;
+  __asm__ volatile("outl %%eax, %%dx" : "+a"(ra), "+b"(rb), "+c"(rc), "+d"(rd));
+  printf("out32 eax=%lx ebx=%lx ecx=%lx\n", ra, rb, rc);
+#ifdef __x86_64__
+  /* upper halves: RBX/RCX keep theirs, RAX is zero-extended by a 4-byte IN */
+  ra = 0xAAAAAAAA00000000ul | MAGIC; rb = 0xBBBBBBBB00000000ul; rc = 0xCCCCCCCC0000000Aul; rd = 0x5658;
+  __asm__ volatile("inl %%dx, %%eax" : "+a"(ra), "+b"(rb), "+c"(rc), "+d"(rd));
+  printf("upper rax=%lx rbx=%lx rcx=%lx\n", ra, rb, rc);
+#endif
+  /* bad magic: all-ones, nothing else */
+  ra = 0x12345678; rb = 5; rc = 10; rd = 0x5658;
+  __asm__ volatile("inl %%dx, %%eax" : "+a"(ra), "+b"(rb), "+c"(rc), "+d"(rd));
+  printf("badmagic eax=%lx ebx=%lx\n", ra & 0xfffffffful, rb);
+  /* GETTIMEFULL leaves EAX = magic */
+  ra = MAGIC; rb = 0; rc = 46; rd = 0x5658;
+  ureg rs = 0, rdi = 0;
+  __asm__ volatile("inl %%dx, %%eax" : "+a"(ra), "+b"(rb), "+c"(rc), "+d"(rd), "+S"(rs), "+D"(rdi));
+  printf("timefull eax=%lx secs_ok=%d\n", ra & 0xfffffffful, (rd & 0xfffffffful) > 1700000000ul);
+  return 0;
+}
+
+static int nonbackdoor(void) {
+  catch_sig(SIGSEGV);
+  if (sigsetjmp(jb, 1) == 0) {
+    __asm__ volatile("inb $0x80, %%al" ::: "eax");
+    printf("no fault\n");
+  } else printf("port80 sig=%d\n", last_sig);
+  if (sigsetjmp(jb, 1) == 0) {
+    uint32_t a = MAGIC, d = 0x1234;
+    __asm__ volatile("inl %%dx, %%eax" : "+a"(a) : "d"(d));
+    printf("no fault\n");
+  } else printf("port1234 sig=%d\n", last_sig);
+  return 0;
+}
+
+static void *worker(void *arg) {
+  long n = (long)arg, ok = 0;
+  for (long i = 0; i < n; i++) {
+    uint32_t b, c;
+    if (getversion(&b, &c) == 6 && b == MAGIC) ok++;
+  }
+  return (void *)ok;
+}
+
+static int threads(int nthreads, long n) {
+  pthread_t t[16];
+  long total = 0;
+  for (int i = 0; i < nthreads; i++) pthread_create(&t[i], 0, worker, (void *)n);
+  for (int i = 0; i < nthreads; i++) {
+    void *r;
+    pthread_join(t[i], &r);
+    total += (long)r;
+  }
+  printf("threads ok=%ld\n", total);
+  return 0;
+}
+
+static int forked(long n) {
+  pid_t p = fork();
+  long ok = (long)worker((void *)n);
+  if (p == 0) _exit(ok == n ? 0 : 1);
+  int st;
+  waitpid(p, &st, 0);
+  printf("fork parent=%ld child_exit=%d\n", ok, WEXITSTATUS(st));
+  return 0;
+}
+
+static int handler(void) {
+  catch_sig(SIGSEGV);
+  long ok = (long)worker((void *)1000);
+  if (sigsetjmp(jb, 1) == 0) {
+    volatile int *p = 0;
+    *p = 1;
+  } else printf("handler ok=%ld null_sig=%d\n", ok, last_sig);
+  return 42;
+}
+
+/* Run code bytes placed so that they straddle a page boundary; the code ends with RET. */
+static int straddle(void) {
+  uint8_t *m = mmap(0, 8192, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const uint8_t code[] = {0x66, 0xed, 0xc3}; /* in ax,dx ; ret */
+  uint8_t *at = m + 4096 - 1;
+  memcpy(at, code, sizeof code);
+  ureg a = MAGIC, b = 0, c = 10, d = 0x5658;
+  __asm__ volatile("call *%4" : "+a"(a), "+b"(b), "+c"(c), "+d"(d) : "r"(at) : "memory");
+  printf("straddle eax=%lx ebx=%lx\n", a & 0xfffffffful, b);
+  return 0;
+}
+
+static int faults(void) {
+  uint8_t *m = mmap(0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  catch_sig(SIGILL);
+  catch_sig(SIGSEGV);
+  const uint8_t locked[] = {0xf0, 0xed, 0xc3}; /* lock in eax,dx: #UD */
+  memcpy(m, locked, sizeof locked);
+  if (sigsetjmp(jb, 1) == 0) {
+    __asm__ volatile("call *%0" ::"r"(m), "a"(MAGIC), "d"(0x5658) : "memory", "ebx", "ecx");
+    printf("lock no fault\n");
+  } else printf("lock sig=%d\n", last_sig);
+  memset(m, 0x66, 15); /* 15 × 66 + ed = 16 bytes: #GP, not emulated */
+  m[15] = 0xed;
+  m[16] = 0xc3;
+  if (sigsetjmp(jb, 1) == 0) {
+    __asm__ volatile("call *%0" ::"r"(m), "a"(MAGIC), "d"(0x5658) : "memory", "ebx", "ecx");
+    printf("long no fault\n");
+  } else printf("long sig=%d\n", last_sig);
+  return 0;
+}
+
+/* The message channel over HB, as open-vm-tools does it: one RPCI exchange. */
+static uint32_t cookie_hi, cookie_lo, chan;
+static uint32_t lb(uint32_t type, uint32_t ebx, uint32_t *ebx_out, uint32_t *edx_out) {
+  uint32_t a = MAGIC, b = ebx, c = (type << 16) | 30, d = (chan << 16) | 0x5658, s = cookie_hi, di = cookie_lo;
+  __asm__ volatile("inl %%dx, %%eax" : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(s), "+D"(di));
+  if (type == 0) { cookie_hi = s; cookie_lo = di; chan = d >> 16; }
+  if (ebx_out) *ebx_out = b;
+  if (edx_out) *edx_out = d;
+  return c;
+}
+static int rpc(const char *msg, char *reply, size_t cap) {
+  uint32_t size, edx;
+  if (!((lb(0, 0xC9435052, 0, 0) >> 16) & 1)) return -1;
+  uint32_t st = lb(1, strlen(msg), 0, 0);
+  if (!((st >> 16) & 0x80)) return -2;
+#ifdef __x86_64__
+  ureg a = MAGIC, b = 0x10000, c = strlen(msg), d = (chan << 16) | 0x5659, s = (ureg)msg, di = cookie_lo, bp = cookie_hi;
+  __asm__ volatile("push %%rbp; mov %7, %%rbp; cld; rep outsb; pop %%rbp" : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(s), "+D"(di) : "m"(bp), "r"(bp) : "memory");
+#else
+  ureg a = MAGIC, b = 0x10000, c = strlen(msg), d = (chan << 16) | 0x5659, s = (ureg)msg, di = cookie_lo, bp = cookie_hi;
+  __asm__ volatile("push %%ebp; mov %6, %%ebp; cld; rep outsb; pop %%ebp" : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(s), "+D"(di) : "m"(bp) : "memory");
+#endif
+  if (b != 0x10000) return -3;
+  st = lb(3, 0, &size, &edx);
+  if (!((st >> 16) & 2) || size >= cap) return -4;
+#ifdef __x86_64__
+  a = MAGIC; b = 0x10000; c = size; d = (chan << 16) | 0x5659; s = cookie_hi; di = (ureg)reply; bp = cookie_lo;
+  __asm__ volatile("push %%rbp; mov %7, %%rbp; cld; rep insb; pop %%rbp" : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(s), "+D"(di) : "m"(bp), "r"(bp) : "memory");
+#else
+  a = MAGIC; b = 0x10000; c = size; d = (chan << 16) | 0x5659; s = cookie_hi; di = (ureg)reply; bp = cookie_lo;
+  __asm__ volatile("push %%ebp; mov %6, %%ebp; cld; rep insb; pop %%ebp" : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(s), "+D"(di) : "m"(bp) : "memory");
+#endif
+  if (b != 0x10000) return -5;
+  reply[size] = 0;
+  lb(5, 1, 0, 0);
+  lb(6, 0, 0, 0);
+  return (int)size;
+}
+
+static int hb(const char *cmd) {
+  char reply[70000];
+  int n = rpc(cmd, reply, sizeof reply);
+  if (n < 0) { printf("rpc error %d\n", n); return 1; }
+  printf("reply [%s]\n", reply);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, 0, _IONBF, 0);
+  const char *mode = argc > 1 ? argv[1] : "forms";
+  if (!strcmp(mode, "forms")) return forms();
+  if (!strcmp(mode, "nonbackdoor")) return nonbackdoor();
+  if (!strcmp(mode, "threads")) return threads(argc > 2 ? atoi(argv[2]) : 4, argc > 3 ? atol(argv[3]) : 2000);
+  if (!strcmp(mode, "fork")) return forked(argc > 2 ? atol(argv[2]) : 2000);
+  if (!strcmp(mode, "handler")) return handler();
+  if (!strcmp(mode, "straddle")) return straddle();
+  if (!strcmp(mode, "faults")) return faults();
+  if (!strcmp(mode, "hb")) return hb(argc > 2 ? argv[2] : "info-get guestinfo.foo");
+  if (!strcmp(mode, "loop")) { long n = argc > 2 ? atol(argv[2]) : 100000; printf("ok=%ld\n", (long)worker((void *)n)); return 0; }
+  if (!strcmp(mode, "exit")) return atoi(argv[2]);
+  if (!strcmp(mode, "abort")) abort();
+  if (!strcmp(mode, "stop")) { printf("before\n"); raise(SIGSTOP); printf("after\n"); return 0; }
+  fprintf(stderr, "unknown mode %s\n", mode);
+  return 2;
+}
