@@ -58,6 +58,8 @@ export interface TracerCounters {
 }
 
 const STOP_SIGNALS = new Set<number>([SIG.STOP, SIG.TSTP, SIG.TTIN, SIG.TTOU]);
+/** `VMPORT_DEBUG_TRACER=1` prints every wait result on stderr. */
+const DEBUG = process.env["VMPORT_DEBUG_TRACER"] === "1";
 
 /** One tracer; `run()` blocks the calling thread until the root program exits. */
 export class Tracer {
@@ -129,6 +131,7 @@ export class Tracer {
         break; // ECHILD: nobody left
       }
       const s = this.status[0]!;
+      if (DEBUG) process.stderr.write(`vmport-trace: tid=${tid} status=0x${s.toString(16)}\n`);
       if ((s & 0x7f) === 0 || ((s & 0xff) !== 0x7f && (s & 0x7f) !== 0)) {
         // Exited or killed.
         this.known.delete(tid);
@@ -141,14 +144,18 @@ export class Tracer {
       const sig = (s >> 8) & 0xff;
       const event = (s >> 16) & 0xff;
       if (!started && tid === this.rootPid) {
-        // Start-up race (tracer-notes §4.1): seized after the self-stop ⇒ EVENT_STOP(SIGSTOP): LISTEN + SIGCONT;
-        // seized before it ⇒ a SIGSTOP signal-delivery-stop: swallow it.
-        started = true;
+        // Start-up race (tracer-notes §4.1): seized after the trampoline's self-stop ⇒ EVENT_STOP(SIGSTOP):
+        // LISTEN + SIGCONT; seized before it ⇒ a SIGSTOP signal-delivery-stop: swallow it. Seized while
+        // posix_spawn's exec of /bin/sh was still finishing ⇒ an EXEC event comes first: just resume.
         this.known.add(tid);
-        if (event === PTRACE_EVENT.STOP) {
+        if (sig === SIG.STOP && event === PTRACE_EVENT.STOP) {
+          started = true;
           c.ptrace(PTRACE.LISTEN, tid, 0, 0);
           c.kill(tid, SIG.CONT);
-        } else c.ptrace(PTRACE.CONT, tid, 0, sig === SIG.STOP ? 0 : sig);
+        } else if (sig === SIG.STOP && event === 0) {
+          started = true;
+          c.ptrace(PTRACE.CONT, tid, 0, 0);
+        } else c.ptrace(PTRACE.CONT, tid, 0, event !== 0 ? 0 : sig);
         continue;
       }
       if (event !== 0) {

@@ -168,27 +168,32 @@ static uint32_t lb(uint32_t type, uint32_t ebx, uint32_t *ebx_out, uint32_t *edx
   if (edx_out) *edx_out = d;
   return c;
 }
+/* EBP carries a cookie on HB calls; it is loaded from a static so the load does not depend on a stack-relative
+   address that the push just moved (i386 builds address locals through ESP). Build i386 with -fno-pie. */
+static ureg hb_bp;
 static int rpc(const char *msg, char *reply, size_t cap) {
   uint32_t size, edx;
   if (!((lb(0, 0xC9435052, 0, 0) >> 16) & 1)) return -1;
   uint32_t st = lb(1, strlen(msg), 0, 0);
   if (!((st >> 16) & 0x80)) return -2;
 #ifdef __x86_64__
-  ureg a = MAGIC, b = 0x10000, c = strlen(msg), d = (chan << 16) | 0x5659, s = (ureg)msg, di = cookie_lo, bp = cookie_hi;
-  __asm__ volatile("push %%rbp; mov %7, %%rbp; cld; rep outsb; pop %%rbp" : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(s), "+D"(di) : "m"(bp), "r"(bp) : "memory");
+  ureg a = MAGIC, b = 0x10000, c = strlen(msg), d = (chan << 16) | 0x5659, s = (ureg)msg, di = cookie_lo;
+  hb_bp = cookie_hi;
+  __asm__ volatile("push %%rbp; mov %6, %%rbp; cld; rep outsb; pop %%rbp" : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(s), "+D"(di) : "m"(hb_bp) : "memory");
 #else
-  ureg a = MAGIC, b = 0x10000, c = strlen(msg), d = (chan << 16) | 0x5659, s = (ureg)msg, di = cookie_lo, bp = cookie_hi;
-  __asm__ volatile("push %%ebp; mov %6, %%ebp; cld; rep outsb; pop %%ebp" : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(s), "+D"(di) : "m"(bp) : "memory");
+  ureg a = MAGIC, b = 0x10000, c = strlen(msg), d = (chan << 16) | 0x5659, s = (ureg)msg, di = cookie_lo;
+  hb_bp = cookie_hi;
+  __asm__ volatile("push %%ebp; mov %6, %%ebp; cld; rep outsb; pop %%ebp" : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(s), "+D"(di) : "m"(hb_bp) : "memory");
 #endif
   if (b != 0x10000) return -3;
   st = lb(3, 0, &size, &edx);
   if (!((st >> 16) & 2) || size >= cap) return -4;
+  a = MAGIC; b = 0x10000; c = size; d = (chan << 16) | 0x5659; s = cookie_hi; di = (ureg)reply;
+  hb_bp = cookie_lo;
 #ifdef __x86_64__
-  a = MAGIC; b = 0x10000; c = size; d = (chan << 16) | 0x5659; s = cookie_hi; di = (ureg)reply; bp = cookie_lo;
-  __asm__ volatile("push %%rbp; mov %7, %%rbp; cld; rep insb; pop %%rbp" : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(s), "+D"(di) : "m"(bp), "r"(bp) : "memory");
+  __asm__ volatile("push %%rbp; mov %6, %%rbp; cld; rep insb; pop %%rbp" : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(s), "+D"(di) : "m"(hb_bp) : "memory");
 #else
-  a = MAGIC; b = 0x10000; c = size; d = (chan << 16) | 0x5659; s = cookie_hi; di = (ureg)reply; bp = cookie_lo;
-  __asm__ volatile("push %%ebp; mov %6, %%ebp; cld; rep insb; pop %%ebp" : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(s), "+D"(di) : "m"(bp) : "memory");
+  __asm__ volatile("push %%ebp; mov %6, %%ebp; cld; rep insb; pop %%ebp" : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(s), "+D"(di) : "m"(hb_bp) : "memory");
 #endif
   if (b != 0x10000) return -5;
   reply[size] = 0;

@@ -1,0 +1,106 @@
+/**
+ * `vmport run` against our own ring-3 C program (`testdata/probe.c`), x86-64 and i386: every instruction form and
+ * merge rule, non-backdoor ports still fault, threads, fork, the program's own signal handlers, exit statuses, an
+ * instruction that straddles a page, LOCK and over-long instructions passed through as the CPU raised them, HB
+ * message exchanges, `--state` across runs, `--trace`.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildC, needs, ptraceUsable, runs, vmport } from "../../test-support/system.js";
+
+const gccSkip = needs("gcc", "gcc", () => runs("gcc"));
+const ptraceSkip = ptraceUsable() ? false : "needs Linux on x86-64";
+const skip64 = gccSkip || ptraceSkip;
+const probe64 = skip64 ? null : buildC("src/host/tracer/testdata/probe.c", "probe64");
+const skip32 = skip64 || needs("gcc-multilib", "gcc-multilib", () => buildC("src/host/tracer/testdata/probe.c", "probe-check", ["-m32", "-fno-pie", "-no-pie"]) !== null);
+const probe32 = skip32 ? null : buildC("src/host/tracer/testdata/probe.c", "probe32", ["-m32", "-fno-pie", "-no-pie"]);
+
+const SIGILL = 4;
+const SIGSEGV = 11;
+
+for (const [arch, bin, skip] of [["x86-64", () => probe64, skip64], ["i386", () => probe32, skip32]] as const) {
+  const run = (...args: string[]) => vmport(["run", "--", bin()!, ...args]);
+
+  test(`${arch}: instruction forms and register merge rules`, { skip }, () => {
+    const r = run("forms");
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^in32 eax=6 ebx=564d5868 ecx=2$/m);
+    assert.match(r.stdout, /^in16 eax=564d0006 ebx=564d5868$/m); // AX merged, upper EAX kept
+    assert.match(r.stdout, /^in8 eax=564d5806 ebx=564d5868$/m); // AL merged
+    assert.match(r.stdout, /^out32 eax=564d5868 ebx=564d5868 ecx=2$/m); // OUT keeps EAX, runs the command
+    if (arch === "x86-64") assert.match(r.stdout, /^upper rax=6 rbx=bbbbbbbb564d5868 rcx=cccccccc00000002$/m);
+    assert.match(r.stdout, /^badmagic eax=ffffffff ebx=5$/m);
+    assert.match(r.stdout, /^timefull eax=564d5868 secs_ok=1$/m);
+  });
+
+  test(`${arch}: other ports still fault into the program's own handler`, { skip }, () => {
+    const r = run("nonbackdoor");
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^port80 sig=${SIGSEGV}$`, "m"));
+    assert.match(r.stdout, new RegExp(`^port1234 sig=${SIGSEGV}$`, "m"));
+  });
+
+  test(`${arch}: LOCK raises SIGILL (#UD), a 16-byte instruction SIGSEGV (#GP), both reach the program`, { skip }, () => {
+    const r = run("faults");
+    assert.match(r.stdout, new RegExp(`^lock sig=${SIGILL}$`, "m"));
+    assert.match(r.stdout, new RegExp(`^long sig=${SIGSEGV}$`, "m"));
+  });
+
+  test(`${arch}: an instruction straddling a page boundary is emulated`, { skip }, () => {
+    assert.match(run("straddle").stdout, /^straddle eax=564d0006 ebx=564d5868$/m);
+  });
+
+  test(`${arch}: threads and fork: every trap in every thread and process is emulated`, { skip }, () => {
+    assert.match(run("threads", "4", "2000").stdout, /^threads ok=8000$/m);
+    assert.match(run("fork", "2000").stdout, /^fork parent=2000 child_exit=0$/m);
+  });
+
+  test(`${arch}: the program's own SIGSEGV handler still sees a NULL dereference; exit statuses pass through`, { skip }, () => {
+    const h = run("handler");
+    assert.equal(h.status, 42);
+    assert.match(h.stdout, new RegExp(`^handler ok=1000 null_sig=${SIGSEGV}$`, "m"));
+    assert.equal(run("exit", "5").status, 5);
+    assert.equal(run("abort").status, 134); // 128 + SIGABRT
+  });
+
+  test(`${arch}: an RPCI exchange over HB (rep outsb / rep insb) reads --guestinfo`, { skip }, () => {
+    const r = vmport(["run", "--guestinfo", "guestinfo.foo=bar", "--", bin()!, "hb", "info-get guestinfo.foo"]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^reply \[1 bar\]$/m);
+  });
+}
+
+
+test("--state: a value set in one run is read back in the next", { skip: skip64 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "vmport-state-"));
+  const state = join(dir, "vm.json");
+  const a = vmport(["run", "--state", state, "--", probe64!, "hb", "info-set guestinfo.fromguest hello"]);
+  assert.equal(a.status, 0, a.stdout + a.stderr);
+  assert.ok(existsSync(state));
+  assert.equal(JSON.parse(readFileSync(state, "utf8")).guestinfo["guestinfo.fromguest"], "hello");
+  const b = vmport(["run", "--state", state, "--", probe64!, "hb", "info-get guestinfo.fromguest"]);
+  assert.match(b.stdout, /^reply \[1 hello\]$/m);
+});
+
+test("--trace writes one JSON line per backdoor access", { skip: skip64 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "vmport-trace-"));
+  const trace = join(dir, "t.jsonl");
+  const r = vmport(["run", "--trace", trace, "--", probe64!, "loop", "3"]);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = readFileSync(trace, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(lines.length, 3);
+  assert.equal(lines[0].command, 10);
+  assert.equal(lines[0].port, 0x5658);
+  assert.equal(lines[0].outcome, "completed");
+});
+
+test("usage errors: one vmport: line and exit 2", () => {
+  for (const args of [["run"], ["run", "--profile", "/nonexistent.json", "--", "true"], ["run", "--guestinfo", "novalue", "--", "true"], ["run", "--pin", "x", "--", "true"]]) {
+    const r = vmport(args);
+    assert.equal(r.status, 2, args.join(" "));
+    assert.match(r.stderr.trim(), /^vmport: [^\n]+$/);
+  }
+});
