@@ -12,6 +12,7 @@ import koffi from "koffi";
 /** ptrace requests. */
 export const PTRACE = {
   PEEKDATA: 2,
+  POKEDATA: 5,
   CONT: 7,
   KILL: 8,
   GETREGS: 12,

@@ -10,7 +10,10 @@
  * Source of truth: `tracer-notes.md` §1–§4 (measured design: posix_spawn from the tracer thread with fds 0–2
  * dup2'ed onto themselves and every signal reset to default; `sh -c 'kill -STOP $$; exec "$@"'` trampoline; the
  * start-up race; stop classification); `ptrace(2)`.
- * Does not: virtualise CPUID yet, or run on anything but Linux x86-64 with ptrace allowed.
+ * CPUID (profile `cpuid`, default on): at each exec a breakpoint at the program's entry point waits until the
+ * dynamic loader has mapped every DT_NEEDED library; then every `cpuid` in the executable file mappings is patched
+ * to `ud2` (same length, `real-clients.md` §9) and the resulting SIGILLs are emulated with VMware's leaves.
+ * Does not: patch libraries dlopen'ed after the entry point, or run on anything but Linux x86-64 with ptrace.
  */
 import { CpuState } from "../../x86/cpu-state.js";
 import { Outcome } from "../../vm/exit-result.js";
@@ -19,6 +22,10 @@ import { ERRNO, PTRACE, PTRACE_EVENT, PTRACE_O, SIG, SI_KERNEL, USER_REGS_SIZE, 
 import { PtraceMemory } from "./ptrace-memory.js";
 import { installPolicy } from "./seccomp.js";
 import { loadCpu, storeCpu } from "./user-regs.js";
+import { readFileSync, openSync, readSync, closeSync } from "node:fs";
+import { Reg } from "../../x86/registers.js";
+import { cpuidSites, execMappings } from "./cpuid-sites.js";
+import { vmwareCpuid } from "./cpuid.js";
 
 /** Options of one traced run. */
 export interface TracerOptions {
@@ -51,6 +58,10 @@ export interface RunResult {
 /** Per-run counters exposed for tests and benchmarks. */
 export interface TracerCounters {
   traps: number;
+  /** CPUID instructions emulated. */
+  cpuids: number;
+  /** `cpuid` sites patched to `ud2`. */
+  patched: number;
   passedSegv: number;
   signalsPassed: number;
   groupStops: number;
@@ -63,7 +74,7 @@ const DEBUG = process.env["VMPORT_DEBUG_TRACER"] === "1";
 
 /** One tracer; `run()` blocks the calling thread until the root program exits. */
 export class Tracer {
-  readonly counters: TracerCounters = { traps: 0, passedSegv: 0, signalsPassed: 0, groupStops: 0, events: 0 };
+  readonly counters: TracerCounters = { traps: 0, cpuids: 0, patched: 0, passedSegv: 0, signalsPassed: 0, groupStops: 0, events: 0 };
   private readonly c: Libc = libc();
   private readonly status = new Int32Array(1);
   private readonly regsBuf = this.c.alloc(USER_REGS_SIZE);
@@ -74,6 +85,12 @@ export class Tracer {
   private readonly known = new Set<number>();
   /** Root program pid (the trampoline, then the program it execs). */
   rootPid = 0;
+  /** Patched `cpuid` addresses per thread group. */
+  private readonly sites = new Map<number, Set<number>>();
+  /** Entry-point breakpoints waiting to be hit: tgid → address and the original 8 bytes there. */
+  private readonly entryBreak = new Map<number, { addr: number; orig: Uint8Array }>();
+  private readonly tgids = new Map<number, number>();
+  private readonly word = new Uint8Array(8);
 
   constructor(private readonly o: TracerOptions) {}
 
@@ -168,11 +185,18 @@ export class Tracer {
             this.known.add(tid); // a new child or thread's first stop
             c.ptrace(PTRACE.CONT, tid, 0, 0);
           }
-        } else c.ptrace(PTRACE.CONT, tid, 0, 0); // fork, vfork, clone, exec, exit events
+        } else {
+          if (event === PTRACE_EVENT.EXEC) this.onExec(tid);
+          c.ptrace(PTRACE.CONT, tid, 0, 0); // fork, vfork, clone, exec, exit events
+        }
         continue;
       }
       this.known.add(tid);
       if (sig === SIG.SEGV && this.trap(tid)) {
+        c.ptrace(PTRACE.CONT, tid, 0, 0);
+        continue;
+      }
+      if ((sig === SIG.ILL && this.cpuidTrap(tid)) || (sig === SIG.TRAP && this.entryHit(tid))) {
         c.ptrace(PTRACE.CONT, tid, 0, 0);
         continue;
       }
@@ -210,7 +234,148 @@ export class Tracer {
     return true;
   }
 
+  /** Thread-group id of `tid` (cached; read from /proc once per thread). */
+  private tgidOf(tid: number): number {
+    let g = this.tgids.get(tid);
+    if (g === undefined) {
+      g = procStatusField(tid, "Tgid") ?? tid;
+      this.tgids.set(tid, g);
+    }
+    return g;
+  }
+
+  /** Patched sites of a thread group; a forked child inherits its parent's patched text, so its list too. */
+  private sitesOf(tgid: number): Set<number> {
+    let set = this.sites.get(tgid);
+    if (set === undefined) {
+      const ppid = procStatusField(tgid, "PPid");
+      const parent = ppid !== null ? this.sites.get(ppid) : undefined;
+      set = new Set(parent ?? []);
+      this.sites.set(tgid, set);
+    }
+    return set;
+  }
+
+  /** After an exec: forget old sites and stop at the entry point, where every needed library is mapped. */
+  private onExec(tid: number): void {
+    this.tgids.delete(tid);
+    this.tgids.set(tid, tid);
+    this.sites.set(tid, new Set());
+    if (!this.o.vm.profile.cpuid) return;
+    const entry = auxvEntry(tid);
+    if (entry === null || this.peek(tid, entry) === false) return;
+    const orig = this.word.slice();
+    const patched = this.word.slice();
+    patched[0] = 0xcc; // int3
+    if (this.poke(tid, entry, patched)) this.entryBreak.set(tid, { addr: entry, orig });
+  }
+
+  /** SIGTRAP at entry + 1 of a pending breakpoint: restore, rewind, patch. */
+  private entryHit(tid: number): boolean {
+    const tgid = this.tgidOf(tid);
+    const bp = this.entryBreak.get(tgid);
+    if (bp === undefined) return false;
+    const c = this.c;
+    if (c.ptraceBuf(PTRACE.GETREGS, tid, 0, this.regsBuf.ptr) !== 0) return false;
+    loadCpu(this.uregs, this.cpu);
+    if (this.cpu.regs.getNumber(Reg.RIP) !== bp.addr + 1) return false;
+    this.entryBreak.delete(tgid);
+    this.poke(tid, bp.addr, bp.orig);
+    this.cpu.regs.set64(Reg.RIP, BigInt(bp.addr));
+    storeCpu(this.cpu, this.uregs);
+    c.ptraceBuf(PTRACE.SETREGS, tid, 0, this.regsBuf.ptr);
+    this.patchAll(tid, tgid);
+    return true;
+  }
+
+  /** Patch every `cpuid` in the r-x file mappings of `tgid` to `ud2`. */
+  private patchAll(tid: number, tgid: number): void {
+    const set = this.sitesOf(tgid);
+    for (const m of execMappings(tgid)) {
+      for (const off of cpuidSites(m.path)) {
+        if (off < m.offset || off >= m.offset + (m.end - m.start)) continue;
+        const addr = m.start + (off - m.offset);
+        if (set.has(addr) || this.peek(tid, addr) === false) continue;
+        if (this.word[0] !== 0x0f || this.word[1] !== 0xa2) continue; // not what the file said: leave it
+        const w = this.word.slice();
+        w[1] = 0x0b; // 0F A2 cpuid → 0F 0B ud2
+        if (this.poke(tid, addr, w)) {
+          set.add(addr);
+          this.counters.patched++;
+        }
+      }
+    }
+  }
+
+  /** SIGILL at a patched site: emulate CPUID. */
+  private cpuidTrap(tid: number): boolean {
+    const set = this.sites.size > 0 ? this.sitesOf(this.tgidOf(tid)) : null;
+    if (set === null || set.size === 0) return false;
+    const c = this.c;
+    if (c.ptraceBuf(PTRACE.GETREGS, tid, 0, this.regsBuf.ptr) !== 0) return false;
+    loadCpu(this.uregs, this.cpu);
+    const regs = this.cpu.regs;
+    const rip = regs.getNumber(Reg.RIP);
+    if (!set.has(rip)) return false; // the program's own ud2
+    const [a, b, cx, d] = vmwareCpuid(regs.lo(Reg.RAX), regs.lo(Reg.RCX), this.o.vm.profile);
+    regs.set32ZeroExtend(Reg.RAX, a);
+    regs.set32ZeroExtend(Reg.RBX, b);
+    regs.set32ZeroExtend(Reg.RCX, cx);
+    regs.set32ZeroExtend(Reg.RDX, d);
+    regs.set64(Reg.RIP, BigInt(rip + 2));
+    storeCpu(this.cpu, this.uregs);
+    if (c.ptraceBuf(PTRACE.SETREGS, tid, 0, this.regsBuf.ptr) !== 0) return false;
+    this.counters.cpuids++;
+    return true;
+  }
+
+  /** Read 8 bytes at `addr` of `pid` into `this.word`. */
+  private peek(pid: number, addr: number): boolean {
+    this.mem.pid = pid;
+    return this.mem.read(addr, this.word, 0, 8) === -1;
+  }
+
+  /** Write 8 bytes with PTRACE_POKEDATA (works on read-only text, unlike process_vm_writev). */
+  private poke(pid: number, addr: number, bytes: Uint8Array): boolean {
+    const w = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+    return this.c.ptrace(PTRACE.POKEDATA, pid, BigInt(addr), w) === 0;
+  }
+
   private killRest(): void {
     for (const t of this.known) if (t !== this.rootPid) this.c.kill(t, SIG.KILL);
   }
+}
+
+/** A numeric field of /proc/PID/status, or null. */
+function procStatusField(pid: number, field: string): number | null {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** AT_ENTRY of a process, from /proc/PID/auxv (u64 pairs for 64-bit programs, u32 pairs for i386). */
+function auxvEntry(pid: number): number | null {
+  let auxv: Buffer;
+  let is64 = true;
+  try {
+    auxv = readFileSync(`/proc/${pid}/auxv`);
+    const fd = openSync(`/proc/${pid}/exe`, "r");
+    const hdr = Buffer.alloc(5);
+    readSync(fd, hdr, 0, 5, 0);
+    closeSync(fd);
+    is64 = hdr[4] === 2;
+  } catch {
+    return null;
+  }
+  const AT_ENTRY = 9;
+  const step = is64 ? 16 : 8;
+  for (let o = 0; o + step <= auxv.length; o += step) {
+    const type = is64 ? Number(auxv.readBigUInt64LE(o)) : auxv.readUInt32LE(o);
+    if (type === 0) break;
+    if (type === AT_ENTRY) return is64 ? Number(auxv.readBigUInt64LE(o + 8)) : auxv.readUInt32LE(o + 4);
+  }
+  return null;
 }
