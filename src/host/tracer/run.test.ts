@@ -104,3 +104,23 @@ test("usage errors: one vmport: line and exit 2", () => {
     assert.match(r.stderr.trim(), /^vmport: [^\n]+$/);
   }
 });
+
+test("host-side changes reach the device model while the guest runs, with no trap pending (doorbell)", { skip: skip64 }, async () => {
+  const { runTraced } = await import("./run.js");
+  const out = await runTraced({
+    // The guest makes no backdoor call for a second, then reads the key the host set meanwhile.
+    argv: ["/bin/sh", "-c", `sleep 1; ${probe64!} hb "info-get guestinfo.late" | grep -q "reply \\[1 yes\\]"`],
+    env: ["PATH=/usr/bin:/bin"],
+    profile: {},
+    state: null,
+    guestinfo: [],
+    tclo: [],
+    tracePath: null,
+    pinCpu: null,
+    seccomp: true,
+    onStarted: (_pid, control) => setTimeout(() => control.setGuestinfo("late", "yes"), 200),
+  });
+  assert.equal(out.result.exitStatus, 0, "the guest read the value set while it slept");
+  assert.equal(out.state.guestinfo["guestinfo.late"], "yes");
+  assert.ok(out.result.traps > 0);
+});

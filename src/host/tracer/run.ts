@@ -5,6 +5,7 @@
  */
 import { Worker, MessageChannel } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
+import { writeSync } from "node:fs";
 import type { WorkerJob, WorkerMessage } from "./worker.js";
 import type { RunResult } from "./tracer.js";
 import type { GuestStateSnapshot } from "../../channels/guest-state.js";
@@ -16,9 +17,17 @@ export type RunOptions = Omit<WorkerJob, "control"> & {
   onState?: (s: DurableState) => void;
   /** Called with each TCLO result. */
   onTclo?: (command: string, ok: boolean, text: string) => void;
-  /** Called once the program is running. */
-  onStarted?: (pid: number) => void;
+  /** Called once the program is running, with a handle to change the host side while it runs. */
+  onStarted?: (pid: number, control: RunControl) => void;
 };
+
+/** A running program: change the host side while it runs. */
+export interface RunControl {
+  /** Set guestinfo.KEY (prefix optional). */
+  setGuestinfo(key: string, value: string): void;
+  /** Queue a TCLO command. */
+  tclo(command: string): void;
+}
 
 /** What a finished run returns. */
 export interface RunOutcome {
@@ -49,7 +58,17 @@ export function runTraced(o: RunOptions): Promise<RunOutcome> {
   return new Promise<RunOutcome>((resolve, reject) => {
     let settled = false;
     worker.on("message", (m: WorkerMessage) => {
-      if (m.type === "started") onStarted?.(m.pid);
+      if (m.type === "started") {
+        const ring = (msg: object) => {
+          port1.postMessage(msg);
+          // Wake the tracer even if no trap is pending: one byte to the doorbell pipe.
+          if (m.doorbellFd >= 0) writeSync(m.doorbellFd, "x");
+        };
+        onStarted?.(m.pid, {
+          setGuestinfo: (key, value) => ring({ type: "guestinfo", key, value }),
+          tclo: (command) => ring({ type: "tclo", command }),
+        });
+      }
       else if (m.type === "state") onState?.(m.state);
       else if (m.type === "tclo") onTclo?.(m.command, m.ok, m.text);
       else if (m.type === "error") {

@@ -39,8 +39,13 @@ export interface TracerOptions {
   pinCpu: number | null;
   /** Install the iopl/ioperm/vsock policy (default true). */
   seccomp?: boolean;
-  /** Called after every emulated backdoor access (state saving, control hooks). Keep it cheap. */
+  /** Called after every emulated backdoor access (state saving). Keep it cheap. */
   afterTrap?: () => void;
+  /**
+   * Called when the host rang the doorbell (see {@link Tracer.doorbellFd}): apply host-side changes now, even
+   * though no trap is pending. Nothing is added to the per-trap path for this.
+   */
+  onDoorbell?: () => void;
 }
 
 /** How the run ended. */
@@ -91,6 +96,10 @@ export class Tracer {
   private readonly entryBreak = new Map<number, { addr: number; orig: Uint8Array }>();
   private readonly tgids = new Map<number, number>();
   private readonly word = new Uint8Array(8);
+  /** Write end of the doorbell pipe (O_CLOEXEC); another thread writes one byte to wake the wait loop. */
+  doorbellFd = -1;
+  private doorbellRead = -1;
+  private doorbellPid = 0;
 
   constructor(private readonly o: TracerOptions) {}
 
@@ -125,7 +134,32 @@ export class Tracer {
       throw new Error(`ptrace(PTRACE_SEIZE) failed (errno ${e}); is ptrace allowed here?`);
     }
     if (this.o.pinCpu !== null) this.pin(this.rootPid);
+    this.openDoorbell();
     return this.rootPid;
+  }
+
+  /**
+   * The doorbell: an untraced child (`head -c 1`) reading a pipe. Writing a byte to {@link doorbellFd} makes it
+   * exit; its exit wakes the blocking `waitpid`, the loop runs `onDoorbell`, and a new doorbell is spawned.
+   */
+  private openDoorbell(): void {
+    const fds = new Int32Array(2);
+    if (this.c.pipe2(fds, 0x80000 /* O_CLOEXEC */) !== 0) return;
+    this.doorbellRead = fds[0]!;
+    this.doorbellFd = fds[1]!;
+    this.spawnDoorbell();
+  }
+
+  private spawnDoorbell(): void {
+    const c = this.c;
+    const fa = c.alloc(80);
+    c.faInit(fa.ptr);
+    c.faAddDup2(fa.ptr, this.doorbellRead, 0);
+    c.faAddOpen(fa.ptr, 1, "/dev/null", 1 /* O_WRONLY */, 0);
+    const pid = new Int32Array(1);
+    const rc = c.posixSpawn(pid, "/usr/bin/head", fa.ptr, null, ["head", "-c", "1", null], [null]);
+    c.faDestroy(fa.ptr);
+    this.doorbellPid = rc === 0 ? pid[0]! : 0;
   }
 
   private pin(pid: number): void {
@@ -148,6 +182,12 @@ export class Tracer {
         break; // ECHILD: nobody left
       }
       const s = this.status[0]!;
+      if (tid === this.doorbellPid) {
+        this.o.onDoorbell?.();
+        if (rootStatus === null) this.spawnDoorbell();
+        else this.doorbellPid = 0;
+        continue;
+      }
       if (DEBUG) process.stderr.write(`vmport-trace: tid=${tid} status=0x${s.toString(16)}\n`);
       if ((s & 0x7f) === 0 || ((s & 0xff) !== 0x7f && (s & 0x7f) !== 0)) {
         // Exited or killed.
@@ -155,6 +195,7 @@ export class Tracer {
         if (tid === this.rootPid) {
           rootStatus = s;
           this.killRest(); // the guest never outlives its root program under vmport
+          if (this.doorbellPid > 0) c.kill(this.doorbellPid, SIG.KILL);
         }
         continue;
       }

@@ -4,8 +4,8 @@
  * cost more than the trap).
  *
  * Receives a {@link WorkerJob} as `workerData`; posts `{ type: "started", pid }` once the program runs and
- * `{ type: "done", result, guest, state }` at the end. Host-side changes while the guest runs arrive through the
- * doorbell (see `run.ts`), so the hot path has no extra work.
+ * `{ type: "done", result, guest, state }` at the end. Host-side changes while the guest runs arrive on the control
+ * port and are applied when the doorbell rings (see `Tracer`), so the per-trap path has no extra work.
  * Does not: print anything; the CLI decides what to show.
  */
 import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
@@ -39,7 +39,7 @@ export interface WorkerJob {
 
 /** Messages the worker posts. */
 export type WorkerMessage =
-  | { type: "started"; pid: number }
+  | { type: "started"; pid: number; doorbellFd: number }
   | { type: "state"; state: DurableState }
   | { type: "tclo"; command: string; ok: boolean; text: string }
   | { type: "done"; result: RunResult; guest: GuestStateSnapshot; state: DurableState; counters: Record<string, number> }
@@ -81,11 +81,13 @@ try {
         dirty = false;
         post({ type: "state", state: saveDurableState(vm) });
       }
+    },
+    onDoorbell: () => {
       if (job.control !== null) drainControl(vm, job.control);
     },
   });
   const pid = tracer.spawn();
-  post({ type: "started", pid });
+  post({ type: "started", pid, doorbellFd: tracer.doorbellFd });
   const result = tracer.run();
   vm.runTimers();
   post({
