@@ -5,12 +5,14 @@
 import { cpus } from "node:os";
 import { benchEngine } from "./engine.bench.js";
 import { benchRpci } from "./rpci.bench.js";
+import { benchTracer } from "./tracer.bench.js";
 
 const markdown = process.argv.includes("--markdown");
 const cpu = cpus()[0]?.model ?? "unknown CPU";
 const engine = await benchEngine();
 const base = engine[0]!.nsPerCall;
 const rpci = await benchRpci();
+const tracer = benchTracer();
 const kib = (b: number) => `${b / 1024} KiB`;
 
 if (markdown) {
@@ -25,6 +27,13 @@ if (markdown) {
   for (const r of rpci) {
     console.log(`| ${r.op} | ${kib(r.bytes)} | ${r.transport} | ${r.roundTripsPerSec.toFixed(0)} | ${r.mbPerSec.toFixed(1)} | ${r.baselineMbPerSec.toFixed(0)} | ${(r.mbPerSec / r.baselineMbPerSec).toFixed(5)} |`);
   }
+  console.log("\n### vmport run (ptrace)\n");
+  if (tracer === null) console.log("Not measured: needs Linux x86-64, gcc and a build (`npm run build`).");
+  else {
+    console.log("| figure | value | note |");
+    console.log("|---|---:|---|");
+    for (const f of tracer) console.log(`| ${f.name} | ${f.value.toFixed(f.unit === "ms" ? 0 : 2)} ${f.unit} | ${f.note ?? ""} |`);
+  }
 } else {
   console.log(`backdoor GETVERSION, ns per call (median of samples; Node ${process.version}; ${cpu})`);
   for (const f of engine) console.log(`  ${f.name.padEnd(58)} ${f.nsPerCall.toFixed(1).padStart(8)} ns  ${(f.nsPerCall / base).toFixed(2).padStart(6)}× baseline`);
@@ -34,4 +43,9 @@ if (markdown) {
       `  ${r.op.padEnd(9)} ${kib(r.bytes).padStart(7)} ${r.transport}  ${r.roundTripsPerSec.toFixed(0).padStart(8)} /s  ${r.mbPerSec.toFixed(1).padStart(8)} MB/s   baseline ${r.baselineMbPerSec.toFixed(0).padStart(6)} MB/s  ratio ${(r.mbPerSec / r.baselineMbPerSec).toFixed(5)}`,
     );
   }
+}
+if (!markdown) {
+  console.log("\nvmport run (ptrace; per-trap figures exclude start-up)");
+  if (tracer === null) console.log("  not measured: needs Linux x86-64, gcc and `npm run build`");
+  else for (const f of tracer) console.log(`  ${f.name.padEnd(52)} ${f.value.toFixed(f.unit === "ms" ? 0 : 2).padStart(9)} ${f.unit}  ${f.note ?? ""}`);
 }

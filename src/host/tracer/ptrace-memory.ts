@@ -36,10 +36,16 @@ export class PtraceMemory implements GuestMemory {
 
   private prepare(addr: number, length: number): void {
     if (this.scratch.view.length < length) this.scratch = this.c.alloc(Math.max(length, this.scratch.view.length * 2));
-    this.local.setBigUint64(0, this.scratch.address, true);
-    this.local.setBigUint64(8, BigInt(length), true);
-    this.remote.setBigUint64(0, BigInt(addr), true);
-    this.remote.setBigUint64(8, BigInt(length), true);
+    // Two 32-bit halves instead of BigInt: this runs on every trap (the instruction fetch).
+    const a = this.scratch.address;
+    this.local.setUint32(0, Number(a & 0xffffffffn), true);
+    this.local.setUint32(4, Number(a >> 32n), true);
+    this.local.setUint32(8, length, true);
+    this.local.setUint32(12, 0, true);
+    this.remote.setUint32(0, addr >>> 0, true);
+    this.remote.setUint32(4, Math.floor(addr / 0x1_0000_0000), true);
+    this.remote.setUint32(8, length, true);
+    this.remote.setUint32(12, 0, true);
   }
 
   read(addr: number, dst: Uint8Array, start: number, length: number): number {
@@ -47,7 +53,9 @@ export class PtraceMemory implements GuestMemory {
     this.prepare(addr, length);
     const n = this.c.processVmReadv(this.pid, this.localIov.ptr, 1, this.remoteIov.ptr, 1, 0);
     const got = n < 0 ? 0 : n;
-    if (got > 0) dst.set(this.scratch.view.subarray(0, got), start);
+    const v = this.scratch.view;
+    if (got <= 16) for (let i = 0; i < got; i++) dst[start + i] = v[i]!;
+    else dst.set(v.subarray(0, got), start);
     return got === length ? MEMORY_OK : addr + got;
   }
 

@@ -222,6 +222,13 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "faults")) return faults();
   if (!strcmp(mode, "hb")) return hb(argc > 2 ? argv[2] : "info-get guestinfo.foo");
   if (!strcmp(mode, "loop")) { long n = argc > 2 ? atol(argv[2]) : 100000; printf("ok=%ld\n", (long)worker((void *)n)); return 0; }
+  if (!strcmp(mode, "hbloop")) { /* N one-shot RPCI exchanges (7 traps each, 2 of them HB) */
+    static char reply[70000];
+    long n = atol(argv[3]);
+    for (long i = 0; i < n; i++) if (rpc(argv[2], reply, sizeof reply) < 0) { printf("rpc failed\n"); return 1; }
+    printf("hbloop %ld bytes=%zu\n", n, strlen(reply));
+    return 0;
+  }
   if (!strcmp(mode, "exit")) return atoi(argv[2]);
   if (!strcmp(mode, "abort")) abort();
   if (!strcmp(mode, "stop")) { printf("before\n"); raise(SIGSTOP); printf("after\n"); return 0; }
