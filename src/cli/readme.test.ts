@@ -14,14 +14,21 @@ interface Example {
   expected: string[];
 }
 
-/** `$ [printf '…' |] npx vmport …` lines in console blocks, each followed by its output lines. */
+/**
+ * `$ [printf '…' |] npx vmport decode|step …` lines in console blocks, each followed by its output lines. The
+ * `vmport run` examples need open-vm-tools and files of the reader's; `open-vm-tools.test.ts` runs them.
+ */
 function examples(): Example[] {
   const text = readFileSync(join(ROOT, "README.md"), "utf8");
   const out: Example[] = [];
   for (const block of text.matchAll(/```console\n([\s\S]*?)```/g)) {
     let cur: Example | null = null;
     for (const line of block[1]!.split("\n")) {
-      const m = /^\$ (?:printf '([^']*)' \| )?npx vmport (.*?)(?:\s+#.*)?$/.exec(line);
+      const m = /^\$ (?:printf '([^']*)' \| )?npx vmport ((?:decode|step) .*?)(?:\s+#.*)?$/.exec(line);
+      if (/^\$ /.test(line) && !m) {
+        cur = null;
+        continue;
+      }
       if (m) {
         cur = { command: m[2]!, input: m[1] === undefined ? null : m[1].replace(/\\n/g, "\n"), expected: [] };
         out.push(cur);
