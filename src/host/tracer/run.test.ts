@@ -32,6 +32,9 @@ for (const [arch, bin, skip] of [["x86-64", () => probe64, skip64], ["i386", () 
     assert.match(r.stdout, /^in8 eax=564d5806 ebx=564d5868$/m); // AL merged
     assert.match(r.stdout, /^out32 eax=564d5868 ebx=564d5868 ecx=2$/m); // OUT keeps EAX, runs the command
     if (arch === "x86-64") assert.match(r.stdout, /^upper rax=6 rbx=bbbbbbbb564d5868 rcx=cccccccc00000002$/m);
+    assert.match(r.stdout, /^out8 eax=564d5868 ebx=564d5868$/m);
+    assert.match(r.stdout, /^out16 eax=564d5868 ebx=564d5868$/m);
+    assert.match(r.stdout, /^rdpmc elapsed_ok=1$/m); // pseudo-counter at ring 3
     assert.match(r.stdout, /^badmagic eax=ffffffff ebx=5$/m);
     assert.match(r.stdout, /^timefull eax=564d5868 secs_ok=1$/m);
   });
@@ -41,6 +44,15 @@ for (const [arch, bin, skip] of [["x86-64", () => probe64, skip64], ["i386", () 
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^port80 sig=${SIGSEGV}$`, "m"));
     assert.match(r.stdout, new RegExp(`^port1234 sig=${SIGSEGV}$`, "m"));
+  });
+
+  test(`${arch}: iopl/ioperm succeed without granting access; AF_VSOCK is refused; other RDPMC counters fault`, { skip }, () => {
+    const r = run("syscalls");
+    // i386 glibc may create sockets through socketcall(2), whose address family a seccomp filter cannot read:
+    // there the kernel's own answer (ENODEV on this machine kind) stands.
+    assert.match(r.stdout, arch === "x86-64" ? /^iopl=0 ioperm=0 getversion=6 vsock=-1 errno=97 inet_ok=1$/m : /^iopl=0 ioperm=0 getversion=6 vsock=-1 errno=(97|19) inet_ok=1$/m);
+    assert.match(r.stdout, new RegExp(`^port80 still faults sig=${SIGSEGV}$`, "m"));
+    assert.match(run("rdpmcbad").stdout, new RegExp(`^rdpmc0xfff sig=${SIGSEGV}$`, "m"));
   });
 
   test(`${arch}: LOCK raises SIGILL (#UD), a 16-byte instruction SIGSEGV (#GP), both reach the program`, { skip }, () => {
@@ -95,6 +107,18 @@ test("--trace writes one JSON line per backdoor access", { skip: skip64 }, () =>
   assert.equal(lines[0].command, 10);
   assert.equal(lines[0].port, 0x5658);
   assert.equal(lines[0].outcome, "completed");
+});
+
+test("SIGTERM to vmport ends the guest cleanly and reports its status", { skip: skip64 }, async () => {
+  const { spawn } = await import("node:child_process");
+  const { join: j } = await import("node:path");
+  const child = spawn(process.execPath, ["--import", "tsx", j(import.meta.dirname, "../../cli/main.ts"), "run", "--", probe64!, "sleep", "30"], { stdio: "ignore" });
+  await new Promise((r) => setTimeout(r, 1500));
+  const t0 = Date.now();
+  child.kill("SIGTERM");
+  const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+  assert.equal(code, 143); // the guest died of the forwarded SIGTERM: 128 + 15
+  assert.ok(Date.now() - t0 < 10_000);
 });
 
 test("usage errors: one vmport: line and exit 2", () => {

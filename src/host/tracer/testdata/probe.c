@@ -13,6 +13,9 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 
 #define MAGIC 0x564D5868u
 typedef unsigned long ureg; /* 64 bits on x86-64, 32 on i386 */
@@ -58,6 +61,17 @@ static int forms(void) {
   __asm__ volatile("inl %%dx, %%eax" : "+a"(ra), "+b"(rb), "+c"(rc), "+d"(rd));
   printf("upper rax=%lx rbx=%lx rcx=%lx\n", ra, rb, rc);
 #endif
+  /* out dx,al and out dx,ax run the command too, EAX untouched */
+  ra = MAGIC; rb = 0; rc = 10; rd = 0x5658;
+  __asm__ volatile("outb %%al, %%dx" : "+a"(ra), "+b"(rb), "+c"(rc), "+d"(rd));
+  printf("out8 eax=%lx ebx=%lx\n", ra, rb);
+  ra = MAGIC; rb = 0; rc = 10; rd = 0x5658;
+  __asm__ volatile("outw %%ax, %%dx" : "+a"(ra), "+b"(rb), "+c"(rc), "+d"(rd));
+  printf("out16 eax=%lx ebx=%lx\n", ra, rb);
+  /* RDPMC pseudo-counter 0x10001 (elapsed real ns) works at ring 3 */
+  uint32_t lo, hi;
+  __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0x10001));
+  printf("rdpmc elapsed_ok=%d\n", (((uint64_t)hi << 32) | lo) > 0);
   /* bad magic: all-ones, nothing else */
   ra = 0x12345678; rb = 5; rc = 10; rd = 0x5658;
   __asm__ volatile("inl %%dx, %%eax" : "+a"(ra), "+b"(rb), "+c"(rc), "+d"(rd));
@@ -81,6 +95,23 @@ static int nonbackdoor(void) {
     __asm__ volatile("inl %%dx, %%eax" : "+a"(a) : "d"(d));
     printf("no fault\n");
   } else printf("port1234 sig=%d\n", last_sig);
+  return 0;
+}
+
+static int syscalls(void) {
+  /* iopl/ioperm report success without granting anything: the access still traps and is emulated */
+  long r1 = syscall(SYS_iopl, 3), r2 = syscall(SYS_ioperm, 0x5658, 2, 1);
+  uint32_t b, c;
+  uint32_t a = getversion(&b, &c);
+  int s = socket(40 /* AF_VSOCK */, SOCK_DGRAM, 0);
+  int e = errno;
+  int inet = socket(AF_INET, SOCK_DGRAM, 0);
+  printf("iopl=%ld ioperm=%ld getversion=%u vsock=%d errno=%d inet_ok=%d\n", r1, r2, a, s, e, inet >= 0);
+  catch_sig(SIGSEGV);
+  if (sigsetjmp(jb, 1) == 0) {
+    __asm__ volatile("inb $0x80, %%al" ::: "eax");
+    printf("port80 reached hardware\n");
+  } else printf("port80 still faults sig=%d\n", last_sig);
   return 0;
 }
 
@@ -215,6 +246,9 @@ int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "forms";
   if (!strcmp(mode, "forms")) return forms();
   if (!strcmp(mode, "nonbackdoor")) return nonbackdoor();
+  if (!strcmp(mode, "syscalls")) return syscalls();
+  if (!strcmp(mode, "rdpmcbad")) { uint32_t lo, hi; catch_sig(SIGSEGV); if (sigsetjmp(jb, 1) == 0) { __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0xfff)); printf("no fault\n"); } else printf("rdpmc0xfff sig=%d\n", last_sig); return 0; }
+  if (!strcmp(mode, "sleep")) { sleep(atoi(argv[2])); return 0; }
   if (!strcmp(mode, "threads")) return threads(argc > 2 ? atoi(argv[2]) : 4, argc > 3 ? atol(argv[3]) : 2000);
   if (!strcmp(mode, "fork")) return forked(argc > 2 ? atol(argv[2]) : 2000);
   if (!strcmp(mode, "handler")) return handler();
