@@ -14,6 +14,7 @@ export const PTRACE = {
   PEEKDATA: 2,
   POKEDATA: 5,
   CONT: 7,
+  SYSCALL: 24,
   KILL: 8,
   GETREGS: 12,
   SETREGS: 13,

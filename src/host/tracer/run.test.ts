@@ -86,6 +86,21 @@ for (const [arch, bin, skip] of [["x86-64", () => probe64, skip64], ["i386", () 
 }
 
 
+test("CPUID: the program and a library dlopen'ed later both see VMwareVMware; cpuid:false shows the real host", { skip: skip64 }, async () => {
+  const { spawnSync } = await import("node:child_process");
+  const { dirname: dn, join: j } = await import("node:path");
+  const dir = dn(probe64!);
+  const lib = j(dir, "libcpuid.so");
+  const src = j(import.meta.dirname, "testdata");
+  assert.equal(spawnSync("gcc", ["-shared", "-fPIC", "-O1", "-o", lib, j(src, "libcpuid.c")]).status, 0);
+  const prog = j(dir, "dlopen-cpuid");
+  assert.equal(spawnSync("gcc", ["-O1", "-o", prog, j(src, "dlopen-cpuid.c"), "-ldl"]).status, 0);
+  assert.equal(vmport(["run", "--", prog, lib]).stdout.trim(), "hv=VMwareVMware");
+  const f = j(dir, "nocpuid.json");
+  (await import("node:fs")).writeFileSync(f, JSON.stringify({ cpuid: false }));
+  assert.notEqual(vmport(["run", "--profile", f, "--", prog, lib]).stdout.trim(), "hv=VMwareVMware");
+});
+
 test("--state: a value set in one run is read back in the next", { skip: skip64 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "vmport-state-"));
   const state = join(dir, "vm.json");

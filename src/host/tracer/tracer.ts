@@ -13,7 +13,9 @@
  * CPUID (profile `cpuid`, default on): at each exec a breakpoint at the program's entry point waits until the
  * dynamic loader has mapped every DT_NEEDED library; then every `cpuid` in the executable file mappings is patched
  * to `ud2` (same length, `real-clients.md` §9) and the resulting SIGILLs are emulated with VMware's leaves.
- * Does not: patch libraries dlopen'ed after the entry point, or run on anything but Linux x86-64 with ptrace.
+ * Libraries mapped later (dlopen) are caught by the seccomp policy: an `mmap` of a file with PROT_EXEC stops for
+ * the tracer, which lets it run to its exit and patches the new mapping.
+ * Does not: run on anything but Linux x86-64 with ptrace; patch code that is not in a file mapping.
  */
 import { CpuState } from "../../x86/cpu-state.js";
 import { Outcome } from "../../vm/exit-result.js";
@@ -96,6 +98,8 @@ export class Tracer {
   private readonly entryBreak = new Map<number, { addr: number; orig: Uint8Array }>();
   private readonly tgids = new Map<number, number>();
   private readonly word = new Uint8Array(8);
+  /** Threads stopped at an executable-mmap seccomp event, resumed to the syscall's exit. */
+  private readonly awaitingMmap = new Set<number>();
   /** Write end of the doorbell pipe (O_CLOEXEC); another thread writes one byte to wake the wait loop. */
   doorbellFd = -1;
   private doorbellRead = -1;
@@ -108,7 +112,7 @@ export class Tracer {
     const c = this.c;
     if (this.o.pinCpu !== null) this.pin(0);
     if (this.o.seccomp !== false) {
-      const err = installPolicy(c);
+      const err = installPolicy(c, this.o.vm.profile.cpuid);
       if (err !== null) throw new Error(err);
     }
     const fa = c.alloc(80);
@@ -127,7 +131,8 @@ export class Tracer {
     c.attrDestroy(attr.ptr);
     if (rc !== 0) throw new Error(`posix_spawn failed (error ${rc})`);
     this.rootPid = pid[0]!;
-    const opts = PTRACE_O.TRACEFORK | PTRACE_O.TRACEVFORK | PTRACE_O.TRACECLONE | PTRACE_O.TRACEEXEC | PTRACE_O.EXITKILL;
+    let opts = PTRACE_O.TRACEFORK | PTRACE_O.TRACEVFORK | PTRACE_O.TRACECLONE | PTRACE_O.TRACEEXEC | PTRACE_O.EXITKILL;
+    if (this.o.vm.profile.cpuid) opts |= PTRACE_O.TRACESECCOMP | PTRACE_O.TRACESYSGOOD;
     if (c.ptrace(PTRACE.SEIZE, this.rootPid, 0, opts) !== 0) {
       const e = c.errno();
       c.kill(this.rootPid, SIG.KILL);
@@ -226,10 +231,19 @@ export class Tracer {
             this.known.add(tid); // a new child or thread's first stop
             c.ptrace(PTRACE.CONT, tid, 0, 0);
           }
+        } else if (event === PTRACE_EVENT.SECCOMP) {
+          // An executable file mapping is about to be made (a library): let the mmap run, stop at its exit.
+          this.awaitingMmap.add(tid);
+          c.ptrace(PTRACE.SYSCALL, tid, 0, 0);
         } else {
           if (event === PTRACE_EVENT.EXEC) this.onExec(tid);
           c.ptrace(PTRACE.CONT, tid, 0, 0); // fork, vfork, clone, exec, exit events
         }
+        continue;
+      }
+      if (sig === (SIG.TRAP | 0x80) && this.awaitingMmap.delete(tid)) {
+        this.patchAll(tid, this.tgidOf(tid)); // syscall-exit of that mmap: patch the new mapping
+        c.ptrace(PTRACE.CONT, tid, 0, 0);
         continue;
       }
       this.known.add(tid);
