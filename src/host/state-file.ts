@@ -10,11 +10,11 @@ import { dirname, basename, join } from "node:path";
 import { VmportError } from "../core/errors.js";
 
 /** Write `text` to `path` atomically. */
-export function writeFileAtomic(path: string, text: string): void {
+export function writeFileAtomic(path: string, text: string, encoding: BufferEncoding = "utf8"): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const fd = openSync(tmp, "w", 0o600);
   try {
-    writeSync(fd, text);
+    writeSync(fd, text, null, encoding);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

@@ -8,8 +8,8 @@
  * dereference, `inb $0x80`, a user's `kill -SEGV`) are delivered; job control works (group-stops are LISTENed);
  * fork, vfork, clone and exec are followed.
  * Source of truth: `tracer-notes.md` §1–§4 (measured design: posix_spawn from the tracer thread with fds 0–2
- * dup2'ed onto themselves and every signal reset to default; `sh -c 'kill -STOP $$; exec "$@"'` trampoline; the
- * start-up race; stop classification); `ptrace(2)`.
+ * dup2'ed onto themselves and every signal reset to default; a self-stopping trampoline (here a static one, see
+ * `trampoline.ts`); the start-up race; stop classification); `ptrace(2)`.
  * CPUID (profile `cpuid`, default on): at each exec a breakpoint at the program's entry point waits until the
  * dynamic loader has mapped every DT_NEEDED library; then every `cpuid` in the executable file mappings is patched
  * to `ud2` (same length, `real-clients.md` §9) and the resulting SIGILLs are emulated with VMware's leaves.
@@ -28,6 +28,7 @@ import { readFileSync, openSync, readSync, closeSync } from "node:fs";
 import { Reg } from "../../x86/registers.js";
 import { cpuidSites, execMappings } from "./cpuid-sites.js";
 import { vmwareCpuid } from "./cpuid.js";
+import { resolveProgram, trampolinePath } from "./trampoline.js";
 
 /** Options of one traced run. */
 export interface TracerOptions {
@@ -123,10 +124,13 @@ export class Tracer {
     c.attrSetSigDefault(attr.ptr, new Uint8Array(128).fill(0xff)); // Node ignores SIGPIPE/SIGXFSZ: reset all
     c.attrSetSigMask(attr.ptr, new Uint8Array(128));
     c.attrSetFlags(attr.ptr, 0x04 | 0x08); // POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
-    const argv = ["/bin/sh", "-c", 'kill -STOP $$; exec "$@"', "sh", ...this.o.argv, null];
+    const prog = resolveProgram(this.o.argv[0]!, envPath(this.o.env));
+    if (prog === null) throw new Error(`${this.o.argv[0]}: command not found`);
+    const tramp = trampolinePath();
+    const argv = [tramp, prog, ...this.o.argv, null];
     const envp = [...this.o.env, null];
     const pid = new Int32Array(1);
-    const rc = c.posixSpawn(pid, "/bin/sh", fa.ptr, attr.ptr, argv, envp);
+    const rc = c.posixSpawn(pid, tramp, fa.ptr, attr.ptr, argv, envp);
     c.faDestroy(fa.ptr);
     c.attrDestroy(attr.ptr);
     if (rc !== 0) throw new Error(`posix_spawn failed (error ${rc})`);
@@ -433,4 +437,10 @@ function auxvEntry(pid: number): number | null {
     if (type === AT_ENTRY) return is64 ? Number(auxv.readBigUInt64LE(o + 8)) : auxv.readUInt32LE(o + 4);
   }
   return null;
+}
+
+/** PATH from an environment list. */
+function envPath(env: string[]): string | undefined {
+  const e = env.find((x) => x.startsWith("PATH="));
+  return e === undefined ? undefined : e.slice(5);
 }
