@@ -124,6 +124,31 @@ test("--trace writes one JSON line per backdoor access", { skip: skip64 }, () =>
   assert.equal(lines[0].outcome, "completed");
 });
 
+test("job control: a program that stops itself stays stopped until SIGCONT, then finishes", { skip: skip64 }, async () => {
+  const { runTraced } = await import("./run.js");
+  let resumedAt = 0;
+  const t0 = Date.now();
+  const out = await runTraced({
+    argv: [probe64!, "stop"],
+    env: ["PATH=/usr/bin:/bin"],
+    profile: {},
+    state: null,
+    guestinfo: [],
+    tclo: [],
+    tracePath: null,
+    pinCpu: null,
+    seccomp: true,
+    onStarted: (pid) =>
+      setTimeout(() => {
+        resumedAt = Date.now();
+        process.kill(pid, "SIGCONT");
+      }, 800),
+  });
+  assert.equal(out.result.exitStatus, 0);
+  assert.ok(resumedAt > 0 && resumedAt - t0 >= 700, "the program did not finish before it was continued");
+  assert.ok((out.counters["groupStops"] ?? 0) >= 1);
+});
+
 test("SIGTERM to vmport ends the guest cleanly and reports its status", { skip: skip64 }, async () => {
   const { spawn } = await import("node:child_process");
   const { join: j } = await import("node:path");
