@@ -3,11 +3,11 @@
  * fails with EAFNOSUPPORT, so clients fall back to the backdoor and never reach real I/O ports.
  *
  * Emulates: a VMware guest where `iopl(3)` works but every port access still traps to the hypervisor.
- * Source of truth: `seccomp(2)`, `real-clients.md` §10–11, `tracer-notes.md` §4.4 (measured: a filter installed
- * on the tracer thread before `posix_spawn` is inherited by the child; `SECCOMP_RET_ERRNO` with data 0 returns 0).
+ * Source of truth: `seccomp(2)`, `real-clients.md` §10–11, `tracer-notes.md` §4.4 (`SECCOMP_RET_ERRNO` with data 0
+ * returns 0). The static trampoline installs the program on itself before it execs the guest (`trampoline.ts`);
+ * `installPolicy` can install it on the calling thread instead (tests).
  * Does not: filter i386 `socketcall` (the address family sits in user memory a filter cannot read).
  */
-import type { Libc } from "../ptrace/libc.js";
 
 const AUDIT_ARCH_X86_64 = 0xc000003e;
 const AUDIT_ARCH_I386 = 0x40000003;
@@ -21,10 +21,6 @@ const PROT_EXEC = 4;
 const LD_W_ABS = 0x20;
 const JEQ_K = 0x15;
 const RET_K = 0x06;
-const SYS_SECCOMP = 317;
-const SYS_PRCTL = 157;
-const PR_SET_NO_NEW_PRIVS = 38;
-const SECCOMP_SET_MODE_FILTER = 1;
 
 /** One classic BPF instruction. */
 type Insn = [code: number, jt: number, jf: number, k: number];
@@ -73,29 +69,4 @@ export function policyProgram(traceExecMaps = false): Insn[] {
     ...i386,
     [RET_K, 0, 0, SECCOMP_RET_ALLOW],
   ];
-}
-
-/**
- * Install the policy on the calling thread (the tracer worker), so that children it spawns inherit it.
- * As root no `no_new_privs` is needed; otherwise it is set first (setuid programs in the guest then lose it).
- * Returns an error text, or null on success.
- */
-export function installPolicy(c: Libc, traceExecMaps = false): string | null {
-  const prog = policyProgram(traceExecMaps);
-  const filter = c.alloc(prog.length * 8);
-  const dv = new DataView(filter.view.buffer, filter.view.byteOffset, prog.length * 8);
-  prog.forEach(([code, jt, jf, k], i) => {
-    dv.setUint16(i * 8, code, true);
-    dv.setUint8(i * 8 + 2, jt);
-    dv.setUint8(i * 8 + 3, jf);
-    dv.setUint32(i * 8 + 4, k >>> 0, true);
-  });
-  const fprog = new Uint8Array(16);
-  const fv = new DataView(fprog.buffer);
-  fv.setUint16(0, prog.length, true);
-  fv.setBigUint64(8, filter.address, true);
-  if (c.syscallPtr(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, 0, fprog) === 0) return null;
-  c.syscall6(SYS_PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
-  if (c.syscallPtr(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, 0, fprog) === 0) return null;
-  return `seccomp filter refused (errno ${c.errno()})`;
 }

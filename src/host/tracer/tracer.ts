@@ -22,7 +22,7 @@ import { Outcome } from "../../vm/exit-result.js";
 import type { VirtualMachine } from "../../vm/virtual-machine.js";
 import { ERRNO, PTRACE, PTRACE_EVENT, PTRACE_O, SIG, SI_KERNEL, USER_REGS_SIZE, WALL, WNOTHREAD, libc, type Libc } from "../ptrace/libc.js";
 import { PtraceMemory } from "./ptrace-memory.js";
-import { installPolicy } from "./seccomp.js";
+import { policyProgram } from "./seccomp.js";
 import { loadCpu, storeCpu } from "./user-regs.js";
 import { readFileSync, openSync, readSync, closeSync } from "node:fs";
 import { Reg } from "../../x86/registers.js";
@@ -112,10 +112,6 @@ export class Tracer {
   spawn(): number {
     const c = this.c;
     if (this.o.pinCpu !== null) this.pin(0);
-    if (this.o.seccomp !== false) {
-      const err = installPolicy(c, this.o.vm.profile.cpuid);
-      if (err !== null) throw new Error(err);
-    }
     const fa = c.alloc(80);
     const attr = c.alloc(336);
     c.faInit(fa.ptr);
@@ -126,7 +122,7 @@ export class Tracer {
     c.attrSetFlags(attr.ptr, 0x04 | 0x08); // POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
     const prog = resolveProgram(this.o.argv[0]!, envPath(this.o.env));
     if (prog === null) throw new Error(`${this.o.argv[0]}: command not found`);
-    const tramp = trampolinePath();
+    const tramp = trampolinePath(this.o.seccomp !== false ? policyProgram(this.o.vm.profile.cpuid) : []);
     const argv = [tramp, prog, ...this.o.argv, null];
     const envp = [...this.o.env, null];
     const pid = new Int32Array(1);
