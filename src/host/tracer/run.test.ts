@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildC, needs, ptraceUsable, runs, vmport } from "../../test-support/system.js";
+import { runTraced, type RunOptions, type RunOutcome } from "./run.js";
 
 const gccSkip = needs("gcc", "gcc", () => runs("gcc"));
 const ptraceSkip = ptraceUsable() ? false : "needs Linux on x86-64";
@@ -17,6 +18,11 @@ const skip64 = gccSkip || ptraceSkip;
 const probe64 = skip64 ? null : buildC("src/host/tracer/testdata/probe.c", "probe64");
 const skip32 = skip64 || needs("gcc-multilib", "gcc-multilib", () => buildC("src/host/tracer/testdata/probe.c", "probe-check", ["-m32", "-fno-pie", "-no-pie"]) !== null);
 const probe32 = skip32 ? null : buildC("src/host/tracer/testdata/probe.c", "probe32", ["-m32", "-fno-pie", "-no-pie"]);
+
+/** Run in-process through the tracer worker with default options. */
+function traced(o: Pick<RunOptions, "argv" | "onStarted">): Promise<RunOutcome> {
+  return runTraced({ env: ["PATH=/usr/bin:/bin"], profile: {}, state: null, guestinfo: [], tclo: [], tracePath: null, pinCpu: null, seccomp: true, ...o });
+}
 
 const SIGILL = 4;
 const SIGSEGV = 11;
@@ -125,19 +131,10 @@ test("--trace writes one JSON line per backdoor access", { skip: skip64 }, () =>
 });
 
 test("job control: a program that stops itself stays stopped until SIGCONT, then finishes", { skip: skip64 }, async () => {
-  const { runTraced } = await import("./run.js");
   let resumedAt = 0;
   const t0 = Date.now();
-  const out = await runTraced({
+  const out = await traced({
     argv: [probe64!, "stop"],
-    env: ["PATH=/usr/bin:/bin"],
-    profile: {},
-    state: null,
-    guestinfo: [],
-    tclo: [],
-    tracePath: null,
-    pinCpu: null,
-    seccomp: true,
     onStarted: (pid) =>
       setTimeout(() => {
         resumedAt = Date.now();
@@ -170,18 +167,9 @@ test("usage errors: one vmport: line and exit 2", () => {
 });
 
 test("host-side changes reach the device model while the guest runs, with no trap pending (doorbell)", { skip: skip64 }, async () => {
-  const { runTraced } = await import("./run.js");
-  const out = await runTraced({
+  const out = await traced({
     // The guest makes no backdoor call for a second, then reads the key the host set meanwhile.
     argv: ["/bin/sh", "-c", `sleep 1; ${probe64!} hb "info-get guestinfo.late" | grep -q "reply \\[1 yes\\]"`],
-    env: ["PATH=/usr/bin:/bin"],
-    profile: {},
-    state: null,
-    guestinfo: [],
-    tclo: [],
-    tracePath: null,
-    pinCpu: null,
-    seccomp: true,
     onStarted: (_pid, control) => setTimeout(() => control.setGuestinfo("late", "yes"), 200),
   });
   assert.equal(out.result.exitStatus, 0, "the guest read the value set while it slept");

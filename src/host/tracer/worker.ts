@@ -16,7 +16,7 @@ import { Tracer, type RunResult } from "./tracer.js";
 import type { GuestStateSnapshot } from "../../channels/guest-state.js";
 import type { TraceRecord } from "../../vm/trace.js";
 import type { VmProfileInput } from "../../devices/profile.js";
-import { appendFileSync } from "node:fs";
+import { openSync, writeSync } from "node:fs";
 
 /** What the worker is asked to do. */
 export interface WorkerJob {
@@ -61,8 +61,8 @@ try {
     );
   }
   if (job.tracePath !== null) {
-    const path = job.tracePath;
-    vm.traceSink = (r: TraceRecord) => appendFileSync(path, JSON.stringify(r) + "\n");
+    const fd = openSync(job.tracePath, "a");
+    vm.traceSink = (r: TraceRecord) => void writeSync(fd, JSON.stringify(r) + "\n");
   }
   // Durable state changes are reported to the main thread, which writes the file atomically.
   let dirty = false;
