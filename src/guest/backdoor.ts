@@ -1,0 +1,120 @@
+/**
+ * Guest-side backdoor calls from Node, and detection that never crashes the caller.
+ *
+ * Emulates: open-vm-tools' `Backdoor_InOut` / `BackdoorHb*` and `VmCheck_IsVirtualWorld` for Node programs.
+ * `detect()` first reads the hypervisor signature (CPUID leaf 0x40000000, informative: under `vmport run` a JIT'ed
+ * CPUID is not virtualised), then runs GETVERSION in a *child process*: on a machine without the backdoor the `in`
+ * raises #GP, Linux kills the child with SIGSEGV, and `detect()` returns `backdoor: false` instead of crashing.
+ * Source of truth: `protocol.md` §2–3; `real-clients.md` §2.1.
+ * Does not: use vmcall/vmmcall; call a backdoor function in this process before `detect()` said yes.
+ */
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import koffi from "koffi";
+import { VmportError } from "../core/errors.js";
+import { stubs, type StubKind } from "./stubs.js";
+
+/** The magic. */
+export const BDOOR_MAGIC = 0x564d5868;
+/** LB and HB ports. */
+export const LB_PORT = 0x5658;
+export const HB_PORT = 0x5659;
+
+/** The seven argument registers' low 32 bits (what the protocol uses; upper halves are written as 0). */
+export interface Regs {
+  eax: number;
+  ebx: number;
+  ecx: number;
+  edx: number;
+  esi: number;
+  edi: number;
+  ebp: number;
+}
+
+const ORDER = ["eax", "ebx", "ecx", "edx", "esi", "edi", "ebp"] as const;
+
+/**
+ * Execute one backdoor instruction with `r` (missing registers are 0, EAX defaults to the magic) and return the
+ * registers after. For `outsb`/`insb` pass `buffer: true` to point RSI/RDI at the native HB buffer.
+ */
+export function call(kind: StubKind, r: Partial<Regs>, opts: { buffer?: boolean } = {}): Regs {
+  const n = stubs();
+  const b = n.block;
+  b.fill(0);
+  const v = { eax: BDOOR_MAGIC, ...r };
+  ORDER.forEach((k, i) => (b[i * 2] = (v[k] ?? 0) >>> 0));
+  if (opts.buffer) {
+    const idx = kind === "outsb" ? 4 : 5; // RSI for outs, RDI for ins
+    b[idx * 2] = Number(n.bufAddress & 0xffffffffn);
+    b[idx * 2 + 1] = Number(n.bufAddress >> 32n);
+  }
+  n.call(kind);
+  const out = {} as Regs;
+  ORDER.forEach((k, i) => (out[k] = b[i * 2]!));
+  return out;
+}
+
+/** What `detect()` found. */
+export interface Detection {
+  /** CPUID leaf 0x40000000 signature, or "" when the hypervisor bit is clear. */
+  hypervisor: string;
+  /** GETVERSION answered with the magic in EBX. */
+  backdoor: boolean;
+  /** GETVERSION EAX (6 on VMware), or null. */
+  version: number | null;
+  /** GETVERSION ECX product type (2 = ESX Server, 4 = Workstation), or null. */
+  productType: number | null;
+}
+
+let cpuidFn: ((io: Uint32Array) => void) | null = null;
+
+/** CPUID leaf 0x40000000's signature, or "" when CPUID.1:ECX[31] is clear. */
+export function hypervisorSignature(): string {
+  if (process.arch !== "x64") return "";
+  if (cpuidFn === null) {
+    const libc = koffi.load(process.platform === "linux" ? "libc.so.6" : "libc.dylib");
+    const mmap = libc.func("void* mmap(void* addr, size_t len, int prot, int flags, int fd, long off)");
+    const mprotect = libc.func("int mprotect(void* addr, size_t len, int prot)");
+    const p = mmap(null, 4096, 3, 0x22, -1, 0);
+    // push rbx; mov r8,rdi; mov eax,[r8]; mov ecx,[r8+8]; cpuid; store eax,ebx,ecx,edx; pop rbx; ret
+    new Uint8Array(koffi.view(p, 4096)).set([0x53, 0x49, 0x89, 0xf8, 0x41, 0x8b, 0x00, 0x41, 0x8b, 0x48, 0x08, 0x0f, 0xa2, 0x41, 0x89, 0x00, 0x41, 0x89, 0x58, 0x04, 0x41, 0x89, 0x48, 0x08, 0x41, 0x89, 0x50, 0x0c, 0x5b, 0xc3]);
+    mprotect(p, 4096, 5);
+    cpuidFn = koffi.decode(p, koffi.proto("void vmport_guest_cpuid(_Inout_ uint32_t* io)")) as (io: Uint32Array) => void;
+  }
+  const io = new Uint32Array([1, 0, 0, 0]);
+  cpuidFn(io);
+  if (!(io[2]! & 0x80000000)) return "";
+  io.set([0x40000000, 0, 0, 0]);
+  cpuidFn(io);
+  const bytes = new Uint8Array(new Uint32Array([io[1]!, io[2]!, io[3]!]).buffer);
+  return String.fromCharCode(...bytes).replace(/\0+$/, "");
+}
+
+/** GETVERSION in this process. Only call it when the backdoor is known to be there. */
+export function getVersionHere(): { version: number; magic: number; productType: number } {
+  const r = call("in", { ebx: ~BDOOR_MAGIC >>> 0, ecx: 10, edx: LB_PORT });
+  return { version: r.eax, magic: r.ebx, productType: r.ecx };
+}
+
+/** Detect the backdoor safely: GETVERSION runs in a child process (`node probe`). */
+export function detect(): Detection {
+  if (process.arch !== "x64" || process.platform !== "linux") {
+    return { hypervisor: "", backdoor: false, version: null, productType: null };
+  }
+  const here = fileURLToPath(import.meta.url);
+  const ext = here.endsWith(".ts") ? ".ts" : ".js";
+  const probe = fileURLToPath(new URL(`./probe${ext}`, import.meta.url));
+  const args = ext === ".ts" ? ["--import", "tsx", probe] : [probe];
+  const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 30_000 });
+  const hypervisor = hypervisorSignature();
+  const m = /^version=(\d+) magic=(\d+) type=(\d+)$/m.exec(r.stdout ?? "");
+  if (r.status !== 0 || !m || Number(m[2]) !== BDOOR_MAGIC) return { hypervisor, backdoor: false, version: null, productType: null };
+  return { hypervisor, backdoor: true, version: Number(m[1]), productType: Number(m[3]) };
+}
+
+/** Throw VMPORT_GUEST_NOT_VMWARE unless `detect()` found the backdoor. */
+export function requireBackdoor(): Detection {
+  const d = detect();
+  if (!d.backdoor) throw new VmportError("VMPORT_GUEST_NOT_VMWARE", "no VMware backdoor here (GETVERSION did not answer)");
+  return d;
+}
