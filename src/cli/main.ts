@@ -10,6 +10,8 @@ import { CLI_MODES } from "../x86/cpu-mode.js";
 import { runDecode } from "./decode-command.js";
 import { runStep } from "./step-command.js";
 import { runRun } from "./run-command.js";
+import { runGuest, runGuestDemo } from "./guest-command.js";
+import { runDemo } from "./demo-command.js";
 import { EXIT_USAGE, reportError, usage } from "./errors.js";
 
 const MODES = Object.keys(CLI_MODES);
@@ -82,6 +84,23 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .passThroughOptions()
     .action(async (prog: string[], opts: { guestinfo: string[]; state?: string; profile?: string; tclo: string[]; trace?: string; pin?: number; verbose: boolean }) => {
       setStatus(await runRun(prog, opts));
+    });
+  program
+    .command("guest")
+    .description("inside a VMware guest (or under vmport run): check | info-get KEY | info-set KEY VALUE | rpc COMMAND")
+    .argument("<command>", "check, info-get, info-set or rpc")
+    .argument("[args...]", "arguments of the command")
+    .option("-p", "check: print the product type (as vmware-checkvm -p)", false)
+    .option("--lb", "use the low-bandwidth port only (no rep insb/outsb)", false)
+    .action((cmd: string, args: string[], opts: { p: boolean; lb: boolean }) => {
+      setStatus(cmd === "demo-steps" ? runGuestDemo() : runGuest(cmd, args, { lb: opts.lb, product: opts.p }));
+    });
+
+  program
+    .command("demo")
+    .description("run a real guest against the simulated VMware host and show what both sides saw")
+    .action(async () => {
+      setStatus(await runDemo());
     });
   return program;
 }

@@ -1,0 +1,74 @@
+/**
+ * The Node guest library and `vmport guest` under `vmport run`, with the expectations of the open-vm-tools
+ * conformance tests (and interoperating with the real vmware-rpctool through `--state`); outside `vmport run` the
+ * probe answers "not VMware" without crashing; `vmport demo`.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT, needs, ptraceUsable, runs, vmport } from "../test-support/system.js";
+import { detect } from "./backdoor.js";
+
+const skip = ptraceUsable() ? false : "needs Linux on x86-64";
+const ovtSkip = skip || needs("open-vm-tools", "open-vm-tools", () => runs("vmware-checkvm", ["-h"]) && existsSync("/usr/bin/vmware-rpctool"));
+const CLI = join(ROOT, "src/cli/main.ts");
+/** `vmport run [runArgs] -- node <cli> guest …` */
+const guest = (runArgs: string[], ...args: string[]) => vmport(["run", ...runArgs, "--", process.execPath, "--import", "tsx", CLI, "guest", ...args]);
+
+test("outside vmport run the probe says 'not VMware' and this process survives", { skip }, () => {
+  const d = detect();
+  assert.equal(d.backdoor, false);
+  assert.equal(d.version, null);
+  const r = vmport(["guest", "info-get", "foo"]);
+  assert.equal(r.status, 255);
+  assert.match(r.stderr, /must be run inside a virtual machine/);
+  const c = vmport(["guest", "check"]);
+  assert.equal(c.status, 1);
+});
+
+test("every API call under vmport run, over HB and LB", { skip }, () => {
+  const r = vmport(["run", "--guestinfo", "foo=bar", "--", process.execPath, "--import", "tsx", join(ROOT, "src/guest/testdata/api.ts")]);
+  assert.equal(r.status, 0, r.stderr);
+  const o = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.equal((o["detect"] as { backdoor: boolean }).backdoor, true);
+  assert.deepEqual(o["version"], { version: 6, productType: 2 });
+  assert.equal(o["getHb"], "bar");
+  assert.equal(o["getLb"], "bar");
+  assert.equal(o["missing"], null);
+  assert.deepEqual(o["readBack"], ["set over HB", "set over LB"]);
+  assert.equal(o["hostTimeOk"], true);
+  assert.deepEqual(o["unknown"], { ok: false, text: "Unknown command" });
+  assert.equal(o["big"], true);
+});
+
+test("vmport guest: check, check -p, info-get (HB and --lb), missing key, info-set — rpctool/checkvm compatible", { skip }, () => {
+  const c = guest([], "check");
+  assert.equal(c.stdout, "VMware software version 6 (good)\n");
+  assert.equal(guest([], "check", "-p").stdout, "ESX Server\n");
+  assert.equal(guest(["--guestinfo", "foo=bar"], "info-get", "foo").stdout, "bar\n");
+  assert.equal(guest(["--guestinfo", "foo=bar"], "--lb", "info-get", "guestinfo.foo").stdout, "bar\n");
+  const m = guest([], "info-get", "nonexist");
+  assert.equal(m.status, 1);
+  assert.equal(m.stderr.trim(), "No value found");
+  assert.equal(guest([], "rpc", "frobnicate").stderr.trim(), "Unknown command");
+});
+
+test("vmware-rpctool and vmport guest read each other's guestinfo through --state", { skip: ovtSkip }, () => {
+  const state = join(mkdtempSync(join(tmpdir(), "vmport-guest-")), "vm.json");
+  assert.equal(vmport(["run", "--state", state, "--", "vmware-rpctool", "info-set guestinfo.a from-rpctool"]).status, 0);
+  assert.equal(guest(["--state", state], "info-get", "a").stdout, "from-rpctool\n");
+  assert.equal(guest(["--state", state], "info-set", "b", "from", "node").status, 0);
+  assert.equal(vmport(["run", "--state", state, "--", "vmware-rpctool", "info-get guestinfo.b"]).stdout, "from node\n");
+});
+
+test("vmport demo: a real guest against the simulated host, and what the host recorded", { skip }, () => {
+  const r = vmport(["demo"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^guest: detect → backdoor answers: version 6, product ESX Server/m);
+  assert.match(r.stdout, /^guest: info-get guestinfo\.demo\.greeting → "hello from the guest"$/m);
+  assert.match(r.stdout, /^guest: info-get guestinfo\.metadata → "\{\\"instance-id\\":\\"demo-1\\"\}"$/m);
+  assert.match(r.stdout, /^host:  recorded guestinfo\.demo\.greeting = "hello from the guest"$/m);
+  assert.match(r.stdout, /^host:  recorded log: \["vmport demo: a log line from the guest"\]$/m);
+});
