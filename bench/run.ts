@@ -6,6 +6,7 @@ import { cpus } from "node:os";
 import { benchEngine } from "./engine.bench.js";
 import { benchRpci } from "./rpci.bench.js";
 import { benchTracer } from "./tracer.bench.js";
+import { benchGuest } from "./guest.bench.js";
 
 const markdown = process.argv.includes("--markdown");
 const cpu = cpus()[0]?.model ?? "unknown CPU";
@@ -13,6 +14,7 @@ const engine = await benchEngine();
 const base = engine[0]!.nsPerCall;
 const rpci = await benchRpci();
 const tracer = benchTracer();
+const guestFigures = benchGuest();
 const kib = (b: number) => `${b / 1024} KiB`;
 
 if (markdown) {
@@ -34,6 +36,13 @@ if (markdown) {
     console.log("|---|---:|---|");
     for (const f of tracer) console.log(`| ${f.name} | ${f.value.toFixed(f.unit === "ms" ? 0 : 2)} ${f.unit} | ${f.note ?? ""} |`);
   }
+  console.log("\n### Guest side (`vmport guest` / `vmport/guest`) under vmport run\n");
+  if (guestFigures === null) console.log("Not measured: needs Linux x86-64, open-vm-tools and `npm run build`.");
+  else {
+    console.log("| figure | value | note |");
+    console.log("|---|---:|---|");
+    for (const f of guestFigures) console.log(`| ${f.name} | ${f.value.toFixed(1)} ${f.unit} | ${f.note ?? ""} |`);
+  }
 } else {
   console.log(`backdoor GETVERSION, ns per call (median of samples; Node ${process.version}; ${cpu})`);
   for (const f of engine) console.log(`  ${f.name.padEnd(58)} ${f.nsPerCall.toFixed(1).padStart(8)} ns  ${(f.nsPerCall / base).toFixed(2).padStart(6)}× baseline`);
@@ -48,4 +57,9 @@ if (!markdown) {
   console.log("\nvmport run (ptrace; per-trap figures exclude start-up)");
   if (tracer === null) console.log("  not measured: needs Linux x86-64, gcc and `npm run build`");
   else for (const f of tracer) console.log(`  ${f.name.padEnd(52)} ${f.value.toFixed(f.unit === "ms" ? 0 : 2).padStart(9)} ${f.unit}  ${f.note ?? ""}`);
+}
+if (!markdown) {
+  console.log("\nguest side under vmport run (guestinfo.get)");
+  if (guestFigures === null) console.log("  not measured: needs Linux x86-64, open-vm-tools and `npm run build`");
+  else for (const f of guestFigures) console.log(`  ${f.name.padEnd(58)} ${f.value.toFixed(1).padStart(9)} ${f.unit}  ${f.note ?? ""}`);
 }

@@ -2,15 +2,19 @@
  * Guest-side backdoor calls from Node, and detection that never crashes the caller.
  *
  * Emulates: open-vm-tools' `Backdoor_InOut` / `BackdoorHb*` and `VmCheck_IsVirtualWorld` for Node programs.
- * `detect()` first reads the hypervisor signature (CPUID leaf 0x40000000, informative: under `vmport run` a JIT'ed
- * CPUID is not virtualised), then runs GETVERSION in a *child process*: on a machine without the backdoor the `in`
- * raises #GP, Linux kills the child with SIGSEGV, and `detect()` returns `backdoor: false` instead of crashing.
+ * `detect()` first reads the hypervisor signature (CPUID leaf 0x40000000, from a file-backed stub that `vmport run`
+ * virtualises); "VMwareVMware" is trusted as open-vm-tools trusts it. Otherwise GETVERSION runs in a *child
+ * process*: on a machine without the backdoor the `in` raises #GP, Linux kills the child with SIGSEGV, and
+ * `detect()` returns `backdoor: false` instead of crashing.
  * Source of truth: `protocol.md` §2–3; `real-clients.md` §2.1.
  * Does not: use vmcall/vmmcall; call a backdoor function in this process before `detect()` said yes.
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import koffi from "koffi";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { VmportError } from "../core/errors.js";
 import { stubs, type StubKind } from "./stubs.js";
 
@@ -68,19 +72,72 @@ export interface Detection {
 
 let cpuidFn: ((io: Uint32Array) => void) | null = null;
 
+/** The CPUID stub: push rbx; mov r8,rdi; mov eax,[r8]; mov ecx,[r8+8]; cpuid; store eax,ebx,ecx,edx; pop rbx; ret. */
+const CPUID_STUB = [0x53, 0x49, 0x89, 0xf8, 0x41, 0x8b, 0x00, 0x41, 0x8b, 0x48, 0x08, 0x0f, 0xa2, 0x41, 0x89, 0x00, 0x41, 0x89, 0x58, 0x04, 0x41, 0x89, 0x48, 0x08, 0x41, 0x89, 0x50, 0x0c, 0x5b, 0xc3];
+
+/**
+ * A tiny ELF file holding the CPUID stub at file offset 4096, with a section header that marks it as code. It is
+ * mapped from the file (not anonymous memory) so that `vmport run`'s CPUID virtualisation, which patches `cpuid`
+ * in executable *file* mappings, covers it too — then a guest under vmport sees "VMwareVMware" here, as on VMware.
+ */
+function stubFile(): Uint8Array {
+  const CODE_OFF = 4096;
+  const SHOFF = CODE_OFF + 64;
+  const b = new Uint8Array(SHOFF + 2 * 64);
+  const dv = new DataView(b.buffer);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]);
+  dv.setUint16(16, 3, true); // ET_DYN
+  dv.setUint16(18, 0x3e, true);
+  dv.setUint32(20, 1, true);
+  dv.setBigUint64(40, BigInt(SHOFF), true); // e_shoff
+  dv.setUint16(52, 64, true); // e_ehsize
+  dv.setUint16(58, 64, true); // e_shentsize
+  dv.setUint16(60, 2, true); // e_shnum
+  b.set(CPUID_STUB, CODE_OFF);
+  const sh = SHOFF + 64; // section 1: the code
+  dv.setUint32(sh + 4, 1, true); // SHT_PROGBITS
+  dv.setBigUint64(sh + 8, 6n, true); // SHF_ALLOC | SHF_EXECINSTR
+  dv.setBigUint64(sh + 16, BigInt(CODE_OFF), true); // sh_addr
+  dv.setBigUint64(sh + 24, BigInt(CODE_OFF), true); // sh_offset
+  dv.setBigUint64(sh + 32, BigInt(CPUID_STUB.length), true); // sh_size
+  return b;
+}
+
+function loadCpuid(): (io: Uint32Array) => void {
+  const libc = koffi.load(process.platform === "linux" ? "libc.so.6" : "libc.dylib");
+  const mmap = libc.func("void* mmap(void* addr, size_t len, int prot, int flags, int fd, long off)");
+  const mprotect = libc.func("int mprotect(void* addr, size_t len, int prot)");
+  const proto = koffi.proto("void vmport_guest_cpuid(_Inout_ uint32_t* io)");
+  try {
+    const dir = join(process.env["XDG_CACHE_HOME"] ?? join(homedir(), ".cache"), "vmport");
+    const path = join(dir, "guest-cpuid-v1.elf");
+    const image = stubFile();
+    if (!existsSync(path) || !Buffer.from(readFileSync(path)).equals(Buffer.from(image))) {
+      mkdirSync(dir, { recursive: true });
+      const tmp = `${path}.${process.pid}.tmp`;
+      writeFileSync(tmp, image);
+      renameSync(tmp, path);
+    }
+    const fd = openSync(path, "r");
+    try {
+      const p = mmap(null, 4096, 5 /* R|X */, 0x02 /* MAP_PRIVATE */, fd, 4096);
+      if (koffi.address(p) !== 0xffffffffffffffffn) return koffi.decode(p, proto) as (io: Uint32Array) => void;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // fall back to anonymous memory below
+  }
+  const p = mmap(null, 4096, 3, 0x22, -1, 0);
+  new Uint8Array(koffi.view(p, 4096)).set(CPUID_STUB);
+  mprotect(p, 4096, 5);
+  return koffi.decode(p, proto) as (io: Uint32Array) => void;
+}
+
 /** CPUID leaf 0x40000000's signature, or "" when CPUID.1:ECX[31] is clear. */
 export function hypervisorSignature(): string {
   if (process.arch !== "x64") return "";
-  if (cpuidFn === null) {
-    const libc = koffi.load(process.platform === "linux" ? "libc.so.6" : "libc.dylib");
-    const mmap = libc.func("void* mmap(void* addr, size_t len, int prot, int flags, int fd, long off)");
-    const mprotect = libc.func("int mprotect(void* addr, size_t len, int prot)");
-    const p = mmap(null, 4096, 3, 0x22, -1, 0);
-    // push rbx; mov r8,rdi; mov eax,[r8]; mov ecx,[r8+8]; cpuid; store eax,ebx,ecx,edx; pop rbx; ret
-    new Uint8Array(koffi.view(p, 4096)).set([0x53, 0x49, 0x89, 0xf8, 0x41, 0x8b, 0x00, 0x41, 0x8b, 0x48, 0x08, 0x0f, 0xa2, 0x41, 0x89, 0x00, 0x41, 0x89, 0x58, 0x04, 0x41, 0x89, 0x48, 0x08, 0x41, 0x89, 0x50, 0x0c, 0x5b, 0xc3]);
-    mprotect(p, 4096, 5);
-    cpuidFn = koffi.decode(p, koffi.proto("void vmport_guest_cpuid(_Inout_ uint32_t* io)")) as (io: Uint32Array) => void;
-  }
+  cpuidFn ??= loadCpuid();
   const io = new Uint32Array([1, 0, 0, 0]);
   cpuidFn(io);
   if (!(io[2]! & 0x80000000)) return "";
@@ -96,17 +153,26 @@ export function getVersionHere(): { version: number; magic: number; productType:
   return { version: r.eax, magic: r.ebx, productType: r.ecx };
 }
 
-/** Detect the backdoor safely: GETVERSION runs in a child process (`node probe`). */
+/**
+ * Detect the backdoor safely. When CPUID says "VMwareVMware" (a VMware VM, or `vmport run`) GETVERSION runs here,
+ * as open-vm-tools does; otherwise it runs in a child process (`node probe`), so a machine without the backdoor
+ * costs a child's SIGSEGV, not ours.
+ */
 export function detect(): Detection {
   if (process.arch !== "x64" || process.platform !== "linux") {
     return { hypervisor: "", backdoor: false, version: null, productType: null };
+  }
+  const sig = hypervisorSignature();
+  if (sig === "VMwareVMware") {
+    const v = getVersionHere();
+    if (v.magic === BDOOR_MAGIC) return { hypervisor: sig, backdoor: true, version: v.version, productType: v.productType };
   }
   const here = fileURLToPath(import.meta.url);
   const ext = here.endsWith(".ts") ? ".ts" : ".js";
   const probe = fileURLToPath(new URL(`./probe${ext}`, import.meta.url));
   const args = ext === ".ts" ? ["--import", "tsx", probe] : [probe];
   const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 30_000 });
-  const hypervisor = hypervisorSignature();
+  const hypervisor = sig;
   const m = /^version=(\d+) magic=(\d+) type=(\d+)$/m.exec(r.stdout ?? "");
   if (r.status !== 0 || !m || Number(m[2]) !== BDOOR_MAGIC) return { hypervisor, backdoor: false, version: null, productType: null };
   return { hypervisor, backdoor: true, version: Number(m[1]), productType: Number(m[3]) };

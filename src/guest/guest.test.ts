@@ -32,7 +32,7 @@ test("every API call under vmport run, over HB and LB", { skip }, () => {
   const r = vmport(["run", "--guestinfo", "foo=bar", "--", process.execPath, "--import", "tsx", join(ROOT, "src/guest/testdata/api.ts")]);
   assert.equal(r.status, 0, r.stderr);
   const o = JSON.parse(r.stdout) as Record<string, unknown>;
-  assert.equal((o["detect"] as { backdoor: boolean }).backdoor, true);
+  assert.deepEqual(o["detect"], { hypervisor: "VMwareVMware", backdoor: true, version: 6, productType: 2 });
   assert.deepEqual(o["version"], { version: 6, productType: 2 });
   assert.equal(o["getHb"], "bar");
   assert.equal(o["getLb"], "bar");
@@ -66,7 +66,7 @@ test("vmware-rpctool and vmport guest read each other's guestinfo through --stat
 test("vmport demo: a real guest against the simulated host, and what the host recorded", { skip }, () => {
   const r = vmport(["demo"]);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^guest: detect → backdoor answers: version 6, product ESX Server/m);
+  assert.match(r.stdout, /^guest: detect → CPUID says "VMwareVMware", backdoor answers: version 6, product ESX Server$/m);
   assert.match(r.stdout, /^guest: info-get guestinfo\.demo\.greeting → "hello from the guest"$/m);
   assert.match(r.stdout, /^guest: info-get guestinfo\.metadata → "\{\\"instance-id\\":\\"demo-1\\"\}"$/m);
   assert.match(r.stdout, /^host:  recorded guestinfo\.demo\.greeting = "hello from the guest"$/m);
