@@ -32,6 +32,7 @@ import { ExitResult, Fault, Outcome } from "./exit-result.js";
 import type { RandomSource } from "../core/random.js";
 import { BdoorCmd } from "../devices/backdoor/constants.js";
 import { Messaging } from "../channels/messaging.js";
+import { Vmmouse } from "../devices/vmmouse/vmmouse.js";
 import { buildTraceRecord, type TraceSink } from "./trace.js";
 
 /**
@@ -101,6 +102,8 @@ export class VirtualMachine {
   readonly startMonotonicNs: bigint;
   /** Message channel, RPCI, TCLO, guestinfo and the guest model (present even with the backdoor disabled). */
   readonly messaging: Messaging;
+  /** The absolute pointer; feed host input with `vm.mouse.event(x, y, buttons, wheel)`. */
+  readonly mouse = new Vmmouse();
   /** Receives one record per intercepted or stepped instruction, or null (the default: no cost). */
   traceSink: TraceSink | null = null;
 
@@ -134,6 +137,7 @@ export class VirtualMachine {
     if (this.backdoor !== null && this.hb !== null) {
       this.backdoor.registry.register(BdoorCmd.MESSAGE, "MESSAGE", this.messaging.channels.handleCommand);
       this.hb.setTransferHandler(this.messaging.channels);
+      this.mouse.register(this.backdoor.registry);
     }
   }
 
