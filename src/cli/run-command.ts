@@ -70,14 +70,17 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
     if (o.state !== undefined) writeFileAtomic(o.state, JSON.stringify(s, null, 2) + "\n");
   };
   let childPid = 0;
-  const forward = (sig: NodeJS.Signals) => () => {
-    if (childPid > 0) {
-      try {
-        process.kill(childPid, sig);
-      } catch {
-        // already gone
-      }
+  let pending: NodeJS.Signals | null = null; // a signal that came before the program started
+  const send = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(childPid, sig);
+    } catch {
+      // already gone
     }
+  };
+  const forward = (sig: NodeJS.Signals) => () => {
+    if (childPid > 0) send(sig);
+    else pending = sig;
   };
   const handlers: [NodeJS.Signals, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => [s, forward(s)]);
   for (const [s, h] of handlers) process.on(s, h);
@@ -92,7 +95,10 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
       tracePath: o.trace ?? null,
       pinCpu: o.pin ?? null,
       seccomp: true,
-      onStarted: (pid) => (childPid = pid),
+      onStarted: (pid) => {
+        childPid = pid;
+        if (pending !== null) send(pending);
+      },
       onState: save,
       onTclo: (cmd, ok, text) => {
         if (o.verbose) process.stderr.write(`vmport: tclo ${JSON.stringify(cmd)}: ${ok ? "OK" : "ERROR"} ${text}\n`);

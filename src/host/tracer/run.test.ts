@@ -169,7 +169,7 @@ test("usage errors: one vmport: line and exit 2", () => {
 test("host-side changes reach the device model while the guest runs, with no trap pending (doorbell)", { skip: skip64 }, async () => {
   const out = await traced({
     // The guest makes no backdoor call for a second, then reads the key the host set meanwhile.
-    argv: ["/bin/sh", "-c", `sleep 1; ${probe64!} hb "info-get guestinfo.late" | grep -q "reply \\[1 yes\\]"`],
+    argv: ["/bin/sh", "-c", `sleep 2; ${probe64!} hb "info-get guestinfo.late" | grep -q "reply \\[1 yes\\]"`],
     onStarted: (_pid, control) => setTimeout(() => control.setGuestinfo("late", "yes"), 200),
   });
   assert.equal(out.result.exitStatus, 0, "the guest read the value set while it slept");
