@@ -12,6 +12,7 @@ import { runStep } from "./step-command.js";
 import { runRun } from "./run-command.js";
 import { runGuest, runGuestDemo } from "./guest-command.js";
 import { runDemo } from "./demo-command.js";
+import { runV86 } from "./v86-command.js";
 import { EXIT_USAGE, reportError, usage } from "./errors.js";
 
 const MODES = Object.keys(CLI_MODES);
@@ -94,6 +95,19 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .option("--lb", "use the low-bandwidth port only (no rep insb/outsb)", false)
     .action((cmd: string, args: string[], opts: { p: boolean; lb: boolean }) => {
       setStatus(cmd === "demo-steps" ? runGuestDemo() : runGuest(cmd, args, { lb: opts.lb, product: opts.p }));
+    });
+
+  program
+    .command("v86")
+    .description("boot a Multiboot kernel in v86 with vmport attached; COM1 to stdout; exit via isa-debug-exit (port 0xf4)")
+    .requiredOption("--multiboot <file>", "the kernel")
+    .option("--bios <file>", "BIOS image", "/usr/share/seabios/bios.bin")
+    .option("--profile <file>", "VM profile (JSON)")
+    .option("--guestinfo <key=value>", "set guestinfo.KEY; repeatable", collect, [])
+    .option("--timeout <s>", "give up after this many seconds (exit 124)", intIn("--timeout", 1, 3600), 60)
+    .option("--builtin", "use v86's own VMware device instead of vmport (for comparisons)", false)
+    .action(async (opts: { multiboot: string; bios: string; profile?: string; guestinfo: string[]; timeout: number; builtin: boolean }) => {
+      setStatus(await runV86(opts));
     });
 
   program
