@@ -7,6 +7,7 @@ import { benchEngine } from "./engine.bench.js";
 import { benchRpci } from "./rpci.bench.js";
 import { benchTracer } from "./tracer.bench.js";
 import { benchGuest } from "./guest.bench.js";
+import { benchV86 } from "./v86.bench.js";
 
 const markdown = process.argv.includes("--markdown");
 const cpu = cpus()[0]?.model ?? "unknown CPU";
@@ -15,6 +16,7 @@ const base = engine[0]!.nsPerCall;
 const rpci = await benchRpci();
 const tracer = benchTracer();
 const guestFigures = benchGuest();
+const v86Figures = benchV86();
 const kib = (b: number) => `${b / 1024} KiB`;
 
 if (markdown) {
@@ -43,6 +45,13 @@ if (markdown) {
     console.log("|---|---:|---|");
     for (const f of guestFigures) console.log(`| ${f.name} | ${f.value.toFixed(1)} ${f.unit} | ${f.note ?? ""} |`);
   }
+  console.log("\n### v86: the same guest loop with v86's device and with vmport\n");
+  if (v86Figures === null) console.log("Not measured: needs nasm, seabios and `npm run build`.");
+  else {
+    console.log("| figure | value | note |");
+    console.log("|---|---:|---|");
+    for (const f of v86Figures) console.log(`| ${f.name} | ${f.value.toFixed(0)} ${f.unit} | ${f.note ?? ""} |`);
+  }
 } else {
   console.log(`backdoor GETVERSION, ns per call (median of samples; Node ${process.version}; ${cpu})`);
   for (const f of engine) console.log(`  ${f.name.padEnd(58)} ${f.nsPerCall.toFixed(1).padStart(8)} ns  ${(f.nsPerCall / base).toFixed(2).padStart(6)}× baseline`);
@@ -62,4 +71,9 @@ if (!markdown) {
   console.log("\nguest side under vmport run (guestinfo.get)");
   if (guestFigures === null) console.log("  not measured: needs Linux x86-64, open-vm-tools and `npm run build`");
   else for (const f of guestFigures) console.log(`  ${f.name.padEnd(58)} ${f.value.toFixed(1).padStart(9)} ${f.unit}  ${f.note ?? ""}`);
+}
+if (!markdown) {
+  console.log("\nv86 (GETVERSION loop at ring 0, boot time removed)");
+  if (v86Figures === null) console.log("  not measured: needs nasm, seabios and `npm run build`");
+  else for (const f of v86Figures) console.log(`  ${f.name.padEnd(58)} ${f.value.toFixed(0).padStart(9)} ${f.unit}  ${f.note ?? ""}`);
 }
