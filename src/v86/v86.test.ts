@@ -66,3 +66,9 @@ test("v86's own device (--builtin) leaves ECX on GETVERSION — the reason vmpor
   const r = underV86("--builtin");
   assert.match(r.stdout, /^GETVERSION 00000006 564D5868 0000000A /m);
 });
+
+test("the runnable example boots the kernel with vmport attached", { skip: skipV86 || (existsSync(join(ROOT, "dist/v86/index.js")) ? false : "needs `npm run build` (npm ci runs it)") }, () => {
+  const r = spawnSync(process.execPath, [join(ROOT, "examples/v86-with-vmport.mjs"), kernel], { encoding: "utf8", timeout: 60_000, cwd: ROOT });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stdout, /^RPCI-HB 1 bar$/m);
+});
