@@ -26,5 +26,6 @@ emulator.add_listener("serial0-output-byte", (b) => process.stdout.write(String.
 emulator.add_listener("emulator-loaded", () => {
   attachToV86(emulator, vm); // claims ports 0x5658/0x5659 in place of v86's own device
   // isa-debug-exit, as QEMU's -device isa-debug-exit,iobase=0xf4
-  emulator.v86.cpu.io.register_write(0xf4, {}, (v) => { emulator.stop(); process.exit((v << 1) | 1); });
+  // (exitCode, not process.exit(): a piped stdout must be flushed first)
+  emulator.v86.cpu.io.register_write(0xf4, {}, (v) => { emulator.stop(); process.exitCode = (v << 1) | 1; });
 });
