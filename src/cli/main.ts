@@ -13,6 +13,8 @@ import { runRun } from "./run-command.js";
 import { runGuest, runGuestDemo } from "./guest-command.js";
 import { runDemo } from "./demo-command.js";
 import { runV86 } from "./v86-command.js";
+import { compareOutputs } from "../v86/compare.js";
+import { readFileSync } from "node:fs";
 import { EXIT_USAGE, reportError, usage } from "./errors.js";
 
 const MODES = Object.keys(CLI_MODES);
@@ -108,6 +110,25 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .option("--builtin", "use v86's own VMware device instead of vmport (for comparisons)", false)
     .action(async (opts: { multiboot: string; bios: string; profile?: string; guestinfo: string[]; timeout: number; builtin: boolean }) => {
       setStatus(await runV86(opts));
+    });
+
+  program
+    .command("compare")
+    .description("compare the test kernel's COM1 output under vmport with QEMU's, allowing only documented divergences")
+    .argument("<ours>", "output under vmport (e.g. vmport v86)")
+    .argument("<theirs>", "output under qemu-system-i386 -machine pc,vmport=on")
+    .action((ours: string, theirs: string) => {
+      const read = (f: string) => {
+        try {
+          return readFileSync(f, "utf8");
+        } catch (e) {
+          return usage(`compare: ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+      };
+      const diff = compareOutputs(read(ours), read(theirs));
+      for (const d of diff) process.stdout.write(`${d.call} field ${d.field}: ours ${d.ours} theirs ${d.theirs}\n`);
+      process.stdout.write(diff.length === 0 ? "no unexplained differences\n" : `${diff.length} unexplained difference(s)\n`);
+      setStatus(diff.length === 0 ? 0 : 1);
     });
 
   program

@@ -12,6 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, needs, runs, vmport } from "../test-support/system.js";
 import { ALLOWED, compareOutputs } from "./compare.js";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
 
 const nasm = needs("nasm", "nasm", () => runs("nasm", ["-v"]));
 const bios = needs("SeaBIOS", "seabios", () => existsSync("/usr/share/seabios/bios.bin"));
@@ -54,6 +57,19 @@ test("differential: vmport in v86 against QEMU's vmport, only documented diverge
   // The comparison is not vacuous: every call appears in both outputs, and the allow-list is used.
   assert.ok(ours.stdout.split("\n").length >= 20);
   assert.ok(compareOutputs(ours.stdout, q.stdout, []).length >= ALLOWED.length);
+});
+
+test("vmport compare: exit 0 for documented divergences only, 1 otherwise", () => {
+  const { writeFileSync } = require("node:fs") as typeof import("node:fs");
+  const a = join(dir, "a.txt");
+  const b = join(dir, "b.txt");
+  writeFileSync(a, "GETVERSION 00000006 564D5868 00000002\nGETMEMSIZE 00000800 00000000\n");
+  writeFileSync(b, "GETVERSION 00000006 564D5868 00000002\nGETMEMSIZE 04000000 00001177\n");
+  assert.equal(vmport(["compare", a, b]).status, 0);
+  writeFileSync(b, "GETVERSION 00000006 564D5868 0000000A\nGETMEMSIZE 04000000 00001177\n");
+  const r = vmport(["compare", a, b]);
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /^GETVERSION field 2: ours 00000002 theirs 0000000A$/m);
 });
 
 test("the comparison fails on an unexplained difference", () => {
