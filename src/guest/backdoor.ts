@@ -11,7 +11,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import koffi from "koffi";
+import { CPUID_CODE, anonymousFunction, fileFunction, type NativeFn } from "../host/native-code.js";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -70,10 +70,8 @@ export interface Detection {
   productType: number | null;
 }
 
-let cpuidFn: ((io: Uint32Array) => void) | null = null;
+let cpuidFn: NativeFn | null = null;
 
-/** The CPUID stub: push rbx; mov r8,rdi; mov eax,[r8]; mov ecx,[r8+8]; cpuid; store eax,ebx,ecx,edx; pop rbx; ret. */
-const CPUID_STUB = [0x53, 0x49, 0x89, 0xf8, 0x41, 0x8b, 0x00, 0x41, 0x8b, 0x48, 0x08, 0x0f, 0xa2, 0x41, 0x89, 0x00, 0x41, 0x89, 0x58, 0x04, 0x41, 0x89, 0x48, 0x08, 0x41, 0x89, 0x50, 0x0c, 0x5b, 0xc3];
 
 /**
  * A tiny ELF file holding the CPUID stub at file offset 4096, with a section header that marks it as code. It is
@@ -93,21 +91,17 @@ function stubFile(): Uint8Array {
   dv.setUint16(52, 64, true); // e_ehsize
   dv.setUint16(58, 64, true); // e_shentsize
   dv.setUint16(60, 2, true); // e_shnum
-  b.set(CPUID_STUB, CODE_OFF);
+  b.set(CPUID_CODE, CODE_OFF);
   const sh = SHOFF + 64; // section 1: the code
   dv.setUint32(sh + 4, 1, true); // SHT_PROGBITS
   dv.setBigUint64(sh + 8, 6n, true); // SHF_ALLOC | SHF_EXECINSTR
   dv.setBigUint64(sh + 16, BigInt(CODE_OFF), true); // sh_addr
   dv.setBigUint64(sh + 24, BigInt(CODE_OFF), true); // sh_offset
-  dv.setBigUint64(sh + 32, BigInt(CPUID_STUB.length), true); // sh_size
+  dv.setBigUint64(sh + 32, BigInt(CPUID_CODE.length), true); // sh_size
   return b;
 }
 
-function loadCpuid(): (io: Uint32Array) => void {
-  const libc = koffi.load(process.platform === "linux" ? "libc.so.6" : "libc.dylib");
-  const mmap = libc.func("void* mmap(void* addr, size_t len, int prot, int flags, int fd, long off)");
-  const mprotect = libc.func("int mprotect(void* addr, size_t len, int prot)");
-  const proto = koffi.proto("void vmport_guest_cpuid(_Inout_ uint32_t* io)");
+function loadCpuid(): NativeFn {
   try {
     const dir = join(process.env["XDG_CACHE_HOME"] ?? join(homedir(), ".cache"), "vmport");
     const path = join(dir, "guest-cpuid-v1.elf");
@@ -120,18 +114,15 @@ function loadCpuid(): (io: Uint32Array) => void {
     }
     const fd = openSync(path, "r");
     try {
-      const p = mmap(null, 4096, 5 /* R|X */, 0x02 /* MAP_PRIVATE */, fd, 4096);
-      if (koffi.address(p) !== 0xffffffffffffffffn) return koffi.decode(p, proto) as (io: Uint32Array) => void;
+      const f = fileFunction(fd, 4096);
+      if (f !== null) return f;
     } finally {
       closeSync(fd);
     }
   } catch {
     // fall back to anonymous memory below
   }
-  const p = mmap(null, 4096, 3, 0x22, -1, 0);
-  new Uint8Array(koffi.view(p, 4096)).set(CPUID_STUB);
-  mprotect(p, 4096, 5);
-  return koffi.decode(p, proto) as (io: Uint32Array) => void;
+  return anonymousFunction(CPUID_CODE);
 }
 
 /** CPUID leaf 0x40000000's signature, or "" when CPUID.1:ECX[31] is clear. */

@@ -10,6 +10,7 @@
  */
 import koffi from "koffi";
 import { VmportError } from "../core/errors.js";
+import { anonymousFunction, type NativeFn } from "../host/native-code.js";
 
 /** Argument registers in block order. */
 export const BLOCK_REGS = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp"] as const;
@@ -68,18 +69,8 @@ export function stubs(): Native {
   if (process.arch !== "x64") {
     throw new VmportError("VMPORT_GUEST_UNSUPPORTED", `the guest library executes x86-64 backdoor instructions; this is ${process.arch}`);
   }
-  const libc = koffi.load(process.platform === "linux" ? "libc.so.6" : "libc.dylib");
-  const mmap = libc.func("void* mmap(void* addr, size_t len, int prot, int flags, int fd, long off)");
-  const mprotect = libc.func("int mprotect(void* addr, size_t len, int prot)");
-  const proto = koffi.proto("void vmport_bdoor(void* block)");
-  const fns: Record<string, (b: unknown) => void> = {};
-  for (const [k, insn] of Object.entries(INSNS)) {
-    // One page per stub: koffi builds a callable from a pointer value, not from a pointer plus an offset.
-    const page = mmap(null, 4096, 3 /* RW */, 0x22 /* PRIVATE|ANONYMOUS */, -1, 0);
-    new Uint8Array(koffi.view(page, 4096)).set([...LOAD, ...insn, ...STORE]);
-    if (mprotect(page, 4096, 5 /* RX */) !== 0) throw new VmportError("VMPORT_GUEST_UNSUPPORTED", "cannot make the backdoor stubs executable");
-    fns[k] = koffi.decode(page, proto) as (b: unknown) => void;
-  }
+  const fns: Record<string, NativeFn> = {};
+  for (const [k, insn] of Object.entries(INSNS)) fns[k] = anonymousFunction([...LOAD, ...insn, ...STORE]);
   const blockPtr = koffi.alloc("uint64_t", 7);
   const bufPtr = koffi.alloc("uint8_t", 65536);
   native = {

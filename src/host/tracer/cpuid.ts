@@ -7,37 +7,14 @@
  * why ECX must be 0), open-vm-tools `lib/misc/hostinfoHV.c`.
  * Does not: hide the host's own hypervisor leaves beyond 0x40000000–0x400000FF, or change any other leaf.
  */
-import koffi from "koffi";
+import { CPUID_CODE, anonymousFunction, type NativeFn } from "../native-code.js";
 import type { VmProfile } from "../../devices/profile.js";
 
-let stub: ((io: Uint32Array) => void) | null = null;
-
-/** Machine code of `void cpuid(uint32_t io[4])`: in EAX = io[0], ECX = io[2]; out io[0..3] = EAX, EBX, ECX, EDX. */
-const CODE = [
-  0x53, // push rbx
-  0x49, 0x89, 0xf8, // mov r8, rdi
-  0x41, 0x8b, 0x00, // mov eax, [r8]
-  0x41, 0x8b, 0x48, 0x08, // mov ecx, [r8+8]
-  0x0f, 0xa2, // cpuid
-  0x41, 0x89, 0x00, // mov [r8], eax
-  0x41, 0x89, 0x58, 0x04, // mov [r8+4], ebx
-  0x41, 0x89, 0x48, 0x08, // mov [r8+8], ecx
-  0x41, 0x89, 0x50, 0x0c, // mov [r8+12], edx
-  0x5b, // pop rbx
-  0xc3, // ret
-];
+let stub: NativeFn | null = null;
 
 /** Run the real CPUID instruction. */
 export function realCpuid(leaf: number, subleaf: number): [number, number, number, number] {
-  if (stub === null) {
-    const libc = koffi.load("libc.so.6");
-    const mmap = libc.func("void* mmap(void* addr, size_t len, int prot, int flags, int fd, long off)");
-    const mprotect = libc.func("int mprotect(void* addr, size_t len, int prot)");
-    const p = mmap(null, 4096, 3 /* RW */, 0x22 /* PRIVATE|ANONYMOUS */, -1, 0);
-    new Uint8Array(koffi.view(p, 4096)).set(CODE);
-    if (mprotect(p, 4096, 5 /* RX */) !== 0) throw new Error("cannot make the CPUID stub executable");
-    stub = koffi.decode(p, koffi.proto("void vmport_cpuid(_Inout_ uint32_t* io)")) as (io: Uint32Array) => void;
-  }
+  stub ??= anonymousFunction(CPUID_CODE);
   const io = new Uint32Array([leaf >>> 0, 0, subleaf >>> 0, 0]);
   stub(io);
   return [io[0]!, io[1]!, io[2]!, io[3]!];
