@@ -8,6 +8,7 @@ import { benchRpci } from "./rpci.bench.js";
 import { benchTracer } from "./tracer.bench.js";
 import { benchGuest } from "./guest.bench.js";
 import { benchV86 } from "./v86.bench.js";
+import type { TracerFigure } from "./tracer.bench.js";
 
 const markdown = process.argv.includes("--markdown");
 const cpu = cpus()[0]?.model ?? "unknown CPU";
@@ -18,6 +19,34 @@ const tracer = benchTracer();
 const guestFigures = benchGuest();
 const v86Figures = benchV86();
 const kib = (b: number) => `${b / 1024} KiB`;
+
+/** A table of system figures, printed the same way in both formats. */
+interface Section {
+  title: string;
+  figures: TracerFigure[] | null;
+  needs: string;
+  digits: (f: TracerFigure) => number;
+}
+
+const SECTIONS: Section[] = [
+  { title: "vmport run (ptrace; per-trap figures exclude start-up)", figures: tracer, needs: "Linux x86-64, gcc and `npm run build`", digits: (f) => (f.unit === "ms" ? 0 : 2) },
+  { title: "Guest side (`vmport guest` / `vmport/guest`) under vmport run", figures: guestFigures, needs: "Linux x86-64, open-vm-tools and `npm run build`", digits: () => 1 },
+  { title: "v86: the same guest loop (GETVERSION at ring 0) with v86's device and with vmport", figures: v86Figures, needs: "nasm, seabios and `npm run build`", digits: () => 0 },
+];
+
+function printSection(sec: Section): void {
+  if (markdown) {
+    console.log(`\n### ${sec.title}\n`);
+    if (sec.figures === null) return console.log(`Not measured: needs ${sec.needs}.`);
+    console.log("| figure | value | note |");
+    console.log("|---|---:|---|");
+    for (const f of sec.figures) console.log(`| ${f.name} | ${f.value.toFixed(sec.digits(f))} ${f.unit} | ${f.note ?? ""} |`);
+  } else {
+    console.log(`\n${sec.title}`);
+    if (sec.figures === null) return console.log(`  not measured: needs ${sec.needs}`);
+    for (const f of sec.figures) console.log(`  ${f.name.padEnd(58)} ${f.value.toFixed(sec.digits(f)).padStart(9)} ${f.unit}  ${f.note ?? ""}`);
+  }
+}
 
 if (markdown) {
   console.log(`Node ${process.version}, ${cpu}, ${new Date().toISOString().slice(0, 10)}\n`);
@@ -31,27 +60,7 @@ if (markdown) {
   for (const r of rpci) {
     console.log(`| ${r.op} | ${kib(r.bytes)} | ${r.transport} | ${r.roundTripsPerSec.toFixed(0)} | ${r.mbPerSec.toFixed(1)} | ${r.baselineMbPerSec.toFixed(0)} | ${(r.mbPerSec / r.baselineMbPerSec).toFixed(5)} |`);
   }
-  console.log("\n### vmport run (ptrace)\n");
-  if (tracer === null) console.log("Not measured: needs Linux x86-64, gcc and a build (`npm run build`).");
-  else {
-    console.log("| figure | value | note |");
-    console.log("|---|---:|---|");
-    for (const f of tracer) console.log(`| ${f.name} | ${f.value.toFixed(f.unit === "ms" ? 0 : 2)} ${f.unit} | ${f.note ?? ""} |`);
-  }
-  console.log("\n### Guest side (`vmport guest` / `vmport/guest`) under vmport run\n");
-  if (guestFigures === null) console.log("Not measured: needs Linux x86-64, open-vm-tools and `npm run build`.");
-  else {
-    console.log("| figure | value | note |");
-    console.log("|---|---:|---|");
-    for (const f of guestFigures) console.log(`| ${f.name} | ${f.value.toFixed(1)} ${f.unit} | ${f.note ?? ""} |`);
-  }
-  console.log("\n### v86: the same guest loop with v86's device and with vmport\n");
-  if (v86Figures === null) console.log("Not measured: needs nasm, seabios and `npm run build`.");
-  else {
-    console.log("| figure | value | note |");
-    console.log("|---|---:|---|");
-    for (const f of v86Figures) console.log(`| ${f.name} | ${f.value.toFixed(0)} ${f.unit} | ${f.note ?? ""} |`);
-  }
+  for (const sec of SECTIONS) printSection(sec);
 } else {
   console.log(`backdoor GETVERSION, ns per call (median of samples; Node ${process.version}; ${cpu})`);
   for (const f of engine) console.log(`  ${f.name.padEnd(58)} ${f.nsPerCall.toFixed(1).padStart(8)} ns  ${(f.nsPerCall / base).toFixed(2).padStart(6)}× baseline`);
@@ -62,18 +71,4 @@ if (markdown) {
     );
   }
 }
-if (!markdown) {
-  console.log("\nvmport run (ptrace; per-trap figures exclude start-up)");
-  if (tracer === null) console.log("  not measured: needs Linux x86-64, gcc and `npm run build`");
-  else for (const f of tracer) console.log(`  ${f.name.padEnd(52)} ${f.value.toFixed(f.unit === "ms" ? 0 : 2).padStart(9)} ${f.unit}  ${f.note ?? ""}`);
-}
-if (!markdown) {
-  console.log("\nguest side under vmport run (guestinfo.get)");
-  if (guestFigures === null) console.log("  not measured: needs Linux x86-64, open-vm-tools and `npm run build`");
-  else for (const f of guestFigures) console.log(`  ${f.name.padEnd(58)} ${f.value.toFixed(1).padStart(9)} ${f.unit}  ${f.note ?? ""}`);
-}
-if (!markdown) {
-  console.log("\nv86 (GETVERSION loop at ring 0, boot time removed)");
-  if (v86Figures === null) console.log("  not measured: needs nasm, seabios and `npm run build`");
-  else for (const f of v86Figures) console.log(`  ${f.name.padEnd(58)} ${f.value.toFixed(0).padStart(9)} ${f.unit}  ${f.note ?? ""}`);
-}
+if (!markdown) for (const sec of SECTIONS) printSection(sec);
