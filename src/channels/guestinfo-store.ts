@@ -52,6 +52,8 @@ export class GuestinfoStore {
   private totalBytes = 0;
   /** Called after every change. */
   onChange: ((c: GuestinfoChange) => void) | null = null;
+  /** Incremented by every change (set or delete): a cheap "did anything change" for state saving. */
+  generation = 0;
 
   /** Normalise `key` for lookup: lowercase ASCII. */
   private static norm(key: string): string {
@@ -97,6 +99,7 @@ export class GuestinfoStore {
     this.totalBytes += value.length + (old ? -old.value.length : utf8(key).length);
     const copy = value.slice();
     this.map.set(n, { key: old?.key ?? key, value: copy });
+    this.generation++;
     this.onChange?.({ key: old?.key ?? key, value: copy, by });
     return null;
   }
@@ -121,6 +124,7 @@ export class GuestinfoStore {
     if (!old) return false;
     this.map.delete(n);
     this.totalBytes -= old.value.length + utf8(old.key).length;
+    this.generation++;
     this.onChange?.({ key: old.key, value: null, by: "host" });
     return true;
   }

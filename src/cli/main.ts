@@ -5,6 +5,8 @@
  * Commands: `decode` (what the decoder makes of a byte string) and `step` (execute one instruction on a fresh VM).
  * Every usage error is one `vmport:` line on stderr and exit status 2.
  */
+// First: records how descriptors 0–2 were given, before anything (Node's libuv) changes their flags.
+import "../host/stdio.js";
 import { Command, CommanderError, Option } from "commander";
 import { CLI_MODES } from "../x86/cpu-mode.js";
 import { runDecode } from "./decode-command.js";
@@ -80,12 +82,13 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .option("--state <file>", "load durable state if present; save it atomically on change and at exit")
     .option("--profile <file>", "VM profile (JSON)")
     .option("--tclo <cmd>", "queue a host → guest TCLO command at start; repeatable", collect, [])
-    .option("--trace <file>", "write one JSON line per backdoor access")
+    .option("--trace <file>", "write one JSON line per backdoor access (file created mode 0600)")
+    .option("--trace-limit <bytes>", "stop writing the trace after BYTES (then one record counts the dropped ones); default: no limit", intIn("--trace-limit", 1, Number.MAX_SAFE_INTEGER))
     .option("--pin <cpu>", "pin the tracer and the program to this CPU", intIn("--pin", 0, 4095))
     .option("--verbose", "report TCLO results and a summary on stderr", false)
     .argument("<program...>", "program and its arguments (after --)")
     .passThroughOptions()
-    .action(async (prog: string[], opts: { guestinfo: string[]; state?: string; profile?: string; tclo: string[]; trace?: string; pin?: number; verbose: boolean }) => {
+    .action(async (prog: string[], opts: { guestinfo: string[]; state?: string; profile?: string; tclo: string[]; trace?: string; traceLimit?: number; pin?: number; verbose: boolean }) => {
       setStatus(await runRun(prog, opts));
     });
   program

@@ -2,16 +2,20 @@
  * `vmport run [options] -- PROGRAM [ARGS…]`: run an unmodified Linux program against the simulated VMware host.
  *
  * The program's ring-3 backdoor accesses fault; the tracer emulates them (see `host/tracer/tracer.ts`). Exit
- * status = the program's, or 128 + N when it died of signal N. SIGINT/SIGTERM/SIGHUP to vmport are forwarded to
- * the program, so it ends cleanly and its status is still reported. Usage errors: one `vmport:` line, exit 2.
+ * status = the program's, or 128 + N when it died of signal N; 126/127 with the shell's message when PROGRAM cannot
+ * be executed. SIGINT/SIGTERM/SIGHUP to vmport are forwarded to the program, so it ends cleanly and its status is
+ * still reported. Host-side misuse — bad arguments, a profile, `@file` or state file that is not a regular file of
+ * bounded size, a state directory that does not exist or is not writable — is one `vmport:` line and exit 2,
+ * before the program starts. Everything printed that came from the guest is escaped (`escapeText`).
  */
-import { readFileSync } from "node:fs";
 import { VmportError } from "../core/errors.js";
+import { escapeText } from "../core/text.js";
 import { resolveProfile } from "../devices/profile.js";
 import { restoreDurableState, type DurableState } from "../vm/persistence.js";
 import { VirtualMachine } from "../vm/virtual-machine.js";
-import { runTraced } from "../host/tracer/run.js";
-import { readStateFile, writeFileAtomic } from "../host/state-file.js";
+import { ExecError, runTraced } from "../host/tracer/run.js";
+import { execFailure } from "../host/tracer/program.js";
+import { checkWritableTarget, HOST_FILE_LIMITS, prepareDurableWrites, readHostFile, readStateFile, writeDurableFile } from "../host/state-file.js";
 import { usage } from "./errors.js";
 
 /** Parsed options of `vmport run`. */
@@ -21,16 +25,9 @@ export interface RunCliOptions {
   profile?: string;
   tclo: string[];
   trace?: string;
+  traceLimit?: number;
   pin?: number;
   verbose: boolean;
-}
-
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    usage(`${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
 }
 
 /** `KEY=VALUE` or `KEY=@file` → [key, value]; the `guestinfo.` prefix is optional. */
@@ -39,35 +36,51 @@ export function parseGuestinfo(spec: string): [string, string] {
   if (eq <= 0) usage(`--guestinfo "${spec}": expected KEY=VALUE or KEY=@FILE`);
   const key = spec.slice(0, eq);
   const raw = spec.slice(eq + 1);
-  const value = raw.startsWith("@") ? readText(raw.slice(1), "--guestinfo file") : raw;
+  const value = raw.startsWith("@") ? readHostFile(raw.slice(1), "--guestinfo file", HOST_FILE_LIMITS.guestinfoValue).toString("utf8") : raw;
   return [key, value];
 }
 
-/** Run; returns the exit status. */
-export async function runRun(argv: string[], o: RunCliOptions): Promise<number> {
-  if (argv.length === 0) usage("run: missing PROGRAM (usage: vmport run [options] -- PROGRAM [ARGS...])");
-  if (process.platform !== "linux" || process.arch !== "x64") usage(`run needs Linux on x86-64 (this is ${process.platform}/${process.arch})`);
+/** Read and validate everything the host side gave, before the program starts. */
+function prepare(o: RunCliOptions): { profile: object; state: unknown; guestinfo: [string, string][] } {
   let profile: unknown = {};
   if (o.profile !== undefined) {
+    const text = readHostFile(o.profile, "--profile", HOST_FILE_LIMITS.profile).toString("utf8");
     try {
-      profile = JSON.parse(readText(o.profile, "--profile"));
+      profile = JSON.parse(text);
     } catch (e) {
-      if (e instanceof VmportError) throw e;
       usage(`--profile ${o.profile}: not JSON (${(e as Error).message})`);
     }
   }
   resolveProfile(profile); // validate here: one clear line instead of a worker error
+  if (o.state !== undefined) checkWritableTarget(o.state, "--state");
+  if (o.trace !== undefined) checkWritableTarget(o.trace, "--trace", { regularOnly: false });
   const state = o.state !== undefined ? readStateFile(o.state) : null;
   const guestinfo = o.guestinfo.map(parseGuestinfo);
   // Validate state and guestinfo against a scratch VM before starting anything.
   const scratch = new VirtualMachine({ profile: profile as object });
   if (state !== null) restoreDurableState(scratch, state);
   for (const [k, v] of guestinfo) scratch.messaging.guestinfo.set(k, v);
+  return { profile: profile as object, state, guestinfo };
+}
 
-  let lastState: DurableState | null = null;
+/** Run; returns the exit status. */
+export async function runRun(argv: string[], o: RunCliOptions): Promise<number> {
+  if (argv.length === 0) usage("run: missing PROGRAM (usage: vmport run [options] -- PROGRAM [ARGS...])");
+  if (process.platform !== "linux" || process.arch !== "x64") usage(`run needs Linux on x86-64 (this is ${process.platform}/${process.arch})`);
+  const { profile, state, guestinfo } = prepare(o);
+  if (o.state !== undefined) await prepareDurableWrites();
+
+  let saveError: string | null = null;
+  let saves = 0;
   const save = (s: DurableState) => {
-    lastState = s;
-    if (o.state !== undefined) writeFileAtomic(o.state, JSON.stringify(s, null, 2) + "\n");
+    if (o.state === undefined) return;
+    saves++;
+    try {
+      writeDurableFile(o.state, JSON.stringify(s, null, 2) + "\n");
+    } catch (e) {
+      if (saveError === null) process.stderr.write(`vmport: --state ${o.state}: ${(e as Error).message}\n`);
+      saveError = (e as Error).message;
+    }
   };
   let childPid = 0;
   let pending: NodeJS.Signals | null = null; // a signal that came before the program started
@@ -88,31 +101,44 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
     const out = await runTraced({
       argv,
       env: Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ""}`),
-      profile: profile as object,
+      profile,
       state,
       guestinfo,
       tclo: o.tclo,
       tracePath: o.trace ?? null,
+      traceLimit: o.traceLimit ?? null,
       pinCpu: o.pin ?? null,
       seccomp: true,
       onStarted: (pid) => {
         childPid = pid;
         if (pending !== null) send(pending);
       },
-      onState: save,
+      ...(o.state !== undefined ? { onState: save } : {}),
       onTclo: (cmd, ok, text) => {
-        if (o.verbose) process.stderr.write(`vmport: tclo ${JSON.stringify(cmd)}: ${ok ? "OK" : "ERROR"} ${text}\n`);
+        if (o.verbose) process.stderr.write(`vmport: tclo "${escapeText(cmd)}": ${ok ? "OK" : "ERROR"} ${escapeText(text)}\n`);
       },
     });
     save(out.state);
-    void lastState;
+    if (out.result.execErrno !== null) {
+      process.stderr.write(`vmport: run: ${escapeText(execFailure(argv[0]!, out.result.execErrno).message)}\n`);
+      return out.result.exitStatus;
+    }
     if (o.verbose) {
+      const c = out.counters;
       process.stderr.write(`vmport: exit ${out.result.exitStatus}, ${out.result.traps} backdoor calls emulated\n`);
+      process.stderr.write(`vmport: cpuid: ${c["patched"] ?? 0} sites patched, ${c["cpuids"] ?? 0} emulated; ${c["execMmaps"] ?? 0} executable mmaps followed; peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB\n`);
+      if (o.state !== undefined) process.stderr.write(`vmport: state saves ${saves} (coalesced)\n`);
+      const skipped = ["sharedSkipped", "mappedNotRegular", "mappedUnreadable", "sectionsTooLarge", "sitesOverLimit", "killedAfterRoot", "foreignSeccomp"].filter((k) => (c[k] ?? 0) > 0);
+      if (skipped.length > 0) process.stderr.write(`vmport: ${skipped.map((k) => `${k} ${c[k]}`).join(", ")}\n`);
     }
     return out.result.exitStatus;
   } catch (e) {
+    if (e instanceof ExecError) {
+      process.stderr.write(`vmport: run: ${escapeText(e.message)}\n`);
+      return e.exitStatus;
+    }
     if (e instanceof VmportError) throw e;
-    throw new VmportError("VMPORT_BAD_ARGUMENT", `run: ${(e as Error).message}`);
+    throw new VmportError("VMPORT_BAD_ARGUMENT", `run: ${escapeText((e as Error).message)}`);
   } finally {
     for (const [s, h] of handlers) process.off(s, h);
   }

@@ -39,3 +39,10 @@ test("VmportError carries a code and is recognised by brand", () => {
   assert.ok(!isVmportError(new Error("x")));
   assert.ok(isVmportError({ name: "VmportError", code: "VMPORT_BAD_ARGUMENT" })); // another realm's instance
 });
+
+test("escapeText: control characters, C1, bidi overrides and backslashes become visible escapes on one line", async () => {
+  const { escapeText } = await import("./text.js");
+  assert.equal(escapeText("OK \x1b]0;t\x07\x1b[2J\nvmport: x\r\x9b31m"), "OK \\x1b]0;t\\x07\\x1b[2J\\x0avmport: x\\x0d\\x9b31m");
+  assert.equal(escapeText("a\\b \u202eevil\u2028"), "a\\\\b \\u{202e}evil\\u{2028}");
+  assert.equal(escapeText("héllo wörld ✓"), "héllo wörld ✓");
+});

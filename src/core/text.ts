@@ -73,3 +73,23 @@ export function fromBase64(s: string): Uint8Array | null {
   }
   return out;
 }
+
+/**
+ * Guest-supplied text made safe to print on a terminal, on one line: control characters (C0, DEL, C1), the
+ * Unicode line/paragraph separators and bidirectional overrides are shown as `\xNN` or `\u{NNNN}`, and a
+ * backslash as `\\`, so nothing a guest sends can move the cursor, change the title, clear the screen, start a
+ * new (forged) line or reorder what follows. Everything else prints as itself.
+ */
+export function escapeText(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\\\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    if (c === "\\") return "\\\\";
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u{${n.toString(16)}}`;
+  });
+}
+
+/** Guest-supplied bytes as printable one-line text: lossy UTF-8, then {@link escapeText}. */
+export function escapeBytes(b: Uint8Array): string {
+  return escapeText(fromUtf8(b));
+}

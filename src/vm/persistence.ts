@@ -118,5 +118,14 @@ export function restoreDurableState(vm: VirtualMachine, input: unknown): void {
     s.guiOptions = gui;
     s.setHostClipboard(host);
     s.guestClipboard = guest;
+    s.durableGeneration++;
   }
+}
+
+/**
+ * A number that changes whenever any durable state of `vm` changes (guestinfo, devices, GUI options, clipboard):
+ * compare it after each access to know whether a save is due, without building a snapshot.
+ */
+export function durableGeneration(vm: VirtualMachine): number {
+  return vm.messaging.guestinfo.generation + (vm.backdoor?.ctx.state.durableGeneration ?? 0);
 }

@@ -31,6 +31,11 @@ export class BackdoorState {
   clipboardRefused = 0;
   /** SETNEXTPIECE calls with no selection in progress (counted, ignored). */
   clipboardStrayPieces = 0;
+  /**
+   * Incremented whenever durable state here changes (GUI options, a device toggled, a clipboard text): a cheap
+   * "did anything change" for state saving.
+   */
+  durableGeneration = 0;
   /** Called when the guest completes a selection. */
   onGuestClipboard: ((text: Uint8Array) => void) | null = null;
 
@@ -46,5 +51,6 @@ export class BackdoorState {
   setHostClipboard(text: Uint8Array | null): void {
     this.hostClipboard = text === null ? null : text.slice(0, MAX_SELECTION_BUFFER_LENGTH);
     this.hostClipboardPos = 0;
+    this.durableGeneration++;
   }
 }

@@ -72,6 +72,7 @@ export interface Libc {
   posixSpawn(pid: Int32Array, path: string, fa: unknown, attr: unknown, argv: (string | null)[], envp: (string | null)[]): number;
   faInit(fa: unknown): number;
   faAddDup2(fa: unknown, fd: number, newfd: number): number;
+  faAddClose(fa: unknown, fd: number): number;
   faAddOpen(fa: unknown, fd: number, path: string, oflag: number, mode: number): number;
   faDestroy(fa: unknown): number;
   attrInit(attr: unknown): number;
@@ -104,6 +105,7 @@ export function libc(): Libc {
   const posixSpawn = lib.func("int posix_spawn(_Out_ int* pid, const char* path, void* fa, void* attr, const char** argv, const char** envp)");
   const faInit = lib.func("int posix_spawn_file_actions_init(void* fa)");
   const faAddDup2 = lib.func("int posix_spawn_file_actions_adddup2(void* fa, int fd, int newfd)");
+  const faAddClose = lib.func("int posix_spawn_file_actions_addclose(void* fa, int fd)");
   const faAddOpen = lib.func("int posix_spawn_file_actions_addopen(void* fa, int fd, const char* path, int oflag, uint32_t mode)");
   const faDestroy = lib.func("int posix_spawn_file_actions_destroy(void* fa)");
   const attrInit = lib.func("int posix_spawnattr_init(void* attr)");
@@ -127,6 +129,7 @@ export function libc(): Libc {
     posixSpawn: (pid, path, fa, attr, argv, envp) => posixSpawn(pid, path, fa, attr, argv, envp) as number,
     faInit: (fa) => faInit(fa) as number,
     faAddDup2: (fa, a, b) => faAddDup2(fa, a, b) as number,
+    faAddClose: (fa, fd) => faAddClose(fa, fd) as number,
     faAddOpen: (fa, fd, p, o, m) => faAddOpen(fa, fd, p, o, m) as number,
     faDestroy: (fa) => faDestroy(fa) as number,
     attrInit: (a) => attrInit(a) as number,

@@ -1,19 +1,41 @@
 /**
  * Run a program under the tracer worker and collect the result: the front-end API behind `vmport run`.
  *
- * Does not: write files other than the trace (the CLI writes the state file atomically from the `onState` hook).
+ * Before anything starts: PROGRAM is resolved as `execvp` would (a refusal rejects with {@link ExecError}, as a
+ * shell would answer it), and vmport's own stdout/stderr are settled so that the program inherits its descriptors
+ * in the mode vmport was given them (`stdio.ts`).
+ * Durable state: `onState` is called with at most one snapshot at a time (the worker coalesces changes while it
+ * runs); it must finish its write before returning.
+ * Does not: write files other than the trace (the CLI writes the state file from `onState`).
  */
 import { Worker, MessageChannel } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import { writeSync } from "node:fs";
-import type { WorkerJob, WorkerMessage } from "./worker.js";
+import { VmportError } from "../../core/errors.js";
+import { SAVE_FLAG, type WorkerJob, type WorkerMessage } from "./worker-protocol.js";
 import type { RunResult } from "./tracer.js";
 import type { GuestStateSnapshot } from "../../channels/guest-state.js";
 import type { DurableState } from "../../vm/persistence.js";
+import { execFailure, resolveExec } from "./program.js";
+import { settleOwnStdio, stdioAtStart } from "../stdio.js";
+
+/** PROGRAM cannot be executed: the message and exit status a shell would give. */
+export class ExecError extends VmportError {
+  /** 126 (found but not executable) or 127 (not found). */
+  readonly exitStatus: number;
+  constructor(message: string, exitStatus: number) {
+    super("VMPORT_EXEC_FAILED", message);
+    this.exitStatus = exitStatus;
+  }
+}
 
 /** Options of {@link runTraced}. */
-export type RunOptions = Omit<WorkerJob, "control"> & {
-  /** Called with the durable state whenever the guest changed it. */
+export type RunOptions = Omit<WorkerJob, "control" | "exec" | "stdio" | "saveFlags" | "wantState" | "traceLimit"> & {
+  /** Program and arguments. */
+  argv: string[];
+  /** Stop the trace file after this many bytes (default: no limit). */
+  traceLimit?: number | null;
+  /** Called with the durable state when the guest changed it; at most one call at a time, write before returning. */
   onState?: (s: DurableState) => void;
   /** Called with each TCLO result. */
   onTclo?: (command: string, ok: boolean, text: string) => void;
@@ -37,13 +59,34 @@ export interface RunOutcome {
   counters: Record<string, number>;
 }
 
-/** Run `argv` traced; resolves when the root program has exited. Rejects with the worker's error message. */
+/** PATH from an environment list. */
+function envPath(env: string[]): string | undefined {
+  const e = env.find((x) => x.startsWith("PATH="));
+  return e === undefined ? undefined : e.slice(5);
+}
+
+/**
+ * Run `argv` traced; resolves when the root program has exited. Rejects with {@link ExecError} when PROGRAM cannot
+ * be executed (nothing ran), or with the worker's error message.
+ */
 export function runTraced(o: RunOptions): Promise<RunOutcome> {
+  const plan = resolveExec(o.argv, envPath(o.env));
+  if ("message" in plan) return Promise.reject(new ExecError(plan.message, plan.exitStatus));
   const here = fileURLToPath(import.meta.url);
   const ext = here.endsWith(".ts") ? ".ts" : ".js";
   const { port1, port2 } = new MessageChannel();
-  const { onState, onTclo, onStarted, ...rest } = o;
-  const job: WorkerJob = { ...rest, control: port2 };
+  const { onState, onTclo, onStarted, argv, traceLimit, ...rest } = o;
+  const saveFlags = new Int32Array(new SharedArrayBuffer(8));
+  const job: WorkerJob = {
+    ...rest,
+    exec: plan,
+    traceLimit: traceLimit ?? null,
+    stdio: stdioAtStart(),
+    wantState: onState !== undefined,
+    saveFlags,
+    control: port2,
+  };
+  settleOwnStdio();
   const url = new URL(`./worker${ext}`, import.meta.url);
   // Under tsx (tests, benchmarks) the worker must register the TypeScript loader itself before importing the
   // worker module (Node 20 does not apply the parent's --import hooks to a worker's entry); the built CLI runs JS.
@@ -57,26 +100,45 @@ export function runTraced(o: RunOptions): Promise<RunOutcome> {
       : new Worker(url, { workerData: job, transferList: [port2] });
   return new Promise<RunOutcome>((resolve, reject) => {
     let settled = false;
+    let doorbellFd = -1;
+    const ring = () => {
+      if (doorbellFd < 0 || settled) return;
+      try {
+        writeSync(doorbellFd, "x"); // wake the tracer even if no trap is pending
+      } catch {
+        // the run is ending
+      }
+    };
     worker.on("message", (m: WorkerMessage) => {
       if (m.type === "started") {
-        const ring = (msg: object) => {
+        doorbellFd = m.doorbellFd;
+        const send = (msg: object) => {
           port1.postMessage(msg);
-          // Wake the tracer even if no trap is pending: one byte to the doorbell pipe.
-          if (m.doorbellFd >= 0) writeSync(m.doorbellFd, "x");
+          ring();
         };
         onStarted?.(m.pid, {
-          setGuestinfo: (key, value) => ring({ type: "guestinfo", key, value }),
-          tclo: (command) => ring({ type: "tclo", command }),
+          setGuestinfo: (key, value) => send({ type: "guestinfo", key, value }),
+          tclo: (command) => send({ type: "tclo", command }),
         });
-      }
-      else if (m.type === "state") onState?.(m.state);
-      else if (m.type === "tclo") onTclo?.(m.command, m.ok, m.text);
+      } else if (m.type === "state") {
+        try {
+          onState?.(m.state);
+        } finally {
+          Atomics.store(saveFlags, SAVE_FLAG.BUSY, 0);
+          if (Atomics.load(saveFlags, SAVE_FLAG.DIRTY) === 1) ring(); // changed meanwhile: ask for the latest
+        }
+      } else if (m.type === "tclo") onTclo?.(m.command, m.ok, m.text);
       else if (m.type === "error") {
         settled = true;
         reject(new Error(m.message));
       } else if (m.type === "done") {
         settled = true;
-        resolve({ result: m.result, guest: m.guest, state: m.state, counters: m.counters });
+        const r = m.result;
+        if (r.execErrno !== null) {
+          const f = execFailure(argv[0]!, r.execErrno);
+          r.exitStatus = f.exitStatus;
+        }
+        resolve({ result: r, guest: m.guest, state: m.state, counters: m.counters });
       }
     });
     worker.on("error", (e) => {

@@ -6,42 +6,42 @@
  * signal-delivery-stop, decodes and emulates the instruction with the engine, writes the registers back and
  * resumes the thread without the signal. Every other stop is passed through untouched: other SIGSEGVs (a NULL
  * dereference, `inb $0x80`, a user's `kill -SEGV`) are delivered; job control works (group-stops are LISTENed);
- * fork, vfork, clone and exec are followed.
- * Source of truth: `tracer-notes.md` §1–§4 (measured design: posix_spawn from the tracer thread with fds 0–2
- * dup2'ed onto themselves and every signal reset to default; a self-stopping trampoline (here a static one, see
- * `trampoline.ts`); the start-up race; stop classification); `ptrace(2)`.
- * CPUID (profile `cpuid`, default on): at each exec a breakpoint at the program's entry point waits until the
- * dynamic loader has mapped every DT_NEEDED library; then every `cpuid` in the executable file mappings is patched
- * to `ud2` (same length, `real-clients.md` §9) and the resulting SIGILLs are emulated with VMware's leaves.
- * Libraries mapped later (dlopen) are caught by the seccomp policy: an `mmap` of a file with PROT_EXEC stops for
- * the tracer, which lets it run to its exit and patches the new mapping.
- * Does not: run on anything but Linux x86-64 with ptrace; patch code that is not in a file mapping.
+ * fork, vfork, clone and exec are followed. CPUID virtualisation is `cpuid-patcher.ts`.
+ * Source of truth: `docs/tracer.md` (measured design: posix_spawn from the tracer thread with fds 0–2 dup2'ed
+ * onto themselves and every signal reset to default; the static self-stopping trampoline; the start-up race;
+ * stop classification); `ptrace(2)`.
+ * The guest never outlives its root program, and cannot leave the tracer: the syscall policy (`seccomp.ts`)
+ * refuses `ptrace`, `clone(CLONE_UNTRACED)` and `clone3`, so every descendant is a tracee; PTRACE_O_EXITKILL
+ * kills them all if vmport dies (SIGKILL included); when the root program exits, every other tracee is killed,
+ * including one whose first stop comes later.
+ * Does not: run on anything but Linux x86-64 with ptrace.
  */
 import { CpuState } from "../../x86/cpu-state.js";
 import { Outcome } from "../../vm/exit-result.js";
 import type { VirtualMachine } from "../../vm/virtual-machine.js";
 import { ERRNO, PTRACE, PTRACE_EVENT, PTRACE_O, SIG, SI_KERNEL, USER_REGS_SIZE, WALL, WNOTHREAD, libc, type Libc } from "../ptrace/libc.js";
 import { PtraceMemory } from "./ptrace-memory.js";
-import { policyProgram } from "./seccomp.js";
+import { EXEC_MMAP_TRACE_DATA, policyProgram } from "./seccomp.js";
 import { loadCpu, storeCpu } from "./user-regs.js";
-import { readFileSync, openSync, readSync, closeSync } from "node:fs";
-import { Reg } from "../../x86/registers.js";
-import { cpuidSites, execMappings } from "./cpuid-sites.js";
-import { vmwareCpuid } from "./cpuid.js";
-import { resolveProgram, trampolinePath } from "./trampoline.js";
+import { trampolinePath } from "./trampoline.js";
+import { CpuidPatcher } from "./cpuid-patcher.js";
+import type { ExecPlan } from "./program.js";
+import { blockingFlags, type StdioPlan } from "../stdio.js";
 
 /** Options of one traced run. */
 export interface TracerOptions {
-  /** Program and arguments. */
-  argv: string[];
+  /** What to execute (resolved by `resolveExec`). */
+  exec: ExecPlan;
   /** Environment as `KEY=VALUE`. */
   env: string[];
   /** The VM whose backdoor the program talks to. */
   vm: VirtualMachine;
   /** Pin the tracer thread and the tracee to this CPU, or null. */
   pinCpu: number | null;
-  /** Install the iopl/ioperm/vsock policy (default true). */
+  /** Install the syscall policy (default true). */
   seccomp?: boolean;
+  /** Descriptors 0–2 as vmport was given them (default: all open, blocking). */
+  stdio?: StdioPlan;
   /** Called after every emulated backdoor access (state saving). Keep it cheap. */
   afterTrap?: () => void;
   /**
@@ -53,7 +53,7 @@ export interface TracerOptions {
 
 /** How the run ended. */
 export interface RunResult {
-  /** The root program's exit code, or 128 + signal. */
+  /** The root program's exit code, or 128 + signal; 126/127 when it could not be executed. */
   exitStatus: number;
   /** Signal that killed the root program, or null. */
   signal: number | null;
@@ -61,9 +61,11 @@ export interface RunResult {
   traps: number;
   /** SIGSEGVs passed through to the program. */
   passedSegv: number;
+  /** errno of a failed `execve` of the program (it never ran), or null. */
+  execErrno: number | null;
 }
 
-/** Per-run counters exposed for tests and benchmarks. */
+/** Per-run counters exposed for tests, `--verbose` and benchmarks. */
 export interface TracerCounters {
   traps: number;
   /** CPUID instructions emulated. */
@@ -74,56 +76,74 @@ export interface TracerCounters {
   signalsPassed: number;
   groupStops: number;
   events: number;
+  /** Tracees killed because the root program had exited. */
+  killedAfterRoot: number;
+  /** Seccomp stops that were not vmport's own rule (a filter the program installed). */
+  foreignSeccomp: number;
 }
 
 const STOP_SIGNALS = new Set<number>([SIG.STOP, SIG.TSTP, SIG.TTIN, SIG.TTOU]);
 /** `VMPORT_DEBUG_TRACER=1` prints every wait result on stderr. */
 const DEBUG = process.env["VMPORT_DEBUG_TRACER"] === "1";
+const F_GETFL = 3;
+const F_SETFL = 4;
+const SYS_FCNTL = 72;
 
 /** One tracer; `run()` blocks the calling thread until the root program exits. */
 export class Tracer {
-  readonly counters: TracerCounters = { traps: 0, cpuids: 0, patched: 0, passedSegv: 0, signalsPassed: 0, groupStops: 0, events: 0 };
+  readonly counters: TracerCounters = { traps: 0, cpuids: 0, patched: 0, passedSegv: 0, signalsPassed: 0, groupStops: 0, events: 0, killedAfterRoot: 0, foreignSeccomp: 0 };
   private readonly c: Libc = libc();
   private readonly status = new Int32Array(1);
   private readonly regsBuf = this.c.alloc(USER_REGS_SIZE);
   private readonly uregs = new Uint32Array(this.regsBuf.view.buffer, this.regsBuf.view.byteOffset, USER_REGS_SIZE / 4);
   private readonly siginfo = this.c.alloc(128);
+  private readonly eventMsg = this.c.alloc(8);
   private readonly cpu = new CpuState();
   private readonly mem = new PtraceMemory(this.c);
+  /** Every tracee seen (or announced by a fork/clone event) and not yet exited. */
   private readonly known = new Set<number>();
+  readonly patcher: CpuidPatcher;
   /** Root program pid (the trampoline, then the program it execs). */
   rootPid = 0;
-  /** Patched `cpuid` addresses per thread group. */
-  private readonly sites = new Map<number, Set<number>>();
-  /** Entry-point breakpoints waiting to be hit: tgid → address and the original 8 bytes there. */
-  private readonly entryBreak = new Map<number, { addr: number; orig: Uint8Array }>();
-  private readonly tgids = new Map<number, number>();
-  private readonly word = new Uint8Array(8);
-  /** Threads stopped at an executable-mmap seccomp event, resumed to the syscall's exit. */
-  private readonly awaitingMmap = new Set<number>();
   /** Write end of the doorbell pipe (O_CLOEXEC); another thread writes one byte to wake the wait loop. */
   doorbellFd = -1;
   private doorbellRead = -1;
   private doorbellPid = 0;
 
-  constructor(private readonly o: TracerOptions) {}
+  constructor(private readonly o: TracerOptions) {
+    this.patcher = new CpuidPatcher(this.c, o.vm.profile);
+  }
+
+  /** Clear O_NONBLOCK on descriptors 0–2 (Node's libuv set it on pipes; the program shares the descriptions). */
+  private restoreStdioFlags(plan: StdioPlan): void {
+    for (const fd of [0, 1, 2]) {
+      if (plan.closed[fd]) continue;
+      const cur = this.c.syscall6(SYS_FCNTL, fd, F_GETFL, 0, 0, 0, 0);
+      if (cur < 0) continue;
+      const want = blockingFlags(cur);
+      if (want !== null) this.c.syscall6(SYS_FCNTL, fd, F_SETFL, want, 0, 0, 0);
+    }
+  }
 
   /** Spawn the program under the trampoline and seize it. Throws with a clear message on failure. */
   spawn(): number {
     const c = this.c;
     if (this.o.pinCpu !== null) this.pin(0);
+    const stdio = this.o.stdio ?? { closed: [false, false, false] };
+    this.restoreStdioFlags(stdio);
     const fa = c.alloc(80);
     const attr = c.alloc(336);
     c.faInit(fa.ptr);
-    for (const fd of [0, 1, 2]) c.faAddDup2(fa.ptr, fd, fd); // clears FD_CLOEXEC, which Node sets on 0–2
+    for (const fd of [0, 1, 2]) {
+      if (stdio.closed[fd]) c.faAddClose(fa.ptr, fd); // closed when vmport started: closed for the program too
+      else c.faAddDup2(fa.ptr, fd, fd); // clears FD_CLOEXEC, which Node sets on 0–2
+    }
     c.attrInit(attr.ptr);
     c.attrSetSigDefault(attr.ptr, new Uint8Array(128).fill(0xff)); // Node ignores SIGPIPE/SIGXFSZ: reset all
     c.attrSetSigMask(attr.ptr, new Uint8Array(128));
     c.attrSetFlags(attr.ptr, 0x04 | 0x08); // POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
-    const prog = resolveProgram(this.o.argv[0]!, envPath(this.o.env));
-    if (prog === null) throw new Error(`${this.o.argv[0]}: command not found`);
     const tramp = trampolinePath(this.o.seccomp !== false ? policyProgram(this.o.vm.profile.cpuid) : []);
-    const argv = [tramp, prog, ...this.o.argv, null];
+    const argv = [tramp, this.o.exec.path, ...this.o.exec.argv, null];
     const envp = [...this.o.env, null];
     const pid = new Int32Array(1);
     const rc = c.posixSpawn(pid, tramp, fa.ptr, attr.ptr, argv, envp);
@@ -132,7 +152,7 @@ export class Tracer {
     if (rc !== 0) throw new Error(`posix_spawn failed (error ${rc})`);
     this.rootPid = pid[0]!;
     let opts = PTRACE_O.TRACEFORK | PTRACE_O.TRACEVFORK | PTRACE_O.TRACECLONE | PTRACE_O.TRACEEXEC | PTRACE_O.EXITKILL;
-    if (this.o.vm.profile.cpuid) opts |= PTRACE_O.TRACESECCOMP | PTRACE_O.TRACESYSGOOD;
+    if (this.o.seccomp !== false) opts |= PTRACE_O.TRACESECCOMP | PTRACE_O.TRACESYSGOOD;
     if (c.ptrace(PTRACE.SEIZE, this.rootPid, 0, opts) !== 0) {
       const e = c.errno();
       c.kill(this.rootPid, SIG.KILL);
@@ -174,11 +194,19 @@ export class Tracer {
     this.c.schedSetaffinity(pid, 128, mask);
   }
 
-  /** Wait for and handle stops until the root program is gone. */
+  /** PTRACE_GETEVENTMSG of a stopped tracee (a new tid, or a seccomp rule's data), or -1. */
+  private eventMessage(tid: number): number {
+    if (this.c.ptraceBuf(PTRACE.GETEVENTMSG, tid, 0, this.eventMsg.ptr) !== 0) return -1;
+    const v = this.eventMsg.view;
+    return v[0]! | (v[1]! << 8) | (v[2]! << 16) | (v[3]! * 0x1000000);
+  }
+
+  /** Wait for and handle stops until the root program and every other tracee are gone. */
   run(): RunResult {
     const c = this.c;
     let rootStatus: number | null = null;
     let started = false;
+    let rootExeced = false;
     for (;;) {
       const tid = c.waitpid(-1, this.status, WALL | WNOTHREAD);
       if (tid < 0) {
@@ -197,6 +225,7 @@ export class Tracer {
       if ((s & 0x7f) === 0 || ((s & 0xff) !== 0x7f && (s & 0x7f) !== 0)) {
         // Exited or killed.
         this.known.delete(tid);
+        this.patcher.onExit(tid);
         if (tid === this.rootPid) {
           rootStatus = s;
           this.killRest(); // the guest never outlives its root program under vmport
@@ -204,12 +233,19 @@ export class Tracer {
         }
         continue;
       }
+      if (rootStatus !== null) {
+        // A stop after the root program exited (a child whose first stop came late): it must not run on.
+        this.counters.killedAfterRoot++;
+        c.kill(tid, SIG.KILL);
+        c.ptrace(PTRACE.CONT, tid, 0, 0);
+        continue;
+      }
       const sig = (s >> 8) & 0xff;
       const event = (s >> 16) & 0xff;
       if (!started && tid === this.rootPid) {
-        // Start-up race (tracer-notes §4.1): seized after the trampoline's self-stop ⇒ EVENT_STOP(SIGSTOP):
+        // Start-up race (docs/tracer.md): seized after the trampoline's self-stop ⇒ EVENT_STOP(SIGSTOP):
         // LISTEN + SIGCONT; seized before it ⇒ a SIGSTOP signal-delivery-stop: swallow it. Seized while
-        // posix_spawn's exec of /bin/sh was still finishing ⇒ an EXEC event comes first: just resume.
+        // posix_spawn's exec of the trampoline was still finishing ⇒ an EXEC event comes first: just resume.
         this.known.add(tid);
         if (sig === SIG.STOP && event === PTRACE_EVENT.STOP) {
           started = true;
@@ -223,27 +259,12 @@ export class Tracer {
       }
       if (event !== 0) {
         this.counters.events++;
-        if (event === PTRACE_EVENT.STOP) {
-          if (this.known.has(tid) && STOP_SIGNALS.has(sig)) {
-            this.counters.groupStops++;
-            c.ptrace(PTRACE.LISTEN, tid, 0, 0); // a real group-stop: stays stopped until SIGCONT
-          } else {
-            this.known.add(tid); // a new child or thread's first stop
-            c.ptrace(PTRACE.CONT, tid, 0, 0);
-          }
-        } else if (event === PTRACE_EVENT.SECCOMP) {
-          // An executable file mapping is about to be made (a library): let the mmap run, stop at its exit.
-          this.awaitingMmap.add(tid);
-          c.ptrace(PTRACE.SYSCALL, tid, 0, 0);
-        } else {
-          if (event === PTRACE_EVENT.EXEC) this.onExec(tid);
-          c.ptrace(PTRACE.CONT, tid, 0, 0); // fork, vfork, clone, exec, exit events
-        }
+        this.onEvent(tid, sig, event);
+        if (event === PTRACE_EVENT.EXEC && tid === this.rootPid) rootExeced = true;
         continue;
       }
-      if (sig === (SIG.TRAP | 0x80) && this.awaitingMmap.delete(tid)) {
-        this.patchAll(tid, this.tgidOf(tid)); // syscall-exit of that mmap: patch the new mapping
-        c.ptrace(PTRACE.CONT, tid, 0, 0);
+      if (sig === (SIG.TRAP | 0x80) && this.patcher.mmapExit(tid)) {
+        c.ptrace(PTRACE.CONT, tid, 0, 0); // the syscall-exit stop of an executable mmap: patched
         continue;
       }
       this.known.add(tid);
@@ -251,7 +272,7 @@ export class Tracer {
         c.ptrace(PTRACE.CONT, tid, 0, 0);
         continue;
       }
-      if ((sig === SIG.ILL && this.cpuidTrap(tid)) || (sig === SIG.TRAP && this.entryHit(tid))) {
+      if ((sig === SIG.ILL && this.patcher.cpuidTrap(tid)) || (sig === SIG.TRAP && this.patcher.entryHit(tid))) {
         c.ptrace(PTRACE.CONT, tid, 0, 0);
         continue;
       }
@@ -259,14 +280,51 @@ export class Tracer {
       else this.counters.signalsPassed++;
       c.ptrace(PTRACE.CONT, tid, 0, sig); // deliver the signal untouched
     }
+    Object.assign(this.counters, { cpuids: this.patcher.counters.cpuids, patched: this.patcher.counters.patched });
     const st = rootStatus ?? 0;
     const signal = (st & 0x7f) !== 0 ? st & 0x7f : null;
+    const code = (st >> 8) & 0xff;
     return {
-      exitStatus: signal !== null ? 128 + signal : (st >> 8) & 0xff,
+      exitStatus: signal !== null ? 128 + signal : code,
       signal,
       traps: this.counters.traps,
       passedSegv: this.counters.passedSegv,
+      // The trampoline exits with the errno of a failed execve; without an exec event the program never ran.
+      execErrno: !rootExeced && signal === null && code !== 0 ? code : null,
     };
+  }
+
+  /** A ptrace event stop. */
+  private onEvent(tid: number, sig: number, event: number): void {
+    const c = this.c;
+    if (event === PTRACE_EVENT.STOP) {
+      if (this.known.has(tid) && STOP_SIGNALS.has(sig)) {
+        this.counters.groupStops++;
+        c.ptrace(PTRACE.LISTEN, tid, 0, 0); // a real group-stop: stays stopped until SIGCONT
+      } else {
+        this.known.add(tid); // a new child or thread's first stop
+        c.ptrace(PTRACE.CONT, tid, 0, 0);
+      }
+      return;
+    }
+    if (event === PTRACE_EVENT.SECCOMP) {
+      if (this.eventMessage(tid) !== EXEC_MMAP_TRACE_DATA) {
+        this.counters.foreignSeccomp++; // a filter the program installed itself: let the call go on
+        c.ptrace(PTRACE.CONT, tid, 0, 0);
+        return;
+      }
+      // An executable file mapping is about to be made. Nothing to patch: go on; else stop at its exit.
+      c.ptrace(this.patcher.mmapEntry(tid) ? PTRACE.SYSCALL : PTRACE.CONT, tid, 0, 0);
+      return;
+    }
+    if (event === PTRACE_EVENT.FORK || event === PTRACE_EVENT.VFORK || event === PTRACE_EVENT.CLONE) {
+      const child = this.eventMessage(tid);
+      if (child > 0) {
+        this.known.add(child); // killed with the rest even if its first stop has not been seen yet
+        this.patcher.onNewTask(tid, child);
+      }
+    } else if (event === PTRACE_EVENT.EXEC) this.patcher.onExec(tid);
+    c.ptrace(PTRACE.CONT, tid, 0, 0); // fork, vfork, clone, exec, exit events
   }
 
   /** A SIGSEGV stop: emulate it if the kernel raised it for #GP on a backdoor instruction. */
@@ -289,154 +347,11 @@ export class Tracer {
     return true;
   }
 
-  /** Thread-group id of `tid` (cached; read from /proc once per thread). */
-  private tgidOf(tid: number): number {
-    let g = this.tgids.get(tid);
-    if (g === undefined) {
-      g = procStatusField(tid, "Tgid") ?? tid;
-      this.tgids.set(tid, g);
-    }
-    return g;
-  }
-
-  /** Patched sites of a thread group; a forked child inherits its parent's patched text, so its list too. */
-  private sitesOf(tgid: number): Set<number> {
-    let set = this.sites.get(tgid);
-    if (set === undefined) {
-      const ppid = procStatusField(tgid, "PPid");
-      const parent = ppid !== null ? this.sites.get(ppid) : undefined;
-      set = new Set(parent ?? []);
-      this.sites.set(tgid, set);
-    }
-    return set;
-  }
-
-  /** After an exec: forget old sites and stop at the entry point, where every needed library is mapped. */
-  private onExec(tid: number): void {
-    this.tgids.delete(tid);
-    this.tgids.set(tid, tid);
-    this.sites.set(tid, new Set());
-    if (!this.o.vm.profile.cpuid) return;
-    const entry = auxvEntry(tid);
-    if (entry === null || this.peek(tid, entry) === false) return;
-    const orig = this.word.slice();
-    const patched = this.word.slice();
-    patched[0] = 0xcc; // int3
-    if (this.poke(tid, entry, patched)) this.entryBreak.set(tid, { addr: entry, orig });
-  }
-
-  /** SIGTRAP at entry + 1 of a pending breakpoint: restore, rewind, patch. */
-  private entryHit(tid: number): boolean {
-    const tgid = this.tgidOf(tid);
-    const bp = this.entryBreak.get(tgid);
-    if (bp === undefined) return false;
-    const c = this.c;
-    if (c.ptraceBuf(PTRACE.GETREGS, tid, 0, this.regsBuf.ptr) !== 0) return false;
-    loadCpu(this.uregs, this.cpu);
-    if (this.cpu.regs.getNumber(Reg.RIP) !== bp.addr + 1) return false;
-    this.entryBreak.delete(tgid);
-    this.poke(tid, bp.addr, bp.orig);
-    this.cpu.regs.set64(Reg.RIP, BigInt(bp.addr));
-    storeCpu(this.cpu, this.uregs);
-    c.ptraceBuf(PTRACE.SETREGS, tid, 0, this.regsBuf.ptr);
-    this.patchAll(tid, tgid);
-    return true;
-  }
-
-  /** Patch every `cpuid` in the r-x file mappings of `tgid` to `ud2`. */
-  private patchAll(tid: number, tgid: number): void {
-    const set = this.sitesOf(tgid);
-    for (const m of execMappings(tgid)) {
-      for (const off of cpuidSites(m.path)) {
-        if (off < m.offset || off >= m.offset + (m.end - m.start)) continue;
-        const addr = m.start + (off - m.offset);
-        if (set.has(addr) || this.peek(tid, addr) === false) continue;
-        if (this.word[0] !== 0x0f || this.word[1] !== 0xa2) continue; // not what the file said: leave it
-        const w = this.word.slice();
-        w[1] = 0x0b; // 0F A2 cpuid → 0F 0B ud2
-        if (this.poke(tid, addr, w)) {
-          set.add(addr);
-          this.counters.patched++;
-        }
-      }
-    }
-  }
-
-  /** SIGILL at a patched site: emulate CPUID. */
-  private cpuidTrap(tid: number): boolean {
-    const set = this.sites.size > 0 ? this.sitesOf(this.tgidOf(tid)) : null;
-    if (set === null || set.size === 0) return false;
-    const c = this.c;
-    if (c.ptraceBuf(PTRACE.GETREGS, tid, 0, this.regsBuf.ptr) !== 0) return false;
-    loadCpu(this.uregs, this.cpu);
-    const regs = this.cpu.regs;
-    const rip = regs.getNumber(Reg.RIP);
-    if (!set.has(rip)) return false; // the program's own ud2
-    const [a, b, cx, d] = vmwareCpuid(regs.lo(Reg.RAX), regs.lo(Reg.RCX), this.o.vm.profile);
-    regs.set32ZeroExtend(Reg.RAX, a);
-    regs.set32ZeroExtend(Reg.RBX, b);
-    regs.set32ZeroExtend(Reg.RCX, cx);
-    regs.set32ZeroExtend(Reg.RDX, d);
-    regs.set64(Reg.RIP, BigInt(rip + 2));
-    storeCpu(this.cpu, this.uregs);
-    if (c.ptraceBuf(PTRACE.SETREGS, tid, 0, this.regsBuf.ptr) !== 0) return false;
-    this.counters.cpuids++;
-    return true;
-  }
-
-  /** Read 8 bytes at `addr` of `pid` into `this.word`. */
-  private peek(pid: number, addr: number): boolean {
-    this.mem.pid = pid;
-    return this.mem.read(addr, this.word, 0, 8) === -1;
-  }
-
-  /** Write 8 bytes with PTRACE_POKEDATA (works on read-only text, unlike process_vm_writev). */
-  private poke(pid: number, addr: number, bytes: Uint8Array): boolean {
-    const w = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-    return this.c.ptrace(PTRACE.POKEDATA, pid, BigInt(addr), w) === 0;
-  }
-
   private killRest(): void {
-    for (const t of this.known) if (t !== this.rootPid) this.c.kill(t, SIG.KILL);
+    for (const t of this.known) {
+      if (t === this.rootPid) continue;
+      this.c.kill(t, SIG.KILL);
+      this.counters.killedAfterRoot++;
+    }
   }
-}
-
-/** A numeric field of /proc/PID/status, or null. */
-function procStatusField(pid: number, field: string): number | null {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** AT_ENTRY of a process, from /proc/PID/auxv (u64 pairs for 64-bit programs, u32 pairs for i386). */
-function auxvEntry(pid: number): number | null {
-  let auxv: Buffer;
-  let is64 = true;
-  try {
-    auxv = readFileSync(`/proc/${pid}/auxv`);
-    const fd = openSync(`/proc/${pid}/exe`, "r");
-    const hdr = Buffer.alloc(5);
-    readSync(fd, hdr, 0, 5, 0);
-    closeSync(fd);
-    is64 = hdr[4] === 2;
-  } catch {
-    return null;
-  }
-  const AT_ENTRY = 9;
-  const step = is64 ? 16 : 8;
-  for (let o = 0; o + step <= auxv.length; o += step) {
-    const type = is64 ? Number(auxv.readBigUInt64LE(o)) : auxv.readUInt32LE(o);
-    if (type === 0) break;
-    if (type === AT_ENTRY) return is64 ? Number(auxv.readBigUInt64LE(o + 8)) : auxv.readUInt32LE(o + 4);
-  }
-  return null;
-}
-
-/** PATH from an environment list. */
-function envPath(env: string[]): string | undefined {
-  const e = env.find((x) => x.startsWith("PATH="));
-  return e === undefined ? undefined : e.slice(5);
 }

@@ -9,24 +9,17 @@
  * dlopen'ed libraries); until PTRACE_SEIZE has happened there is no tracer, and the kernel fails such a call with
  * ENOSYS ("failed to map segment from shared object"), about once in 60 starts. A static trampoline makes no mmap
  * before its self-stop, so the race is gone.
- * Usage: `trampoline RESOLVED_PATH ARGV0 ARGS…` → `execve(RESOLVED_PATH, [ARGV0, ARGS…], envp)`; exit 127 if that
- * fails. PATH is searched by vmport before spawning.
+ * Usage: `trampoline RESOLVED_PATH ARGV0 ARGS…` → `execve(RESOLVED_PATH, [ARGV0, ARGS…], envp)`; if that fails,
+ * exit with the errno of the failed `execve` (the tracer, having seen no exec, reports it as a shell would).
+ * PATH is searched by vmport before spawning.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
-import { cacheDir } from "./cpuid-sites.js";
-import { writeFileAtomic } from "../state-file.js";
-
-const BASE = 0x400000;
-const EHDR = 64;
-const PHDR = 56;
+import { IMAGE_BASE, imm32, installImage, staticImage } from "../static-elf.js";
+import type { Insn } from "./seccomp.js";
 
 /** One classic BPF instruction: code, jt, jf, k. */
-export type BpfInsn = [number, number, number, number];
-
-function imm32(v: number): number[] {
-  return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
-}
+export type BpfInsn = Insn;
 
 /** Machine code with the mnemonic of each instruction; `fprog` is the address of the `sock_fprog`. */
 function code(fprog: number): number[] {
@@ -67,7 +60,9 @@ function code(fprog: number): number[] {
     0x48, 0x8d, 0x54, 0xcc, 0x10, // lea rdx, [rsp+rcx*8+16] ; envp
     0xb8, 0x3b, 0x00, 0x00, 0x00, // mov eax, 59 (execve)
     0x0f, 0x05, // syscall
-    0xbf, 0x7f, 0x00, 0x00, 0x00, // mov edi, 127
+    // 4. execve failed: exit with its errno (the tracer saw no exec and reports it as the shell would).
+    0xf7, 0xd8, // neg eax
+    0x89, 0xc7, // mov edi, eax
     0xb8, 0x3c, 0x00, 0x00, 0x00, // mov eax, 60 (exit)
     0x0f, 0x05, // syscall
   ];
@@ -78,55 +73,25 @@ function code(fprog: number): number[] {
  * @param filter - the seccomp program the trampoline installs on itself before stopping (empty: none)
  */
 export function trampolineImage(filter: BpfInsn[]): Uint8Array {
-  const codeLen = code(0).length;
-  const fprogOff = (EHDR + PHDR + codeLen + 7) & ~7;
-  const filterOff = fprogOff + 16;
-  const size = filterOff + filter.length * 8;
-  const b = new Uint8Array(size);
-  const dv = new DataView(b.buffer);
-  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]); // ELF, 64-bit, little-endian, version 1, SysV
-  dv.setUint16(16, 2, true); // ET_EXEC
-  dv.setUint16(18, 0x3e, true); // x86-64
-  dv.setUint32(20, 1, true);
-  dv.setBigUint64(24, BigInt(BASE + EHDR + PHDR), true); // e_entry
-  dv.setBigUint64(32, BigInt(EHDR), true); // e_phoff
-  dv.setUint16(52, EHDR, true); // e_ehsize
-  dv.setUint16(54, PHDR, true); // e_phentsize
-  dv.setUint16(56, 1, true); // e_phnum
-  const p = EHDR;
-  dv.setUint32(p, 1, true); // PT_LOAD
-  dv.setUint32(p + 4, 5, true); // R + X
-  dv.setBigUint64(p + 16, BigInt(BASE), true); // p_vaddr
-  dv.setBigUint64(p + 24, BigInt(BASE), true); // p_paddr
-  dv.setBigUint64(p + 32, BigInt(size), true); // p_filesz
-  dv.setBigUint64(p + 40, BigInt(size), true); // p_memsz
-  dv.setBigUint64(p + 48, 0x1000n, true); // p_align
-  b.set(code(BASE + fprogOff), EHDR + PHDR);
-  dv.setUint16(fprogOff, filter.length, true); // sock_fprog.len
-  dv.setBigUint64(fprogOff + 8, BigInt(BASE + filterOff), true); // sock_fprog.filter
+  const data = new Uint8Array(16 + filter.length * 8);
+  const dv = new DataView(data.buffer);
+  dv.setUint16(0, filter.length, true); // sock_fprog.len
   filter.forEach(([c, jt, jf, k], i) => {
-    const o = filterOff + i * 8;
+    const o = 16 + i * 8;
     dv.setUint16(o, c, true);
     dv.setUint8(o + 2, jt);
     dv.setUint8(o + 3, jf);
     dv.setUint32(o + 4, k >>> 0, true);
   });
-  return b;
+  const { image, dataOffset } = staticImage((fprog) => code(fprog), data);
+  // sock_fprog.filter: the absolute address of the filter, right after the 16-byte sock_fprog.
+  new DataView(image.buffer).setBigUint64(dataOffset + 8, BigInt(IMAGE_BASE + dataOffset + 16), true);
+  return image;
 }
 
 /** Path of the trampoline for `filter`, written on first use (the file name carries a hash of the image). */
 export function trampolinePath(filter: BpfInsn[]): string {
-  const image = trampolineImage(filter);
-  let h = 0x811c9dc5;
-  for (const x of image) h = Math.imul(h ^ x, 0x01000193) >>> 0;
-  const dir = join(cacheDir(), "..");
-  const path = join(dir, `trampoline-${h.toString(16).padStart(8, "0")}`);
-  if (!existsSync(path) || statSync(path).size !== image.length || !Buffer.from(readFileSync(path)).equals(Buffer.from(image))) {
-    mkdirSync(dir, { recursive: true });
-    writeFileAtomic(path, Buffer.from(image).toString("latin1"), "latin1");
-  }
-  chmodSync(path, 0o755);
-  return path;
+  return installImage("trampoline", trampolineImage(filter));
 }
 
 /** Resolve `prog` as execvp would: a name with a slash as is, else the first executable match in PATH. */

@@ -1,52 +1,49 @@
 /**
  * The tracer worker thread: owns spawn, seize, wait and every ptrace call, and runs the device model in-thread
- * (`tracer-notes.md` §1–2: ptrace calls must come from the thread that seized; per-trap hand-offs between threads
+ * (`docs/tracer.md`: ptrace calls must come from the thread that seized; per-trap hand-offs between threads
  * cost more than the trap).
  *
  * Receives a {@link WorkerJob} as `workerData`; posts `{ type: "started", pid }` once the program runs and
  * `{ type: "done", result, guest, state }` at the end. Host-side changes while the guest runs arrive on the control
  * port and are applied when the doorbell rings (see `Tracer`), so the per-trap path has no extra work.
+ * State saving is coalesced: after each access the worker compares one number (`durableGeneration`); when it
+ * changed it marks the state dirty, and posts a snapshot only when the writer (the main thread) is free — at most
+ * one snapshot is in flight, whatever the guest does; the writer rings the doorbell when it finishes and the
+ * state is dirty again, so the last change is saved even if the guest then makes no call.
  * Does not: print anything; the CLI decides what to show.
  */
 import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
+import { closeSync, constants as FS, openSync, writeSync } from "node:fs";
 import { VirtualMachine } from "../../vm/virtual-machine.js";
-import { restoreDurableState, saveDurableState, type DurableState } from "../../vm/persistence.js";
+import { durableGeneration, restoreDurableState, saveDurableState } from "../../vm/persistence.js";
 import { SystemClock } from "../system-clock.js";
-import { Tracer, type RunResult } from "./tracer.js";
-import type { GuestStateSnapshot } from "../../channels/guest-state.js";
+import { Tracer } from "./tracer.js";
 import type { TraceRecord } from "../../vm/trace.js";
-import type { VmProfileInput } from "../../devices/profile.js";
-import { openSync, writeSync } from "node:fs";
-
-/** What the worker is asked to do. */
-export interface WorkerJob {
-  argv: string[];
-  env: string[];
-  profile: VmProfileInput;
-  /** Durable state to restore first, or null. */
-  state: unknown;
-  /** guestinfo to set (after the state): key → value. */
-  guestinfo: [string, string][];
-  /** TCLO commands queued at start. */
-  tclo: string[];
-  /** Path of a JSON Lines trace file, or null. */
-  tracePath: string | null;
-  pinCpu: number | null;
-  seccomp: boolean;
-  /** Port for host → worker control messages. */
-  control: MessagePort | null;
-}
-
-/** Messages the worker posts. */
-export type WorkerMessage =
-  | { type: "started"; pid: number; doorbellFd: number }
-  | { type: "state"; state: DurableState }
-  | { type: "tclo"; command: string; ok: boolean; text: string }
-  | { type: "done"; result: RunResult; guest: GuestStateSnapshot; state: DurableState; counters: Record<string, number> }
-  | { type: "error"; message: string };
+import { SAVE_FLAG, type WorkerJob, type WorkerMessage } from "./worker-protocol.js";
 
 function post(m: WorkerMessage): void {
   parentPort!.postMessage(m);
+}
+
+/** The trace sink: one JSON line per access, at most `limit` bytes, then one record saying how many were dropped. */
+function openTrace(path: string, limit: number | null): { sink: (r: TraceRecord) => void; close: () => void } {
+  const fd = openSync(path, FS.O_WRONLY | FS.O_CREAT | FS.O_APPEND, 0o600);
+  let written = 0;
+  let dropped = 0;
+  return {
+    sink: (r) => {
+      const line = JSON.stringify(r) + "\n";
+      if (limit !== null && (dropped > 0 || written + Buffer.byteLength(line) > limit)) {
+        dropped++;
+        return;
+      }
+      written += writeSync(fd, line);
+    },
+    close: () => {
+      if (dropped > 0) writeSync(fd, JSON.stringify({ type: "trace-limit", limitBytes: limit, written, dropped }) + "\n");
+      closeSync(fd);
+    },
+  };
 }
 
 const job = workerData as WorkerJob;
@@ -60,42 +57,69 @@ try {
       (e: unknown) => post({ type: "tclo", command: cmd, ok: false, text: String((e as Error).message) }),
     );
   }
-  if (job.tracePath !== null) {
-    const fd = openSync(job.tracePath, "a");
-    vm.traceSink = (r: TraceRecord) => void writeSync(fd, JSON.stringify(r) + "\n");
-  }
-  // Durable state changes are reported to the main thread, which writes the file atomically.
-  let dirty = false;
-  vm.messaging.guestinfo.onChange = ((prev) => (c) => {
-    prev?.(c);
-    dirty = true;
-  })(vm.messaging.guestinfo.onChange);
+  const trace = job.tracePath !== null ? openTrace(job.tracePath, job.traceLimit) : null;
+  if (trace !== null) vm.traceSink = trace.sink;
+  const flags = job.saveFlags;
+  let lastGen = durableGeneration(vm);
+  /** Post a snapshot if the state is dirty and the writer is free. */
+  const offerState = () => {
+    if (Atomics.load(flags, SAVE_FLAG.DIRTY) === 0) return;
+    if (Atomics.compareExchange(flags, SAVE_FLAG.BUSY, 0, 1) !== 0) return; // the writer will ring when free
+    Atomics.store(flags, SAVE_FLAG.DIRTY, 0);
+    post({ type: "state", state: saveDurableState(vm) });
+  };
   const tracer = new Tracer({
-    argv: job.argv,
+    exec: job.exec,
     env: job.env,
     vm,
     pinCpu: job.pinCpu,
     seccomp: job.seccomp,
-    afterTrap: () => {
-      if (dirty) {
-        dirty = false;
-        post({ type: "state", state: saveDurableState(vm) });
-      }
-    },
+    stdio: job.stdio,
+    ...(job.wantState
+      ? {
+          afterTrap: () => {
+            const g = durableGeneration(vm);
+            if (g === lastGen) return;
+            lastGen = g;
+            Atomics.store(flags, SAVE_FLAG.DIRTY, 1);
+            offerState();
+          },
+        }
+      : {}),
     onDoorbell: () => {
       if (job.control !== null) drainControl(vm, job.control);
+      if (job.wantState) {
+        const g = durableGeneration(vm);
+        if (g !== lastGen) {
+          lastGen = g;
+          Atomics.store(flags, SAVE_FLAG.DIRTY, 1);
+        }
+        offerState();
+      }
     },
   });
   const pid = tracer.spawn();
   post({ type: "started", pid, doorbellFd: tracer.doorbellFd });
   const result = tracer.run();
   vm.runTimers();
+  trace?.close();
+  const scan = tracer.patcher.scanCounters;
   post({
     type: "done",
     result,
     guest: vm.messaging.guest.snapshot(),
     state: saveDurableState(vm),
-    counters: { ...tracer.counters, ...vm.counters },
+    counters: {
+      ...tracer.counters,
+      ...vm.counters,
+      sharedSkipped: tracer.patcher.counters.sharedSkipped,
+      sitesOverLimit: tracer.patcher.counters.sitesOverLimit,
+      execMmaps: tracer.patcher.counters.execMmaps,
+      mappedNotRegular: scan.notRegular,
+      mappedUnreadable: scan.unreadable,
+      sectionsTooLarge: scan.tooLarge,
+      sectionsScanned: scan.scanned,
+    },
   });
 } catch (e) {
   post({ type: "error", message: e instanceof Error ? e.message : String(e) });

@@ -77,6 +77,7 @@ export const setNextPiece: CommandHandler = (f, ctx, out) => {
 
 function publish(s: BackdoorState, text: Uint8Array): void {
   s.guestClipboard = text;
+  s.durableGeneration++;
   s.onGuestClipboard?.(text);
 }
 

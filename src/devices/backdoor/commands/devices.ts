@@ -32,7 +32,9 @@ export const getDeviceListElement: CommandHandler = (f, ctx, out) => {
 export const toggleDevice: CommandHandler = (f, ctx, out) => {
   const dev = ctx.state.devices[f.ebx & 0x7fffffff];
   if (dev === undefined) return out.eax(0);
-  dev.enabled = f.ebx >>> 31 === 1;
+  const enabled = f.ebx >>> 31 === 1;
+  if (dev.enabled !== enabled) ctx.state.durableGeneration++;
+  dev.enabled = enabled;
   return out.eax(1);
 };
 

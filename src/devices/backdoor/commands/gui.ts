@@ -25,6 +25,7 @@ export const getGuiOptions: CommandHandler = (_f, ctx, out) => out.eax(ctx.state
 
 /** SETGUIOPTIONS: EBX = the new option bits. No outputs. */
 export const setGuiOptions: CommandHandler = (f, ctx, out) => {
+  if (ctx.state.guiOptions !== f.ebx >>> 0) ctx.state.durableGeneration++;
   ctx.state.guiOptions = f.ebx >>> 0;
   return out;
 };
