@@ -48,6 +48,8 @@ function goEnv(): NodeJS.ProcessEnv {
     GOPATH: `${join(dir, "gopath")}:${GOCODE}`,
     GOCACHE: join(dir, "gocache"),
     GOFLAGS: "",
+    GOENV: "off", // no user go.env (GOFLAGS, GOPROXY) leaks in
+    GOTOOLCHAIN: "local", // Go ≥ 1.21 never fetches another toolchain
     CGO_ENABLED: "0", // the library is pure Go + assembly; no C toolchain needed
   };
 }
