@@ -128,6 +128,18 @@ test("vmtoolsd start-up: TCLO + RPCI channels, reset → OK ATR toolbox, ping, C
   assert.ok(seen.includes("vmx.capability.unified_loop toolbox"));
 });
 
+test("TCLO framing on the wire: the command alone by default; profile tcloTrailingNul adds one NUL", () => {
+  for (const [profile, want] of [[{}, "reset"], [{ tcloTrailingNul: true }, "reset\0"]] as const) {
+    const { g } = setup(profile);
+    const tclo = new ClientChannel(g);
+    assert.ok(tclo.open(TCLO));
+    assert.ok(tclo.send(new Uint8Array(0))); // the loop's first, empty send
+    const cmd = tclo.receive();
+    assert.ok(cmd instanceof Uint8Array);
+    assert.equal(dec.decode(cmd), want);
+  }
+});
+
 test("Rust vmw_backdoor: OUT for every call, whole EDX kept, HB without checking the bit, no RECVSTATUS, NUL", () => {
   const { vm, g } = setup({ highBandwidth: false }); // Rust uses HB even when not advertised
   vm.messaging.guestinfo.set("guestinfo.foo", "bar");

@@ -46,7 +46,7 @@ export class Messaging {
   constructor(o: MessagingOptions) {
     this.guest = new GuestState(this.guestinfo);
     this.guestinfo.onChange = (c) => this.guest.emit({ field: "guestinfo", key: c.key, value: c.value });
-    this.tclo = new TcloQueue(o.clock, { resetOnOpen: o.profile.tcloResetOnOpen });
+    this.tclo = new TcloQueue(o.clock, { resetOnOpen: o.profile.tcloResetOnOpen, trailingNul: o.profile.tcloTrailingNul });
     this.tclo.observer = {
       onResult: (command, r) => {
         // vmtoolsd answers reset with "OK ATR <service>" (toolbox, toolbox-dnd).

@@ -1,7 +1,7 @@
 /**
  * The TCLO queue: one command per poll, the next only after the guest's result, result parsing, timeouts on
  * the VM clock, close with a command in flight, the queue bound, the `reset` put first on open, the wire form
- * of commands (one trailing NUL) and the standard command texts.
+ * of commands (the text alone by default, one trailing NUL with `trailingNul`) and the standard command texts.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -36,7 +36,7 @@ function track(p: Promise<TcloResult>): { state: "pending" | "resolved" | "rejec
 /** Let promise callbacks run. */
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-test("commands go out one per poll, with one trailing NUL, and the next only after the result arrives", async () => {
+test("commands go out one per poll, as the text alone (no NUL), and the next only after the result arrives", async () => {
   const q = new TcloQueue(new VirtualClock(), { resetOnOpen: false });
   const ch = tcloChannel();
   const ping = track(q.send(TcloCommands.ping));
@@ -44,7 +44,7 @@ test("commands go out one per poll, with one trailing NUL, and the next only aft
   assert.equal(q.queued, 2);
   assert.equal(q.awaiting, null);
 
-  assert.deepEqual([...q.pollHostMessage(ch)!], [...enc("ping"), 0x00]);
+  assert.deepEqual([...q.pollHostMessage(ch)!], [0x70, 0x69, 0x6e, 0x67]); // "ping", 4 bytes, no NUL
   assert.equal(q.awaiting, "ping");
   assert.equal(q.queued, 1);
   assert.equal(q.pollHostMessage(ch), null); // result of "ping" not in yet
@@ -53,7 +53,7 @@ test("commands go out one per poll, with one trailing NUL, and the next only aft
   assert.deepEqual(ping.value, { ok: true, text: "", raw: "OK " });
   assert.equal(caps.state, "pending");
 
-  assert.equal(wire(q.pollHostMessage(ch)), "Capabilities_Register\0");
+  assert.equal(wire(q.pollHostMessage(ch)), "Capabilities_Register");
   q.onGuestMessage(ch, enc("OK \0"));
   await settle();
   assert.equal(caps.state, "resolved");
@@ -120,7 +120,7 @@ test("a command in flight times out on the VM clock with VMPORT_TCLO_TIMEOUT; th
   assert.equal(q.timeouts, 1);
   assert.equal(q.awaiting, null);
   assert.equal(next.state, "pending");
-  assert.equal(wire(q.pollHostMessage(ch)), "Capabilities_Register\0");
+  assert.equal(wire(q.pollHostMessage(ch)), "Capabilities_Register");
   // The late answer to "ping" is now taken as the result of the command in flight.
   q.onGuestMessage(ch, enc("OK \0"));
   await settle();
@@ -175,7 +175,7 @@ test("closing the channel with a command in flight rejects it with VMPORT_TCLO_C
   assert.equal(waiting.state, "pending");
   assert.equal(q.timeouts, 0);
   const reopened = tcloChannel(3);
-  assert.equal(wire(q.pollHostMessage(reopened)), "Capabilities_Register\0");
+  assert.equal(wire(q.pollHostMessage(reopened)), "Capabilities_Register");
 });
 
 test("TCLO_MAX_QUEUED commands may wait; one more throws VMPORT_TCLO_QUEUE_FULL at once", () => {
@@ -188,11 +188,29 @@ test("TCLO_MAX_QUEUED commands may wait; one more throws VMPORT_TCLO_QUEUE_FULL 
   assert.equal(q.queued, TCLO_MAX_QUEUED);
 });
 
-test("a command longer than a host → guest message (with its NUL) throws VMPORT_BAD_ARGUMENT", () => {
+test("a command longer than a host → guest message (counting the NUL when there is one) throws VMPORT_BAD_ARGUMENT", () => {
+  const tooLong = (e: unknown): boolean => isVmportError(e) && e.code === "VMPORT_BAD_ARGUMENT";
   const q = new TcloQueue(new VirtualClock(), { resetOnOpen: false });
-  void q.send("x".repeat(MAX_REPLY_SIZE - 1));
-  assert.throws(() => q.send("x".repeat(MAX_REPLY_SIZE)), (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_ARGUMENT");
+  void q.send("x".repeat(MAX_REPLY_SIZE));
+  assert.throws(() => q.send("x".repeat(MAX_REPLY_SIZE + 1)), tooLong);
   assert.equal(q.queued, 1);
+  const nul = new TcloQueue(new VirtualClock(), { resetOnOpen: false, trailingNul: true });
+  void nul.send("x".repeat(MAX_REPLY_SIZE - 1));
+  assert.throws(() => nul.send("x".repeat(MAX_REPLY_SIZE)), tooLong);
+  assert.equal(nul.queued, 1);
+});
+
+test("trailingNul (QEMU-patch framing): every command, the automatic reset too, ends in one NUL", async () => {
+  const q = new TcloQueue(new VirtualClock(), { resetOnOpen: true, trailingNul: true });
+  const ch = tcloChannel();
+  const bip = track(q.send(TcloCommands.setOption("broadcastIP", true)));
+  q.onOpen();
+  assert.deepEqual([...q.pollHostMessage(ch)!], [0x72, 0x65, 0x73, 0x65, 0x74, 0x00]); // "reset\0"
+  q.onGuestMessage(ch, enc("OK ATR toolbox"));
+  assert.equal(wire(q.pollHostMessage(ch)), "Set_Option broadcastIP 1\0");
+  q.onGuestMessage(ch, enc("OK "));
+  await settle();
+  assert.deepEqual(bip.value, { ok: true, text: "", raw: "OK " });
 });
 
 test("resetOnOpen: one internal reset goes first, even if opened twice; its result reaches the observer", async () => {
@@ -204,9 +222,9 @@ test("resetOnOpen: one internal reset goes first, even if opened twice; its resu
   q.onOpen();
   q.onOpen();
   assert.equal(q.queued, 2);
-  assert.equal(wire(q.pollHostMessage(ch)), "reset\0");
+  assert.equal(wire(q.pollHostMessage(ch)), "reset");
   q.onGuestMessage(ch, enc("OK ATR toolbox\0"));
-  assert.equal(wire(q.pollHostMessage(ch)), "ping\0");
+  assert.equal(wire(q.pollHostMessage(ch)), "ping");
   q.onGuestMessage(ch, enc("OK \0"));
   await settle();
   assert.equal(ping.state, "resolved");
@@ -216,7 +234,7 @@ test("resetOnOpen: one internal reset goes first, even if opened twice; its resu
   ]);
   // A new OPEN after the reset was handed over queues a new one.
   q.onOpen();
-  assert.equal(wire(q.pollHostMessage(ch)), "reset\0");
+  assert.equal(wire(q.pollHostMessage(ch)), "reset");
 });
 
 test("resetOnOpen: an internal reset that times out or is cut by a close rejects nothing", async () => {
@@ -228,7 +246,7 @@ test("resetOnOpen: an internal reset that times out or is cut by a close rejects
     const q = new TcloQueue(clock, { resetOnOpen: true, timeoutMs: 100 });
     const ch = tcloChannel();
     q.onOpen();
-    assert.equal(wire(q.pollHostMessage(ch)), "reset\0");
+    assert.equal(wire(q.pollHostMessage(ch)), "reset");
     clock.advance(100n * MS);
     q.expire();
     assert.equal(q.timeouts, 1);

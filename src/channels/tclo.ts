@@ -6,10 +6,14 @@
  * then asks with RECVSIZE. The host hands over at most one command per poll and only after the result of the
  * previous one has arrived. Results (`"OK …"` / `"ERROR …"`) resolve the enqueuer's promise; a command whose result
  * does not arrive in time (on the VM clock) rejects with `VMPORT_TCLO_TIMEOUT`.
- * Commands are sent with one trailing NUL, as the VMX does (QEMU vmport_rpc sends `strlen + 1`; vmtoolsd accepts it).
+ * Commands go out as the VMX sends them: the text alone, no trailing NUL (VMware's own Go test
+ * `vmw-guestinfo/message/message_test.go` waits for a command equal to `"reset"` byte for byte; govmomi's
+ * `toolbox/service.go` compares `Set_Option` values exactly). `trailingNul` appends one NUL instead, the framing of
+ * the never-merged QEMU `vmport_rpc` patch (`strlen + 1`); C clients (`open-vm-tools/lib/message/message.c` adds
+ * its own terminator) accept both. Evidence on both sides: `docs/tclo-framing.md`.
  * With `resetOnOpen`, every TCLO OPEN puts `reset` at the head of the queue, as a VMX does; its `OK ATR …` reply
  * marks the tools as running.
- * Source of truth: `protocol.md` §5.4; `real-clients.md` §2.5 (observed vmtoolsd loop), §6 (govmomi replies).
+ * Source of truth: `open-vm-tools/lib/rpcIn/rpcin.c` (the guest loop), `docs/tclo-framing.md` (command framing).
  * Does not: retry a command, or know what a command does in the guest (see the safety rules for vmtoolsd).
  */
 import { VmportError } from "../core/errors.js";
@@ -81,9 +85,15 @@ export class TcloQueue implements ChannelEndpoint {
   /** Loop observer. */
   observer: TcloObserver | null = null;
 
+  /**
+   * @param opts.resetOnOpen queue `reset` first whenever the guest opens a TCLO channel.
+   * @param opts.timeoutMs default time a command may take (default {@link TCLO_DEFAULT_TIMEOUT_MS}).
+   * @param opts.trailingNul append one NUL to every command on the wire (QEMU-patch framing). Default false: the
+   *   command text alone, as a VMX sends it.
+   */
   constructor(
     private readonly clock: Clock,
-    private readonly opts: { resetOnOpen: boolean; timeoutMs?: number } = { resetOnOpen: true },
+    private readonly opts: { resetOnOpen: boolean; timeoutMs?: number; trailingNul?: boolean } = { resetOnOpen: true },
   ) {}
 
   /**
@@ -100,7 +110,7 @@ export class TcloQueue implements ChannelEndpoint {
     if (this.queue.length >= TCLO_MAX_QUEUED) {
       throw new VmportError("VMPORT_TCLO_QUEUE_FULL", `TCLO queue is full (${TCLO_MAX_QUEUED} commands waiting)`);
     }
-    const bytes = concatBytes(utf8(command), new Uint8Array(1));
+    const bytes = this.opts.trailingNul === true ? concatBytes(utf8(command), new Uint8Array(1)) : utf8(command);
     if (bytes.length > MAX_REPLY_SIZE) {
       throw new VmportError("VMPORT_BAD_ARGUMENT", `TCLO command of ${bytes.length} bytes exceeds ${MAX_REPLY_SIZE}`);
     }

@@ -14,6 +14,7 @@ test("defaults: version 6, ESX Server, hwVersion unset, HB, CPUID, backdoor on",
   assert.equal(p.highBandwidth, true);
   assert.equal(p.cpuid, true);
   assert.equal(p.backdoor, true);
+  assert.equal(p.tcloTrailingNul, false);
   assert.deepEqual(p, { ...DEFAULT_PROFILE, devices: [], guestlib: { ...DEFAULT_PROFILE.guestlib } });
 });
 
@@ -34,6 +35,7 @@ test("validation names the key and why", () => {
   rejects({ memSizeMb: 0 }, /"memSizeMb": 0 is outside 1\.\./);
   rejects({ cpuMhz: 2.5 }, /"cpuMhz": expected an integer/);
   rejects({ highBandwidth: "yes" }, /"highBandwidth": expected true or false/);
+  rejects({ tcloTrailingNul: 1 }, /"tcloTrailingNul": expected true or false/);
   rejects({ uuid: "not-a-uuid" }, /"uuid": expected 8-4-4-4-12/);
   rejects({ narrowAccess: "ignore" }, /"narrowAccess"/);
   rejects({ screenWidth: 40000 }, /"screenWidth": 40000 is outside 1\.\.32767/);

@@ -105,6 +105,12 @@ export interface VmProfile {
   maxChannels: number;
   /** Put `reset` first in the TCLO queue whenever the guest opens a TCLO channel, as a VMX does. Default true. */
   tcloResetOnOpen: boolean;
+  /**
+   * Append one NUL to every TCLO command on the wire (`"reset\0"`), the framing of the never-merged QEMU
+   * `vmport_rpc` patch. Default false: the command text alone, as a VMX sends it and as VMware's Go clients
+   * require (`docs/tclo-framing.md`).
+   */
+  tcloTrailingNul: boolean;
   /** `guestlib.info.get` numbers. Defaults derived from the other keys (see {@link GuestlibStats}). */
   guestlib: GuestlibStats;
 }
@@ -139,6 +145,7 @@ export const DEFAULT_PROFILE: Readonly<VmProfile> = Object.freeze({
   devices: [] as RemovableDevice[],
   maxChannels: 128,
   tcloResetOnOpen: true,
+  tcloTrailingNul: false,
   guestlib: {
     sessionId: null,
     cpuReservationMhz: 0,
@@ -219,6 +226,7 @@ export function resolveProfile(input: unknown = {}): VmProfile {
       case "devices": p.devices = devices(v); break;
       case "maxChannels": p.maxChannels = uint(key, v, 1, 1024); break;
       case "tcloResetOnOpen": p.tcloResetOnOpen = bool(key, v); break;
+      case "tcloTrailingNul": p.tcloTrailingNul = bool(key, v); break;
       case "guestlib": p.guestlib = guestlib(v); break;
       default:
         bad(key, `unknown key (known: ${Object.keys(DEFAULT_PROFILE).join(", ")})`);
