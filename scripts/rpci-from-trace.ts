@@ -21,7 +21,7 @@ const records = readFileSync(path, "utf8")
   .map((l) => JSON.parse(l) as TraceRecord);
 const want = new TextEncoder().encode(prefix);
 for (const m of messagesFromTrace(records)) {
-  if (m.protocol !== "rpci" || m.bytes.length < want.length || !want.every((b, i) => m.bytes[i] === b)) continue;
+  if (m.from !== "guest" || m.protocol !== "rpci" || m.bytes.length < want.length || !want.every((b, i) => m.bytes[i] === b)) continue;
   process.stdout.write(`// ${m.bytes.length} bytes on channel ${m.channel}\n`);
   for (let i = 0; i < m.bytes.length; i += 16) {
     const row = [...m.bytes.subarray(i, i + 16)];

@@ -4,8 +4,10 @@
  * The program's ring-3 backdoor accesses fault; the tracer emulates them (see `host/tracer/tracer.ts`). Exit
  * status = the program's, or 128 + N when it died of signal N. SIGINT/SIGTERM/SIGHUP to vmport are forwarded to
  * the program, so it ends cleanly and its status is still reported. Usage errors: one `vmport:` line, exit 2.
+ * `--report FILE` writes the run report (`vm/report.ts`) atomically when the program has exited.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { VmportError } from "../core/errors.js";
 import { resolveProfile } from "../devices/profile.js";
 import { restoreDurableState, type DurableState } from "../vm/persistence.js";
@@ -23,6 +25,8 @@ export interface RunCliOptions {
   trace?: string;
   pin?: number;
   verbose: boolean;
+  /** Write the run report (JSON) here at exit. */
+  report?: string;
 }
 
 function readText(path: string, what: string): string {
@@ -43,6 +47,18 @@ export function parseGuestinfo(spec: string): [string, string] {
   return [key, value];
 }
 
+/** The directory that will hold `path` must exist, else a usage error. */
+function checkWritableDir(path: string): void {
+  const dir = dirname(path);
+  let ok = false;
+  try {
+    ok = statSync(dir).isDirectory();
+  } catch {
+    ok = false;
+  }
+  if (!ok) usage(`--report ${path}: directory ${dir} does not exist`);
+}
+
 /** Run; returns the exit status. */
 export async function runRun(argv: string[], o: RunCliOptions): Promise<number> {
   if (argv.length === 0) usage("run: missing PROGRAM (usage: vmport run [options] -- PROGRAM [ARGS...])");
@@ -57,6 +73,7 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
     }
   }
   resolveProfile(profile); // validate here: one clear line instead of a worker error
+  if (o.report !== undefined) checkWritableDir(o.report); // fail before the program runs, not after
   const state = o.state !== undefined ? readStateFile(o.state) : null;
   const guestinfo = o.guestinfo.map(parseGuestinfo);
   // Validate state and guestinfo against a scratch VM before starting anything.
@@ -106,8 +123,11 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
     });
     save(out.state);
     void lastState;
+    if (o.report !== undefined) writeFileAtomic(o.report, JSON.stringify(out.report, null, 2) + "\n");
     if (o.verbose) {
       process.stderr.write(`vmport: exit ${out.result.exitStatus}, ${out.result.traps} backdoor calls emulated\n`);
+      const unknown = Object.entries(out.report.unknownRpc.commands).map(([name, n]) => `${JSON.stringify(name)} x${n}`);
+      if (unknown.length > 0) process.stderr.write(`vmport: RPCs answered "Unknown command": ${unknown.join(", ")}\n`);
     }
     return out.result.exitStatus;
   } catch (e) {

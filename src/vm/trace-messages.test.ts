@@ -1,7 +1,7 @@
 /**
- * Messages recovered from trace records: LB sends on RPCI and TCLO channels come back byte for byte (binary
- * bytes, 1–3-byte tails, empty sends), HB sends are not recoverable and are skipped, failed steps do not count,
- * and the records survive a JSON round trip as a `--trace` file stores them.
+ * Messages recovered from trace records: LB sends on RPCI and TCLO channels, and the host's LB replies, come back
+ * byte for byte (binary bytes, 1–3-byte tails, empty sends), HB transfers are not recoverable and are skipped,
+ * failed steps do not count, and the records survive a JSON round trip as a `--trace` file stores them.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -37,11 +37,14 @@ test("LB sends come back byte for byte, with their channel and protocol; HB send
   const tclo = new ClientChannel(g, { hb: "never" });
   assert.ok(tclo.open(TCLO));
   assert.ok(tclo.send(enc.encode("OK ")));
-  const got = messagesFromTrace(records);
+  const got = messagesFromTrace(records).filter((m) => m.from === "guest");
   assert.deepEqual(
     got.map((m) => [m.channel, m.protocol, [...m.bytes]]),
     [...sent.map((m) => [lb.id, "rpci", [...m]]), [tclo.id, "tclo", [...enc.encode("OK ")]]],
   );
+  // The host's replies on the LB channel: "1 " for the report and the log, "0 Unknown command" for the rest.
+  const replies = messagesFromTrace(records).filter((m) => m.from === "host" && m.channel === lb.id);
+  assert.deepEqual(replies.map((m) => new TextDecoder().decode(m.bytes)), ["1 ", "1 ", "0 Unknown command", "0 Unknown command", "0 Unknown command"]);
 });
 
 test("a send on a channel that is not open, or with wrong cookies, is not a message", () => {

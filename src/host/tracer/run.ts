@@ -10,6 +10,7 @@ import type { WorkerJob, WorkerMessage } from "./worker.js";
 import type { RunResult } from "./tracer.js";
 import type { GuestStateSnapshot } from "../../channels/guest-state.js";
 import type { DurableState } from "../../vm/persistence.js";
+import type { VmReport } from "../../vm/report.js";
 
 /** Options of {@link runTraced}. */
 export type RunOptions = Omit<WorkerJob, "control"> & {
@@ -35,6 +36,8 @@ export interface RunOutcome {
   guest: GuestStateSnapshot;
   state: DurableState;
   counters: Record<string, number>;
+  /** Everything the host learnt, for `--report` (`vm/report.ts`). */
+  report: VmReport;
 }
 
 /** Run `argv` traced; resolves when the root program has exited. Rejects with the worker's error message. */
@@ -76,7 +79,7 @@ export function runTraced(o: RunOptions): Promise<RunOutcome> {
         reject(new Error(m.message));
       } else if (m.type === "done") {
         settled = true;
-        resolve({ result: m.result, guest: m.guest, state: m.state, counters: m.counters });
+        resolve({ result: m.result, guest: m.guest, state: m.state, counters: m.counters, report: m.report });
       }
     });
     worker.on("error", (e) => {

@@ -4,13 +4,14 @@
  * cost more than the trap).
  *
  * Receives a {@link WorkerJob} as `workerData`; posts `{ type: "started", pid }` once the program runs and
- * `{ type: "done", result, guest, state }` at the end. Host-side changes while the guest runs arrive on the control
+ * `{ type: "done", result, guest, state, report }` at the end (`report`: `vm/report.ts`). Host-side changes while the guest runs arrive on the control
  * port and are applied when the doorbell rings (see `Tracer`), so the per-trap path has no extra work.
  * Does not: print anything; the CLI decides what to show.
  */
 import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import { VirtualMachine } from "../../vm/virtual-machine.js";
 import { restoreDurableState, saveDurableState, type DurableState } from "../../vm/persistence.js";
+import { buildReport, type VmReport } from "../../vm/report.js";
 import { SystemClock } from "../system-clock.js";
 import { Tracer, type RunResult } from "./tracer.js";
 import type { GuestStateSnapshot } from "../../channels/guest-state.js";
@@ -42,7 +43,7 @@ export type WorkerMessage =
   | { type: "started"; pid: number; doorbellFd: number }
   | { type: "state"; state: DurableState }
   | { type: "tclo"; command: string; ok: boolean; text: string }
-  | { type: "done"; result: RunResult; guest: GuestStateSnapshot; state: DurableState; counters: Record<string, number> }
+  | { type: "done"; result: RunResult; guest: GuestStateSnapshot; state: DurableState; counters: Record<string, number>; report: VmReport }
   | { type: "error"; message: string };
 
 function post(m: WorkerMessage): void {
@@ -70,6 +71,9 @@ try {
     prev?.(c);
     dirty = true;
   })(vm.messaging.guestinfo.onChange);
+  vm.messaging.namespaces.onChange = () => {
+    dirty = true;
+  };
   const tracer = new Tracer({
     argv: job.argv,
     env: job.env,
@@ -96,6 +100,7 @@ try {
     guest: vm.messaging.guest.snapshot(),
     state: saveDurableState(vm),
     counters: { ...tracer.counters, ...vm.counters },
+    report: buildReport(vm, { exitStatus: result.exitStatus, signal: result.signal, backdoorCalls: result.traps, counters: { ...tracer.counters } }),
   });
 } catch (e) {
   post({ type: "error", message: e instanceof Error ? e.message : String(e) });
