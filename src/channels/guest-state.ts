@@ -1,10 +1,12 @@
 /**
- * The guest as a VMware host sees it: tools status, identity, OS, NICs, disks, uptime, app info, guestinfo.
+ * The guest as a VMware host sees it: tools status, identity, OS, NICs, routes, DNS, disks, uptime, app and
+ * container info, vm-support status, guestinfo.
  *
  * Emulates: what vCenter shows for a VM (`GuestInfo` in the vSphere API), fed by RPCI (`SetGuestInfo`,
  * `tools.set.version*`, `tools.capability.*`, `info-set guestinfo.*`, `log`) and by TCLO results (`reset`).
  * Readable as one snapshot and as change events.
- * Source of truth: open-vm-tools `services/plugins/guestInfo/`, `lib/include/guestInfo.h`; `real-clients.md` §2.5.
+ * Source of truth: open-vm-tools `services/plugins/guestInfo/`, `lib/include/guestInfo.h`, `lib/guestRpc/nicinfo.x`
+ * (the NIC, route, DNS, WINS and DHCP shapes), `lib/include/vmsupport.h`; `real-clients.md` §2.5.
  * Does not: keep history (only the latest value of each field, plus a bounded log ring).
  */
 import { fromUtf8 } from "../core/text.js";

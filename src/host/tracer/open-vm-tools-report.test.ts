@@ -3,7 +3,8 @@
  * RPCs they send beyond the basics are answered as the profile's host type would — checked through
  * `vmport run --report`, against what this machine itself says (`ip -j addr`, `ip -j route`, `/etc/resolv.conf`).
  * Clients: `vmware-toolbox-cmd info update network|stat raw|disk list`, vmtoolsd's guestInfo plugin,
- * `vmware-rpctool` / `vmtoolsd --cmd machine.id.get`, `vmware-namespace-cmd`, `vmware-xferlogs`.
+ * `vmware-rpctool` / `vmtoolsd --cmd machine.id.get`, `vmware-namespace-cmd`, `vmware-xferlogs`; and the report of
+ * a program killed by a signal, and `--report` misuse.
  * Safety: vmtoolsd runs with a private plugin directory holding only libguestInfo.so, an empty common directory and
  * a private config, and receives only `ping` and `Capabilities_Register` (plus the automatic reset); `vmtoolsd
  * --cmd` sends one RPC and exits.
@@ -219,4 +220,14 @@ test("vmware-xferlogs: upd N reaches the report as the vm-support status; enc FI
   const lines = enc.report!.log.lines;
   assert.ok(lines.some((l) => l.includes(">Logfile Begins ") && l.includes(f)), JSON.stringify(lines));
   assert.ok(lines.includes(">" + Buffer.from("support data\n").toString("base64")), JSON.stringify(lines));
+});
+
+test("--report: a program killed by a signal is reported with it; a report path in a missing directory is a usage error", { skip: ptraceUsable() ? false : "needs Linux on x86-64" }, () => {
+  const killed = run(["sh", "-c", "kill -TERM $$"]);
+  assert.equal(killed.status, 143);
+  assert.deepEqual(killed.report?.exit, { status: 143, signal: 15, signalName: "SIGTERM" });
+  assert.equal(killed.report?.schema, "vmport.report/1");
+  const bad = vmport(["run", "--report", join(dir, "no-such-dir", "r.json"), "--", "true"]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^vmport: --report .*no-such-dir.*: directory .* does not exist\n$/);
 });
