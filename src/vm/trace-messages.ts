@@ -7,7 +7,8 @@
  * length in EBX; each SENDPAYLOAD carries up to 4 bytes in EBX, little-endian. In the other direction RECVSIZE's
  * reply gives the length in EBX and each RECVPAYLOAD's reply 4 bytes in EBX. Only steps the host acknowledged
  * (status SUCCESS in ECX bits 16–31) count.
- * Source of truth: `channels/message-channel.ts` (the same protocol, host side); `protocol.md` §5.
+ * Source of truth: open-vm-tools `lib/message/message.c` (the guest side of these steps); `channels/message-channel.ts`
+ * (the host side).
  * Does not: recover high-bandwidth transfers (`rep outsb` moves bytes from guest memory, which a trace does not
  * record): capture with the profile's `highBandwidth: false` to force LB.
  */
