@@ -126,6 +126,11 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
     if (o.report !== undefined) writeFileAtomic(o.report, JSON.stringify(out.report, null, 2) + "\n");
     if (o.verbose) {
       process.stderr.write(`vmport: exit ${out.result.exitStatus}, ${out.result.traps} backdoor calls emulated\n`);
+      const g = out.report.guest;
+      if (g.toolsRunning) {
+        const addrs = g.nics.reduce((k, nic) => k + nic.ips.length, 0);
+        process.stderr.write(`vmport: guest: tools ${g.toolsVersion ?? "?"}, hostname ${g.hostname ?? "?"}, ${g.nics.length} NIC(s), ${addrs} address(es), ${g.routes.length} route(s)\n`);
+      }
       const unknown = Object.entries(out.report.unknownRpc.commands).map(([name, n]) => `${JSON.stringify(name)} x${n}`);
       if (unknown.length > 0) process.stderr.write(`vmport: RPCs answered "Unknown command": ${unknown.join(", ")}\n`);
     }

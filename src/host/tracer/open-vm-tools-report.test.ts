@@ -91,7 +91,7 @@ function nameServers(): string[] {
 }
 
 test("vmware-toolbox-cmd info update network exits 0; --report lists every address with its prefix as ip -j addr shows it", { skip: skip || ip }, () => {
-  const r = run(["vmware-toolbox-cmd", "info", "update", "network"]);
+  const r = run(["vmware-toolbox-cmd", "info", "update", "network"], { extra: ["--verbose"] });
   assert.equal(r.status, 0, r.stderr);
   assert.ok(r.report, "no report written");
   const expected = machineNics();
@@ -100,6 +100,8 @@ test("vmware-toolbox-cmd info update network exits 0; --report lists every addre
   assert.deepEqual(r.report.guest.nicReport, { type: 10, version: 3 });
   assert.deepEqual(r.report.exit, { status: 0, signal: null, signalName: null });
   assert.deepEqual(r.report.unknownRpc.commands, {});
+  const addrs = [...expected.values()].flat().length;
+  assert.match(r.stderr, new RegExp(`^vmport: guest: tools \\?, hostname \\?, ${expected.size} NIC\\(s\\), ${addrs} address\\(es\\), ${r.report.guest.routes.length} route\\(s\\)$`, "m"));
 });
 
 test("vmtoolsd's guestInfo plugin (private plugin dir) reports NICs, routes and DNS into --report", { skip: skip || ip }, () => {
@@ -157,9 +159,10 @@ test("vmware-toolbox-cmd stat raw: the stat list, text session and json host bui
   const host = JSON.parse(json.stdout) as { session: string; metrics: Record<string, { value: number } | string> };
   assert.equal(host.session, "8936827754555253747");
   assert.deepEqual(host.metrics["cpu.processorMHz"], { type: "static", units: "MHz", value: 3100 });
-  const ws = run(["vmware-toolbox-cmd", "stat", "raw", "text", "session"], { profile: { vmxType: 4 } });
+  const ws = run(["vmware-toolbox-cmd", "stat", "raw", "text", "session"], { profile: { vmxType: 4 }, extra: ["--verbose"] });
   assert.equal(ws.status, 75); // EX_TEMPFAIL: Workstation has no extended stats
   assert.match(ws.stderr, /This value is not available on this host/);
+  assert.match(ws.stderr, /^vmport: RPCs answered "Unknown command": "guestlib.stat.get" x1$/m);
   assert.deepEqual(ws.report?.unknownRpc.commands, { "guestlib.stat.get": 1 });
 });
 
