@@ -42,7 +42,10 @@ function run(argv: string[], o: { profile?: object; extra?: string[]; timeoutMs?
   return { ...r, report: rep };
 }
 
-/** What `ip -j addr` shows of the interfaces the guestInfo plugin reports (its default exclude-nics: docker*, veth*, virbr*; never loopback). */
+/**
+ * What `ip -j addr` shows of the interfaces the guestInfo plugin reports: Ethernet interfaces with addresses (it reads
+ * them through libdnet's Ethernet entries; never loopback), minus its default exclude-nics (docker*, veth*, virbr*).
+ */
 function machineNics(): Map<string, string[]> {
   const links = JSON.parse(spawnSync("ip", ["-j", "addr"], { encoding: "utf8" }).stdout) as {
     ifname: string;
@@ -52,7 +55,7 @@ function machineNics(): Map<string, string[]> {
   }[];
   const out = new Map<string, string[]>();
   for (const l of links) {
-    if (l.link_type === "loopback" || /^(docker|veth|virbr)/.test(l.ifname) || l.addr_info.length === 0 || l.address === undefined) continue;
+    if (l.link_type !== "ether" || /^(docker|veth|virbr)/.test(l.ifname) || l.addr_info.length === 0 || l.address === undefined) continue;
     out.set(l.address.toLowerCase(), l.addr_info.map((a) => `${a.local}/${a.prefixlen}`).sort());
   }
   return out;
@@ -123,7 +126,7 @@ test("vmtoolsd's guestInfo plugin (private plugin dir) reports NICs, routes and 
   const routes = rep.guest.routes.map((x) => `${x.destination}/${x.prefixLength} via ${x.nextHop ?? "-"}`);
   for (const want of machineRoutes(macs)) assert.ok(routes.includes(want), `route ${want} missing from ${JSON.stringify(routes)}`);
   for (const x of rep.guest.routes) assert.ok([...macs.values()].includes(rep.guest.nics[x.ifIndex]!.mac.toLowerCase()), "route on an unreported NIC");
-  assert.deepEqual(rep.guest.dns?.servers, nameServers());
+  assert.deepEqual(rep.guest.dns?.servers ?? [], nameServers());
   assert.equal(rep.guest.toolsVersion, 12352);
   assert.equal(rep.guest.toolsRunning, true);
   assert.ok(rep.guest.hostname !== null && rep.guest.hostname !== "");
