@@ -6,11 +6,24 @@
  * `lib/include/guestInfo.h` (types; v1 NIC struct; `PartitionEntry`, packed, 116 bytes), `lib/include/hostinfo.h`
  * (`HostinfoDetailedDataHeader`, 648 bytes), `services/plugins/guestInfo/guestInfoServer.c` (framing, JSON disk
  * report). Framing: `"SetGuestInfo"`, two spaces, the decimal type, one space, the data; text types include a NUL.
+ * NIC reports are decoded completely: every NIC (MAC; each address with prefix length, origin and status; per-NIC
+ * DNS, WINS, DHCPv4/v6), routes (IPv4 and IPv6), and the global DNS, WINS and DHCP configuration.
  * Does not: decode type 8 (memory; its layout is not established) — it is accepted and ignored. Every decoder
- * returns null on malformed data instead of throwing; all counts are capped at the .x maxima.
+ * returns null on malformed data instead of throwing (a partial report never reaches the model); every count and
+ * length is checked against its nicinfo.x maximum before anything is allocated for it.
  */
 import { fromUtf8, fromUtf8Strict, fromBase64 } from "../core/text.js";
-import type { GuestDisk, GuestNic, NicAddress } from "./guest-state.js";
+import type {
+  DhcpConfig,
+  DnsConfig,
+  GuestDisk,
+  GuestNic,
+  GuestRoute,
+  IpAddressOrigin,
+  IpAddressStatus,
+  NicAddress,
+  WinsConfig,
+} from "./guest-state.js";
 import { XdrReader, latin1 } from "./xdr-reader.js";
 
 /** `GuestInfoType` values (`lib/include/guestInfo.h`). */
@@ -28,19 +41,37 @@ export const GuestInfoType = {
   OS_DETAILED: 11,
 } as const;
 
-/** nicinfo.x maxima. */
+/** nicinfo.x `NICINFO_MAX_NICS`: NICs in one report. */
 export const NICINFO_MAX_NICS = 16;
+/** nicinfo.x `NICINFO_MAX_IPS`: addresses per NIC. */
 export const NICINFO_MAX_IPS = 2048;
+/** nicinfo.x `NICINFO_MAX_ROUTES`: routes in one report. */
 export const NICINFO_MAX_ROUTES = 100;
-const NICINFO_MAC_LEN = 18;
-const INET_ADDRESS_MAX_LEN = 255;
-const DNSINFO_MAX_ADDRLEN = 255;
-const DNSINFO_MAX_SUFFIXES = 10;
-const DNSINFO_MAX_SERVERS = 16;
-const DHCP_MAX_CONFIG_SIZE = 16384;
+/** nicinfo.x `NICINFO_MAC_LEN`. */
+export const NICINFO_MAC_LEN = 18;
+/** nicinfo.x `INET_ADDRESS_MAX_LEN`. */
+export const INET_ADDRESS_MAX_LEN = 255;
+/** nicinfo.x `DNSINFO_MAX_ADDRLEN`. */
+export const DNSINFO_MAX_ADDRLEN = 255;
+/** nicinfo.x `DNSINFO_MAX_SUFFIXES`. */
+export const DNSINFO_MAX_SUFFIXES = 10;
+/** nicinfo.x `DNSINFO_MAX_SERVERS`. */
+export const DNSINFO_MAX_SERVERS = 16;
+/** nicinfo.x `DHCP_MAX_CONFIG_SIZE`. */
+export const DHCP_MAX_CONFIG_SIZE = 16384;
+/** nicinfo.x `NICINFO_MAX_IP_LEN`: the v2 fixed char vectors. */
+const NICINFO_MAX_IP_LEN = 64;
 
-/** `InetAddressType`. */
-const InetAddressType = { IPV4: 1, IPV6: 2, IPV4Z: 3, IPV6Z: 4 } as const;
+/** `InetAddressType` (RFC 4001). */
+const InetAddressType = { IPV4: 1, IPV6: 2, IPV4Z: 3, IPV6Z: 4, DNS: 16 } as const;
+/** `IpAddressOrigin` values → names. */
+const ORIGINS: Record<number, IpAddressOrigin> = { 1: "other", 2: "manual", 4: "dhcp", 5: "linklayer", 6: "random" };
+/** `IpAddressStatus` values → names. */
+const STATUSES: Record<number, IpAddressStatus> = {
+  1: "preferred", 2: "deprecated", 3: "invalid", 4: "inaccessible", 5: "unknown", 6: "tentative", 7: "duplicate", 8: "optimistic",
+};
+/** `InetCidrRouteType` values → names. */
+const ROUTE_TYPES: Record<number, "other" | "reject" | "local" | "remote"> = { 1: "other", 2: "reject", 3: "local", 4: "remote" };
 
 /** Split `" N DATA"` (the args of `SetGuestInfo`, after its first space) into the type and the raw data. */
 export function splitSetGuestInfo(args: Uint8Array): { type: number; data: Uint8Array } | null {
@@ -61,16 +92,36 @@ export function textValue(data: Uint8Array): string {
   return fromUtf8(data.subarray(0, end));
 }
 
-function ipText(type: number, addr: Uint8Array): string | null {
-  if ((type === InetAddressType.IPV4 || type === InetAddressType.IPV4Z) && addr.length >= 4) {
-    return `${addr[0]}.${addr[1]}.${addr[2]}.${addr[3]}`;
+/**
+ * RFC 4001 `InetAddress` as text, or null when its length does not fit its type (a malformed report): IPv4 4 bytes,
+ * IPv6 16, the zoned forms 4 more (a big-endian zone index, shown as `%N`), a DNS name 1–255 printable bytes.
+ */
+function inetText(type: number, addr: Uint8Array): string | null {
+  const zone = (at: number): string => `%${new DataView(addr.buffer, addr.byteOffset + at, 4).getUint32(0, false)}`;
+  switch (type) {
+    case InetAddressType.IPV4:
+      return addr.length === 4 ? ipv4Text(addr) : null;
+    case InetAddressType.IPV4Z:
+      return addr.length === 8 ? ipv4Text(addr) + zone(4) : null;
+    case InetAddressType.IPV6:
+      return addr.length === 16 ? ipv6Text(addr) : null;
+    case InetAddressType.IPV6Z:
+      return addr.length === 20 ? ipv6Text(addr) + zone(16) : null;
+    case InetAddressType.DNS:
+      return addr.length > 0 && addr.every((c) => c > 0x20 && c < 0x7f) ? latin1(addr) : null;
+    default:
+      return null;
   }
-  if ((type === InetAddressType.IPV6 || type === InetAddressType.IPV6Z) && addr.length >= 16) {
-    const groups: string[] = [];
-    for (let i = 0; i < 16; i += 2) groups.push(((addr[i]! << 8) | addr[i + 1]!).toString(16));
-    return compressIpv6(groups);
-  }
-  return null;
+}
+
+function ipv4Text(a: Uint8Array): string {
+  return `${a[0]}.${a[1]}.${a[2]}.${a[3]}`;
+}
+
+function ipv6Text(a: Uint8Array): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((a[i]! << 8) | a[i + 1]!).toString(16));
+  return compressIpv6(groups);
 }
 
 /** RFC 5952 text: the longest run (≥ 2) of zero groups becomes `::`. */
@@ -94,96 +145,154 @@ function compressIpv6(g: string[]): string {
   return g.slice(0, best).join(":") + "::" + g.slice(best + bestLen).join(":");
 }
 
-function typedIp(r: XdrReader): string | null {
-  const type = r.i32();
-  const addr = r.opaque(INET_ADDRESS_MAX_LEN);
-  return ipText(type, addr);
+/**
+ * A v3 decoding pass: wraps the XDR reader and also fails on data XDR accepts but nicinfo.x gives no meaning
+ * (an address whose length does not fit its type, text that is not printable where a host name is expected).
+ */
+class NicV3Reader {
+  /** Set when the data is well-formed XDR but not a meaningful report. */
+  bad = false;
+  constructor(readonly r: XdrReader) {}
+
+  get failed(): boolean {
+    return this.r.failed || this.bad;
+  }
+
+  /** `TypedIpAddress`. */
+  typedIp(): string {
+    const type = this.r.i32();
+    const addr = this.r.opaque(INET_ADDRESS_MAX_LEN);
+    if (this.r.failed) return "";
+    const t = inetText(type, addr);
+    if (t === null) this.bad = true;
+    return t ?? "";
+  }
+
+  /** `DnsHostname` (`string<255>`). */
+  hostname(): string {
+    return this.r.string(DNSINFO_MAX_ADDRLEN);
+  }
+
+  /** `DnsConfigInfo`. */
+  dns(): DnsConfig {
+    const hostName = this.r.optional(() => this.hostname());
+    const domainName = this.r.optional(() => this.hostname());
+    const servers = this.r.array(DNSINFO_MAX_SERVERS, () => this.typedIp());
+    const searchSuffixes = this.r.array(DNSINFO_MAX_SUFFIXES, () => this.hostname());
+    return { hostName, domainName, servers, searchSuffixes };
+  }
+
+  /** `WinsConfigInfo`. */
+  wins(): WinsConfig {
+    const primary = this.typedIp();
+    const secondary = this.typedIp();
+    return { primary, secondary };
+  }
+
+  /** `DhcpConfigInfo`. */
+  dhcp(): DhcpConfig {
+    const enabled = this.r.bool();
+    const settings = fromUtf8(this.r.opaque(DHCP_MAX_CONFIG_SIZE));
+    return { enabled, settings };
+  }
+
+  /** The four optional configurations that end both `GuestNicV3` and `NicInfoV3`. */
+  configs(): Pick<GuestNic, "dns" | "wins" | "dhcpv4" | "dhcpv6"> {
+    const dns = this.r.optional(() => this.dns());
+    const wins = this.r.optional(() => this.wins());
+    const dhcpv4 = this.r.optional(() => this.dhcp());
+    const dhcpv6 = this.r.optional(() => this.dhcp());
+    return { dns, wins, dhcpv4, dhcpv6 };
+  }
+
+  /** `IpAddressEntry`. */
+  address(): NicAddress {
+    const address = this.typedIp();
+    const prefixLength = this.r.u32();
+    const origin = this.r.optional(() => this.r.i32());
+    const status = this.r.optional(() => this.r.i32());
+    return { address, prefixLength, origin: origin === null ? null : (ORIGINS[origin] ?? origin), status: status === null ? null : (STATUSES[status] ?? status) };
+  }
+
+  /** `GuestNicV3`. */
+  nic(): GuestNic {
+    const mac = this.r.string(NICINFO_MAC_LEN);
+    const ips = this.r.array(NICINFO_MAX_IPS, () => this.address());
+    return { mac, ips, ...this.configs() };
+  }
+
+  /** `InetCidrRouteEntry`. */
+  route(): GuestRoute {
+    const destination = this.typedIp();
+    const prefixLength = this.r.u32();
+    const nextHop = this.r.optional(() => this.typedIp());
+    const ifIndex = this.r.u32();
+    const t = this.r.i32();
+    const type = ROUTE_TYPES[t] ?? t;
+    const metric = this.r.u32();
+    return { destination, prefixLength, nextHop, ifIndex, type, metric: metric === 0xffffffff ? null : metric };
+  }
 }
 
-function skipPerNicOptionals(r: XdrReader): { hostName: string | null; domainName: string | null } {
-  let dns: { hostName: string | null; domainName: string | null } = { hostName: null, domainName: null };
-  r.optional(() => {
-    const hostName = r.optional(() => r.string(DNSINFO_MAX_ADDRLEN));
-    const domainName = r.optional(() => r.string(DNSINFO_MAX_ADDRLEN));
-    r.array(DNSINFO_MAX_SERVERS, () => typedIp(r));
-    r.array(DNSINFO_MAX_SUFFIXES, () => r.string(DNSINFO_MAX_ADDRLEN));
-    dns = { hostName, domainName };
-  });
-  r.optional(() => (typedIp(r), typedIp(r))); // WINS
-  r.optional(() => (r.bool(), r.string(DHCP_MAX_CONFIG_SIZE))); // DHCPv4
-  r.optional(() => (r.bool(), r.string(DHCP_MAX_CONFIG_SIZE))); // DHCPv6
-  return dns;
-}
-
-/** What a NIC report carries besides the NICs. */
+/** What a NIC report carries: the NICs and, from v3, routes and the global configuration. */
 export interface NicReport {
+  /** Encoding: 3 (`NicInfoV3`), 2 (`GuestNicList`) or 1 (native struct). */
+  version: 1 | 2 | 3;
   nics: GuestNic[];
-  /** FQDN from the top-level DNS config (v3), if any. */
-  hostName: string | null;
-  domainName: string | null;
-  /** Number of routes reported (v3). */
-  routes: number;
+  routes: GuestRoute[];
+  dns: DnsConfig | null;
+  wins: WinsConfig | null;
+  dhcpv4: DhcpConfig | null;
+  dhcpv6: DhcpConfig | null;
 }
 
-/** Decode `GuestNicProto` version 3 (types 10 and 9). */
+/**
+ * Decode `GuestNicProto` (types 10 and 9): version 3 (`NicInfoV3`) or version 2 (`GuestNicList`), completely. Null
+ * for anything malformed: truncated data, counts or lengths above the nicinfo.x maxima, an address whose length
+ * does not fit its type, trailing bytes after the report.
+ */
 export function decodeNicInfoV3(data: Uint8Array): NicReport | null {
   const r = new XdrReader(data);
   const ver = r.u32();
   if (r.failed) return null;
   if (ver === 2) return decodeNicInfoV2Body(r);
   if (ver !== 3 || !r.bool()) return null;
-  const nics = r.array(NICINFO_MAX_NICS, () => {
-    const mac = r.string(NICINFO_MAC_LEN);
-    const ips = r.array(NICINFO_MAX_IPS, (): NicAddress | null => {
-      const address = typedIp(r);
-      const prefixLength = r.u32();
-      r.optional(() => r.i32()); // origin
-      r.optional(() => r.i32()); // status
-      return address === null ? null : { address, prefixLength };
-    });
-    skipPerNicOptionals(r);
-    return { mac, ips: ips.filter((x): x is NicAddress => x !== null) };
-  });
-  const routes = r.array(NICINFO_MAX_ROUTES, () => {
-    typedIp(r);
-    r.u32();
-    r.optional(() => typedIp(r));
-    r.u32();
-    r.i32();
-    r.u32();
-    return 0;
-  });
-  const dns = r.optional(() => {
-    const hostName = r.optional(() => r.string(DNSINFO_MAX_ADDRLEN));
-    const domainName = r.optional(() => r.string(DNSINFO_MAX_ADDRLEN));
-    r.array(DNSINFO_MAX_SERVERS, () => typedIp(r));
-    r.array(DNSINFO_MAX_SUFFIXES, () => r.string(DNSINFO_MAX_ADDRLEN));
-    return { hostName, domainName };
-  });
-  r.optional(() => (typedIp(r), typedIp(r)));
-  r.optional(() => (r.bool(), r.string(DHCP_MAX_CONFIG_SIZE)));
-  r.optional(() => (r.bool(), r.string(DHCP_MAX_CONFIG_SIZE)));
-  if (r.failed) return null;
-  return { nics, hostName: dns?.hostName ?? null, domainName: dns?.domainName ?? null, routes: routes.length };
+  const v = new NicV3Reader(r);
+  const nics = r.array(NICINFO_MAX_NICS, () => v.nic());
+  const routes = r.array(NICINFO_MAX_ROUTES, () => v.route());
+  const top = v.configs();
+  if (v.failed || r.remaining !== 0) return null;
+  return { version: 3, nics, routes, ...top };
+}
+
+/** A v2 `subnetMask`: a decimal prefix length ("24") or a contiguous hexadecimal mask ("0xffffff00"). */
+function v2Prefix(mask: string): number | null {
+  if (/^\d{1,3}$/.test(mask)) return Number(mask) <= 128 ? Number(mask) : null;
+  const m = /^0x([0-9a-fA-F]{1,8})$/.exec(mask);
+  if (m === null) return null;
+  const bits = Number.parseInt(m[1]!, 16) >>> 0;
+  const ones = Math.clz32(~bits); // leading one bits
+  // Contiguous: the mask is `ones` one bits followed by zero bits.
+  const expect = ones === 0 ? 0 : (0xffffffff << (32 - ones)) >>> 0;
+  return bits === expect ? ones : null;
 }
 
 /** `GuestNicList` (v2): fixed char vectors, each char a 4-byte XDR integer. */
 function decodeNicInfoV2Body(r: XdrReader): NicReport | null {
   if (!r.bool()) return null;
-  const nics = r.array(NICINFO_MAX_NICS, () => {
+  const nics = r.array(NICINFO_MAX_NICS, (): GuestNic => {
     const mac = r.charVector(NICINFO_MAC_LEN);
     const ips = r.array(NICINFO_MAX_IPS, (): NicAddress => {
-      r.i32(); // addressFamily
-      r.u32(); // dhcpEnabled (Bool = xdr_char)
-      const address = r.charVector(64);
-      const mask = r.charVector(64); // the decimal prefix length
-      const p = /^\d{1,3}$/.test(mask) ? Number(mask) : null;
-      return { address, prefixLength: p };
+      r.i32(); // addressFamily: NICINFO_ADDR_IPV4 0, NICINFO_ADDR_IPV6 1 (the text says which)
+      const dhcp = r.u32() !== 0; // dhcpEnabled (Bool = xdr_char)
+      const address = r.charVector(NICINFO_MAX_IP_LEN);
+      const mask = r.charVector(NICINFO_MAX_IP_LEN);
+      return { address, prefixLength: v2Prefix(mask), origin: dhcp ? "dhcp" : null, status: null };
     });
-    return { mac, ips };
+    return { mac, ips, dns: null, wins: null, dhcpv4: null, dhcpv6: null };
   });
-  if (r.failed) return null;
-  return { nics, hostName: null, domainName: null, routes: 0 };
+  if (r.failed || r.remaining !== 0) return null;
+  return { version: 2, nics, routes: [], dns: null, wins: null, dhcpv4: null, dhcpv6: null };
 }
 
 /** `GuestNicInfoV1` (type 2): native struct, u32 count then 16 × 152-byte entries. */
@@ -200,11 +309,11 @@ export function decodeNicInfoV1(data: Uint8Array): NicReport | null {
     const ips: NicAddress[] = [];
     for (let k = 0; k < 8 && ips.length < numIps; k++) {
       const ip = latin1(data.subarray(e + 23 + k * 16, e + 39 + k * 16));
-      if (/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) ips.push({ address: ip, prefixLength: null });
+      if (/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) ips.push({ address: ip, prefixLength: null, origin: null, status: null });
     }
-    nics.push({ mac, ips });
+    nics.push({ mac, ips, dns: null, wins: null, dhcpv4: null, dhcpv6: null });
   }
-  return { nics, hostName: null, domainName: null, routes: 0 };
+  return { version: 1, nics, routes: [], dns: null, wins: null, dhcpv4: null, dhcpv6: null };
 }
 
 /** Size of `HostinfoDetailedDataHeader`. */

@@ -7,6 +7,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { GUEST_LOG_MAX_LINE, GUEST_LOG_MAX_LINES, GUEST_MAX_NAMED_ENTRIES, GuestState, type GuestStateChange } from "./guest-state.js";
 import { GuestinfoStore } from "./guestinfo-store.js";
+import type { GuestNic } from "./guest-state.js";
+
+/** A NIC with one address and nothing else reported. */
+function nic(address: string, prefixLength: number): GuestNic {
+  return { mac: "00:50:56:aa:bb:cc", ips: [{ address, prefixLength, origin: null, status: null }], dns: null, wins: null, dhcpv4: null, dhcpv6: null };
+}
 
 /** A model over a fresh store, with every event recorded. */
 function recorded(): { g: GuestState; store: GuestinfoStore; events: GuestStateChange[] } {
@@ -31,10 +37,18 @@ test("a fresh model knows nothing", () => {
     osNameFull: null,
     osDetailed: null,
     nics: [],
+    routes: [],
+    dns: null,
+    wins: null,
+    dhcpv4: null,
+    dhcpv6: null,
+    nicReport: null,
     primaryIp: null,
     disks: [],
     uptimeSeconds: null,
     appInfo: null,
+    containerInfo: null,
+    vmsupportStatus: null,
     osStateChange: null,
     vmxOptions: {},
     guestinfo: {},
@@ -48,15 +62,15 @@ test("scalar fields emit only when the value changes, compared by content", () =
   g.set("hostname", "simvm");
   g.set("toolsRunning", true);
   g.set("toolsRunning", true);
-  g.set("nics", [{ mac: "00:50:56:aa:bb:cc", ips: [{ address: "192.0.2.2", prefixLength: 24 }] }]);
-  g.set("nics", [{ mac: "00:50:56:aa:bb:cc", ips: [{ address: "192.0.2.2", prefixLength: 24 }] }]); // equal, new object
-  g.set("nics", [{ mac: "00:50:56:aa:bb:cc", ips: [{ address: "192.0.2.2", prefixLength: 25 }] }]);
+  g.set("nics", [nic("192.0.2.2", 24)]);
+  g.set("nics", [nic("192.0.2.2", 24)]); // equal, new object
+  g.set("nics", [nic("192.0.2.2", 25)]);
   g.set("hostname", null);
   assert.deepEqual(events.map((e) => [e.field, e.value]), [
     ["hostname", "simvm"],
     ["toolsRunning", true],
-    ["nics", [{ mac: "00:50:56:aa:bb:cc", ips: [{ address: "192.0.2.2", prefixLength: 24 }] }]],
-    ["nics", [{ mac: "00:50:56:aa:bb:cc", ips: [{ address: "192.0.2.2", prefixLength: 25 }] }]],
+    ["nics", [nic("192.0.2.2", 24)]],
+    ["nics", [nic("192.0.2.2", 25)]],
     ["hostname", null],
   ]);
   assert.equal(g.get("hostname"), null);
@@ -84,13 +98,13 @@ test("named entries emit with their key, only on a new value; unsubscribing stop
 
 test("a snapshot is a deep copy: changing it changes neither the model nor later snapshots", () => {
   const { g } = recorded();
-  g.set("nics", [{ mac: "00:50:56:aa:bb:cc", ips: [{ address: "192.0.2.2", prefixLength: 24 }] }]);
+  g.set("nics", [nic("192.0.2.2", 24)]);
   g.set("osDetailed", { distroName: "Debian GNU/Linux", bitness: "64" });
   g.set("osStateChange", { success: true, state: 2 });
   g.setCapability("unified_loop", "toolbox");
   g.log("first");
   const s = g.snapshot();
-  s.nics[0]!.ips.push({ address: "203.0.113.9", prefixLength: null });
+  s.nics[0]!.ips.push({ address: "203.0.113.9", prefixLength: null, origin: null, status: null });
   s.nics[0]!.mac = "changed";
   s.osDetailed!["bitness"] = "32";
   s.osStateChange!.state = 9;
@@ -98,7 +112,7 @@ test("a snapshot is a deep copy: changing it changes neither the model nor later
   s.log.push("injected");
   s.guestinfo["guestinfo.x"] = "y";
   const t = g.snapshot();
-  assert.deepEqual(t.nics, [{ mac: "00:50:56:aa:bb:cc", ips: [{ address: "192.0.2.2", prefixLength: 24 }] }]);
+  assert.deepEqual(t.nics, [nic("192.0.2.2", 24)]);
   assert.deepEqual(t.osDetailed, { distroName: "Debian GNU/Linux", bitness: "64" });
   assert.deepEqual(t.osStateChange, { success: true, state: 2 });
   assert.deepEqual(t.capabilities, { unified_loop: "toolbox" });
@@ -115,6 +129,7 @@ test("the log keeps the newest GUEST_LOG_MAX_LINES lines, oldest dropped first, 
   assert.equal(log[0], "line 1");
   assert.equal(log[GUEST_LOG_MAX_LINES - 1], `line ${GUEST_LOG_MAX_LINES}`);
   assert.equal(events.length, GUEST_LOG_MAX_LINES + 1);
+  assert.equal(g.droppedLogLines, 1);
   g.log("same");
   g.log("same");
   assert.deepEqual(g.snapshot().log.slice(-2), ["same", "same"]);

@@ -1,10 +1,12 @@
 /**
- * The guest as a VMware host sees it: tools status, identity, OS, NICs, disks, uptime, app info, guestinfo.
+ * The guest as a VMware host sees it: tools status, identity, OS, NICs, routes, DNS, disks, uptime, app and
+ * container info, vm-support status, guestinfo.
  *
  * Emulates: what vCenter shows for a VM (`GuestInfo` in the vSphere API), fed by RPCI (`SetGuestInfo`,
  * `tools.set.version*`, `tools.capability.*`, `info-set guestinfo.*`, `log`) and by TCLO results (`reset`).
  * Readable as one snapshot and as change events.
- * Source of truth: open-vm-tools `services/plugins/guestInfo/`, `lib/include/guestInfo.h`; `real-clients.md` §2.5.
+ * Source of truth: open-vm-tools `services/plugins/guestInfo/`, `lib/include/guestInfo.h`, `lib/guestRpc/nicinfo.x`
+ * (the NIC, route, DNS, WINS and DHCP shapes), `lib/include/vmsupport.h`; `real-clients.md` §2.5.
  * Does not: keep history (only the latest value of each field, plus a bounded log ring).
  */
 import { fromUtf8 } from "../core/text.js";
@@ -17,11 +19,44 @@ export const GUEST_LOG_MAX_LINE = 4096;
 /** Most distinct `tools.capability.*` / `vmx.set_option` names kept; further new names are counted and dropped. */
 export const GUEST_MAX_NAMED_ENTRIES = 256;
 
+/** How an address was assigned (RFC 4293 `IpAddressOrigin`, nicinfo.x `IpAddressOrigin`). */
+export type IpAddressOrigin = "other" | "manual" | "dhcp" | "linklayer" | "random";
+/** State of an address (RFC 4293 `IpAddressStatus`, nicinfo.x `IpAddressStatus`). */
+export type IpAddressStatus = "preferred" | "deprecated" | "invalid" | "inaccessible" | "unknown" | "tentative" | "duplicate" | "optimistic";
+
 /** One IP address of a NIC. */
 export interface NicAddress {
+  /** IPv4 dotted quad, IPv6 in RFC 5952 text (`%zone` appended for zoned addresses), or a DNS name. */
   address: string;
-  /** Prefix length, or null when the guest did not say. */
+  /** Prefix length, or null when the guest did not say (NIC report v1, or a v2 mask that is not contiguous). */
   prefixLength: number | null;
+  /** How it was assigned (a number for a value nicinfo.x does not name), or null when the guest did not say. */
+  origin: IpAddressOrigin | number | null;
+  /** Its state (a number for a value nicinfo.x does not name), or null when the guest did not say. */
+  status: IpAddressStatus | number | null;
+}
+
+/** Resolver configuration (nicinfo.x `DnsConfigInfo`), per NIC or global. */
+export interface DnsConfig {
+  hostName: string | null;
+  domainName: string | null;
+  /** Name servers (at most 16). */
+  servers: string[];
+  /** Search suffixes (at most 10). */
+  searchSuffixes: string[];
+}
+
+/** WINS servers (nicinfo.x `WinsConfigInfo`). */
+export interface WinsConfig {
+  primary: string;
+  secondary: string;
+}
+
+/** DHCP configuration (nicinfo.x `DhcpConfigInfo`): whether it is on, and the client's settings text. */
+export interface DhcpConfig {
+  enabled: boolean;
+  /** At most 16 384 bytes. */
+  settings: string;
 }
 
 /** A network interface. */
@@ -29,6 +64,47 @@ export interface GuestNic {
   /** MAC address as the guest reports it (`00:50:56:…`). */
   mac: string;
   ips: NicAddress[];
+  /** Per-NIC resolver configuration (v3), or null. */
+  dns: DnsConfig | null;
+  /** Per-NIC WINS servers (v3), or null. */
+  wins: WinsConfig | null;
+  /** Per-NIC DHCPv4 configuration (v3), or null. */
+  dhcpv4: DhcpConfig | null;
+  /** Per-NIC DHCPv6 configuration (v3), or null. */
+  dhcpv6: DhcpConfig | null;
+}
+
+/** A route (nicinfo.x `InetCidrRouteEntry`, RFC 4292). */
+export interface GuestRoute {
+  /** Destination network. */
+  destination: string;
+  prefixLength: number;
+  /** Next hop, or null for a directly connected network. */
+  nextHop: string | null;
+  /** Index into the report's NIC list. */
+  ifIndex: number;
+  /**
+   * RFC 4292 `InetCidrRouteType`, or the number for a value nicinfo.x does not name (open-vm-tools 12.2 on Linux
+   * sends 0 for every route).
+   */
+  type: "other" | "reject" | "local" | "remote" | number;
+  /** Route metric; null when the guest sent 0xFFFFFFFF ("-1 == unused"). */
+  metric: number | null;
+}
+
+/** Which NIC report reached the host last. */
+export interface NicReportInfo {
+  /** `SetGuestInfo` type: 10 (IPADDRESS_V3), 9 (IPADDRESS_V2) or 2 (IPADDRESS). */
+  type: number;
+  /** Encoding: 3 (`NicInfoV3`), 2 (`GuestNicList`) or 1 (the native v1 struct). */
+  version: number;
+}
+
+/** A `tools.vmsupport.status` value: the number and its name (`lib/include/vmsupport.h` `VMSupportStatus`). */
+export interface VmsupportStatus {
+  code: number;
+  /** `notRunning` 0, `beginning` 1, `running` 2, `ending` 3, `error` 10, `unknown` 100; null for other numbers. */
+  name: "notRunning" | "beginning" | "running" | "ending" | "error" | "unknown" | null;
 }
 
 /** A guest filesystem. */
@@ -63,6 +139,18 @@ export interface GuestStateSnapshot {
   osDetailed: Record<string, string | number> | null;
   /** NICs from `SetGuestInfo 10` (v3) or `9`/`2` when that is all the guest sends. */
   nics: GuestNic[];
+  /** Routes (v3 reports), IPv4 and IPv6. */
+  routes: GuestRoute[];
+  /** Global resolver configuration (v3), or null. */
+  dns: DnsConfig | null;
+  /** Global WINS servers (v3), or null. */
+  wins: WinsConfig | null;
+  /** Global DHCPv4 configuration (v3), or null. */
+  dhcpv4: DhcpConfig | null;
+  /** Global DHCPv6 configuration (v3), or null. */
+  dhcpv6: DhcpConfig | null;
+  /** Type and encoding of the NIC report the host decoded last, or null before the first. */
+  nicReport: NicReportInfo | null;
   /** `info-set guestinfo.ip` (the primary IP, after `Set_Option broadcastIP 1`). */
   primaryIp: string | null;
   /** Disks from `SetGuestDiskInfo` (JSON) or `SetGuestInfo 3`. */
@@ -71,6 +159,10 @@ export interface GuestStateSnapshot {
   uptimeSeconds: number | null;
   /** Parsed `guestinfo.appInfo` JSON, or null. */
   appInfo: unknown;
+  /** Parsed `guestinfo.vmtools.containerinfo` JSON (the containerInfo plugin), or null. */
+  containerInfo: unknown;
+  /** `tools.vmsupport.status N` (`vmware-xferlogs upd N`, `vm-support -u`), last one, or null. */
+  vmsupportStatus: VmsupportStatus | null;
   /** `tools.os.statechange.status OK STATE`, last one. */
   osStateChange: { success: boolean; state: number } | null;
   /** `vmx.set_option NAME OLD NEW` → NEW. */
@@ -107,10 +199,18 @@ export class GuestState {
     osNameFull: null,
     osDetailed: null,
     nics: [],
+    routes: [],
+    dns: null,
+    wins: null,
+    dhcpv4: null,
+    dhcpv6: null,
+    nicReport: null,
     primaryIp: null,
     disks: [],
     uptimeSeconds: null,
     appInfo: null,
+    containerInfo: null,
+    vmsupportStatus: null,
     osStateChange: null,
   };
   private readonly capabilities = new Map<string, string>();
@@ -119,6 +219,8 @@ export class GuestState {
   private readonly listeners = new Set<(c: GuestStateChange) => void>();
   /** Named entries dropped because {@link GUEST_MAX_NAMED_ENTRIES} was reached. */
   droppedEntries = 0;
+  /** Log lines dropped (oldest first) because {@link GUEST_LOG_MAX_LINES} were kept. */
+  droppedLogLines = 0;
 
   constructor(private readonly guestinfo: GuestinfoStore) {}
 
@@ -169,7 +271,10 @@ export class GuestState {
   log(line: string): void {
     const l = line.length > GUEST_LOG_MAX_LINE ? line.slice(0, GUEST_LOG_MAX_LINE) : line;
     this.logLines.push(l);
-    if (this.logLines.length > GUEST_LOG_MAX_LINES) this.logLines.shift();
+    if (this.logLines.length > GUEST_LOG_MAX_LINES) {
+      this.logLines.shift();
+      this.droppedLogLines++;
+    }
     this.emit({ field: "log", value: l });
   }
 

@@ -9,3 +9,6 @@ export * from "./guest-state.js";
 export * from "./guest-info-decoders.js";
 export * from "./xdr-reader.js";
 export * from "./messaging.js";
+export * from "./namespace-db.js";
+export * from "./guest-stats.js";
+export * from "./tclo-history.js";

@@ -13,10 +13,12 @@ import type { VmProfile } from "../devices/profile.js";
 import type { BackdoorState } from "../devices/backdoor/backdoor-state.js";
 import { GuestinfoStore } from "./guestinfo-store.js";
 import { GuestState } from "./guest-state.js";
+import { NamespaceDb } from "./namespace-db.js";
 import { MessageChannels } from "./message-channel.js";
 import { RpciDispatcher } from "./rpci-dispatcher.js";
 import { registerStandardRpci } from "./rpci-handlers.js";
 import { TcloQueue } from "./tclo.js";
+import { TcloHistory } from "./tclo-history.js";
 
 /** Options of {@link Messaging}. */
 export interface MessagingOptions {
@@ -36,10 +38,14 @@ export class Messaging {
   readonly guestinfo = new GuestinfoStore();
   /** The guest as the host sees it. */
   readonly guest: GuestState;
+  /** The namespace database (`namespace-priv-*`, `vmware-namespace-cmd`). */
+  readonly namespaces = new NamespaceDb();
   /** RPCI handlers; register more with `rpci.register`. */
   readonly rpci = new RpciDispatcher();
   /** Host → guest commands. */
   readonly tclo: TcloQueue;
+  /** Every TCLO command queued and what became of it (bounded). */
+  readonly tcloHistory = new TcloHistory();
   /** The channel table (command 30 + HB). */
   readonly channels: MessageChannels;
 
@@ -48,7 +54,10 @@ export class Messaging {
     this.guestinfo.onChange = (c) => this.guest.emit({ field: "guestinfo", key: c.key, value: c.value });
     this.tclo = new TcloQueue(o.clock, { resetOnOpen: o.profile.tcloResetOnOpen, trailingNul: o.profile.tcloTrailingNul });
     this.tclo.observer = {
-      onResult: (command, r) => {
+      onQueued: this.tcloHistory.observer.onQueued,
+      onFailed: this.tcloHistory.observer.onFailed,
+      onResult: (command, r, internal) => {
+        this.tcloHistory.observer.onResult(command, r, internal);
         // vmtoolsd answers reset with "OK ATR <service>" (toolbox, toolbox-dnd).
         if (command === "reset" && r.ok && r.text.startsWith("ATR ")) {
           this.guest.set("toolsRunning", true);
@@ -63,6 +72,7 @@ export class Messaging {
       guest: this.guest,
       backdoorState: o.backdoorState,
       startMonotonicNs: o.startMonotonicNs,
+      namespaces: this.namespaces,
     });
     this.channels = new MessageChannels({
       maxChannels: o.profile.maxChannels,

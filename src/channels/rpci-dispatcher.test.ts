@@ -7,7 +7,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { isVmportError } from "../core/errors.js";
 import { Channel } from "./message-channel.js";
-import { RPCI_MAX_NAME, RpciDispatcher, encodeReply, reply, type RpciRequest } from "./rpci-dispatcher.js";
+import {
+  RPCI_MAX_NAME,
+  RPCI_MAX_UNKNOWN_NAMES,
+  RPCI_UNNAMED,
+  RpciDispatcher,
+  encodeReply,
+  reply,
+  type RpciRequest,
+} from "./rpci-dispatcher.js";
 
 const ch = new Channel(0, "rpci", false, 0, 0, 0n);
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -41,6 +49,20 @@ test("exactly one trailing NUL is stripped, before the split", () => {
   assert.deepEqual(seen.map((s) => s.args), [[], [...enc("hello")], [...enc("hello"), 0x00], []]);
 });
 
+test("a binary command keeps every byte after the space, trailing NULs included (XDR ends in 00 00 00 00)", () => {
+  const d = new RpciDispatcher();
+  const seen: number[][] = [];
+  d.register("SetGuestInfo", (req) => (seen.push([...req.args]), reply.ok()), { binary: true });
+  d.register("log", (req) => (seen.push([...req.args]), reply.ok()));
+  // "SetGuestInfo  10 " then the last 8 bytes of an XDR NIC report: two absent optionals (0, 0).
+  const xdr = [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
+  d.dispatch(new Uint8Array([...enc("SetGuestInfo  10 "), ...xdr]), ch);
+  d.dispatch(enc("SetGuestInfo\0"), ch); // a bare name followed by its terminator: no arguments
+  d.dispatch(enc("SetGuestInfo \0"), ch); // one argument byte, the NUL
+  d.dispatch(enc("log hello\0"), ch); // a text command still loses its terminator
+  assert.deepEqual(seen, [[...enc(" 10 "), ...xdr], [], [0x00], [...enc("hello")]]);
+});
+
 test("args are everything after the first space, binary bytes preserved", () => {
   const { d, seen } = recording("info-set");
   const msg = new Uint8Array([...enc("info-set guestinfo.bin "), 0x00, 0xff, 0x20, 0x80, 0x0a, 0x00, 0x01, 0x00]);
@@ -60,6 +82,25 @@ test("an unknown command gets exactly \"0 Unknown command\" and is counted", () 
   assert.deepEqual(d.counters, { requests: 8, unknown: 8 });
   d.dispatch(enc("log x"), ch);
   assert.deepEqual(d.counters, { requests: 9, unknown: 8 });
+  assert.deepEqual(d.unknownCommands(), { nope: 2, Log: 1, logx: 1, [RPCI_UNNAMED]: 3, log2: 1 });
+});
+
+test("unknown names are counted one by one up to RPCI_MAX_UNKNOWN_NAMES, the rest together", () => {
+  const d = new RpciDispatcher();
+  for (let i = 0; i < RPCI_MAX_UNKNOWN_NAMES + 5; i++) d.dispatch(enc(`cmd${i} x`), ch);
+  d.dispatch(enc("cmd0"), ch); // a name already counted still counts after the table is full
+  const u = d.unknownCommands();
+  assert.equal(Object.keys(u).length, RPCI_MAX_UNKNOWN_NAMES);
+  assert.equal(u["cmd0"], 2);
+  assert.equal(d.unknownOther, 5);
+  assert.equal(d.counters.unknown, RPCI_MAX_UNKNOWN_NAMES + 6);
+});
+
+test("a handler answering reply.unknown() is counted like an unregistered name", () => {
+  const d = new RpciDispatcher();
+  d.register("esx.only", () => reply.unknown());
+  assert.equal(dec(d.dispatch(enc("esx.only 1"), ch)), "0 Unknown command");
+  assert.deepEqual(d.unknownCommands(), { "esx.only": 1 });
 });
 
 test("a prefix registration (name ending in *) takes every name that starts with it, name passed whole", () => {

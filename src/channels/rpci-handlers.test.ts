@@ -1,7 +1,9 @@
 /**
  * The standard RPCI commands through a real channel exchange: guestinfo texts cloud-init compares, case-insensitive
  * keys (vmwgfx), limits, tools version/capabilities, `vmx.set_option synctime` → GETGUIOPTIONS, `SetGuestInfo`
- * reports, `guestlib.info.get` v2 layout and v3 refusal.
+ * reports (the captured real NIC reports of every version, and the profile's `nicInfoVersion`),
+ * `guestlib.info.get` v2 layout and v3 refusal, `guestlib.stat.get`, `machine.id.get`, `disk.wiper.enable`,
+ * `tools.vmsupport.status`, the namespace database, containerInfo, and unknown commands counted per name.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +14,7 @@ import type { VmProfileInput } from "../devices/profile.js";
 import { ClientChannel, Guest, LB, RPCI, rpcOne } from "../test-support/guest.js";
 import { GUESTINFO_MAX_VALUE_BYTES } from "./guestinfo-store.js";
 import { GUESTLIB_V2_SIZE } from "./rpci-handlers.js";
+import { REAL_NIC_V1, REAL_NIC_V2, REAL_NIC_V3 } from "./testdata/nic-reports.js";
 
 const enc = new TextEncoder();
 
@@ -145,4 +148,117 @@ test("guest.log.* is accepted; guest.log.text lands in the log", () => {
   assert.equal(rpcOne(g, "guest.log.state 1"), "1 ");
   assert.equal(rpcOne(g, "guest.log.text hello"), "1 ");
   assert.deepEqual(vm.messaging.guest.snapshot().log, ["hello"]);
+});
+
+test("the captured NIC reports reach the model whole over a real channel; a malformed one answers 0 and changes nothing", () => {
+  const { vm, g } = setup();
+  assert.equal(new TextDecoder().decode(rpcBytes(g, REAL_NIC_V3)), "1 ");
+  const s = vm.messaging.guest.snapshot();
+  assert.deepEqual(s.nics[0]?.ips.map((a) => `${a.address}/${a.prefixLength}`), ["192.0.2.2/24", "fd00::2/64", "fe80::fc:ff:fe00:1/64"]);
+  assert.equal(s.routes.length, 8);
+  assert.deepEqual(s.dns?.servers, ["10.255.255.53"]);
+  assert.deepEqual(s.nicReport, { type: 10, version: 3 });
+  assert.equal(s.toolsRunning, true);
+  const before = JSON.stringify(vm.messaging.guest.snapshot());
+  const cut = REAL_NIC_V3.subarray(0, REAL_NIC_V3.length - 1); // the bug this guards against: one byte short
+  assert.equal(new TextDecoder().decode(rpcBytes(g, cut)), "0 Invalid NIC info");
+  assert.equal(JSON.stringify(vm.messaging.guest.snapshot()), before);
+  // The older encodings replace the model (an older report says less: no routes, no DNS).
+  assert.equal(new TextDecoder().decode(rpcBytes(g, REAL_NIC_V2)), "1 ");
+  assert.deepEqual(vm.messaging.guest.snapshot().nicReport, { type: 9, version: 2 });
+  assert.deepEqual(vm.messaging.guest.snapshot().routes, []);
+  assert.equal(new TextDecoder().decode(rpcBytes(g, REAL_NIC_V1)), "1 ");
+  assert.deepEqual(vm.messaging.guest.snapshot().nicReport, { type: 2, version: 1 });
+  assert.deepEqual(vm.messaging.guest.snapshot().nics[0]?.ips.map((a) => a.address), ["192.0.2.2"]);
+});
+
+test("profile nicInfoVersion: an older host refuses type 10 and encodings newer than its own", () => {
+  const v3on9 = new Uint8Array([...enc.encode("SetGuestInfo  9 "), ...REAL_NIC_V3.subarray("SetGuestInfo  10 ".length)]);
+  const answers = (nicInfoVersion: 1 | 2 | 3) => {
+    const { g } = setup({ nicInfoVersion });
+    return [REAL_NIC_V3, v3on9, REAL_NIC_V2, REAL_NIC_V1].map((m) => new TextDecoder().decode(rpcBytes(g, m)));
+  };
+  assert.deepEqual(answers(3), ["1 ", "1 ", "1 ", "1 "]);
+  assert.deepEqual(answers(2), ["0 Invalid GuestInfo type", "0 Invalid NIC info", "1 ", "1 "]);
+  assert.deepEqual(answers(1), ["0 Invalid GuestInfo type", "0 Invalid NIC info", "0 Invalid NIC info", "1 "]);
+});
+
+test("machine.id.get answers the profile's machineId, an empty string when unset", () => {
+  assert.equal(rpcOne(setup().g, "machine.id.get"), "1 ");
+  const id = "ip=192.0.2.9&netmask=255.255.255.0&computerName=simvm";
+  assert.equal(rpcOne(setup({ machineId: id }).g, "machine.id.get"), "1 " + id);
+  assert.equal(rpcOne(setup({ machineId: id }).g, "machine.id.get", {}, true), "1 " + id); // with vmtoolsd's NUL
+});
+
+test("disk.wiper.enable: ESX disabled, hosted products enabled, or as the profile says", () => {
+  assert.equal(rpcOne(setup().g, "disk.wiper.enable"), "1 0");
+  assert.equal(rpcOne(setup({ vmxType: 4 }).g, "disk.wiper.enable"), "1 1");
+  assert.equal(rpcOne(setup({ diskWiper: "enabled" }).g, "disk.wiper.enable"), "1 1");
+  assert.equal(rpcOne(setup({ vmxType: 4, diskWiper: "disabled" }).g, "disk.wiper.enable"), "1 0");
+  const { vm, g } = setup({ diskWiper: "unavailable" });
+  assert.equal(rpcOne(g, "disk.wiper.enable"), "0 Unknown command");
+  assert.deepEqual(vm.messaging.rpci.unknownCommands(), { "disk.wiper.enable": 1 });
+});
+
+test("tools.vmsupport.status N (vmware-xferlogs upd N) reaches the model by number and name", () => {
+  const { vm, g } = setup();
+  assert.equal(rpcOne(g, "tools.vmsupport.status 2"), "1 ");
+  assert.deepEqual(vm.messaging.guest.snapshot().vmsupportStatus, { code: 2, name: "running" });
+  assert.equal(rpcOne(g, "tools.vmsupport.status 0"), "1 ");
+  assert.deepEqual(vm.messaging.guest.snapshot().vmsupportStatus, { code: 0, name: "notRunning" });
+  assert.equal(rpcOne(g, "tools.vmsupport.status -7"), "1 ");
+  assert.deepEqual(vm.messaging.guest.snapshot().vmsupportStatus, { code: -7, name: null });
+  assert.equal(rpcOne(g, "tools.vmsupport.status two"), "0 Invalid status");
+  assert.equal(rpcOne(g, "tools.vmsupport.status 99999999999"), "0 Invalid status");
+  assert.deepEqual(vm.messaging.guest.snapshot().vmsupportStatus, { code: -7, name: null });
+});
+
+test("namespace-priv-set-keys / -get-values over a channel: binary-safe, the terminating NULs kept", () => {
+  const { vm, g } = setup();
+  // vmware-namespace-cmd set-key ns -k color -v blue, then get-value, then delete-key (RpcChannel_SendOneRaw).
+  const set = enc.encode("namespace-priv-set-keys ns\0" + "1\0" + "0\0" + "color\0" + "blue\0" + "\0");
+  assert.equal(new TextDecoder().decode(rpcBytes(g, set)), "1 ");
+  assert.deepEqual([...rpcBytes(g, enc.encode("namespace-priv-get-values ns\0color\0"))], [...enc.encode("1 blue\0")]);
+  const del = enc.encode("namespace-priv-set-keys ns\0" + "1\0" + "0\0" + "color\0" + "\0" + "\0");
+  assert.equal(new TextDecoder().decode(rpcBytes(g, del)), "1 ");
+  assert.deepEqual([...rpcBytes(g, enc.encode("namespace-priv-get-values ns\0color\0"))], [...enc.encode("1 \0")]);
+  assert.equal(new TextDecoder().decode(rpcBytes(g, enc.encode("namespace-priv-get-values other\0k\0"))), "0 Namespace does not exist");
+  assert.equal(new TextDecoder().decode(rpcBytes(g, enc.encode("namespace-priv-set-keys ns\0" + "1\0"))), "0 Malformed request");
+  assert.deepEqual(vm.messaging.namespaces.names(), ["ns"]);
+});
+
+test("guestlib.stat.get (stat raw): the list, session/host/resources in each encoding; not served off ESX", () => {
+  const { g, clock } = setup({ cpuMhz: 3000, uuid: "564d2c53-4356-668e-7c05-fd7e511e23f3", guestlib: { memBalloonedMb: 128, memSwappedMb: null } });
+  clock.advance(2_000_000_000n);
+  assert.equal(rpcOne(g, "guestlib.stat.get   "), "1 session\nhost\nresources\n"); // stat raw: three spaces
+  assert.equal(rpcOne(g, "guestlib.stat.get text "), "1 session\nhost\nresources\n");
+  const session = rpcOne(g, "guestlib.stat.get text session ");
+  assert.equal(
+    session,
+    "1 session = 8936827754555253747\nuptime = 2000000\nversion = VMware ESXi build-24022510\nprovider =\nuuid.bios = 56 4d 2c 53 43 56 66 8e-7c 05 fd 7e 51 1e 23 f3\n",
+  );
+  const json = JSON.parse(rpcOne(g, "guestlib.stat.get json resources ")!.slice(2)) as { session: string; metrics: Record<string, { value: number; units: string }> };
+  assert.equal(json.session, "8936827754555253747"); // the guestlib session id (UUID bytes 8–15), in decimal
+  assert.deepEqual(json.metrics["mem.ballooned"], { type: "instant", units: "MB", value: 128 });
+  assert.equal(json.metrics["mem.swapped"], undefined); // null in the profile: not available
+  assert.equal(json.metrics["cpu.limit"]?.value, 3000);
+  const xml = rpcOne(g, "guestlib.stat.get xml host ")!;
+  assert.match(xml, /^1 <metrics session="8936827754555253747"><metric name="version">VMware ESXi build-24022510<\/metric><metric name="cpu.processorMHz" type="static" units="MHz">3000<\/metric>/);
+  assert.match(rpcOne(g, "guestlib.stat.get yaml session ")!, /^1 session:\n {4}type: static\n {4}units: number\n {4}value: 8936827754555253747\n/);
+  assert.equal(rpcOne(g, "guestlib.stat.get text vnet 00:0c:29:1e:23:f3"), "0 No such stat");
+  assert.equal(rpcOne(g, "guestlib.stat.get csv session"), "0 Unknown encoding");
+  const ws = setup({ vmxType: 4 });
+  assert.equal(rpcOne(ws.g, "guestlib.stat.get text session"), "0 Unknown command");
+  assert.deepEqual(ws.vm.messaging.rpci.unknownCommands(), { "guestlib.stat.get": 1 });
+});
+
+test("containerInfo JSON reaches the model; commands nobody serves are counted per name", () => {
+  const { vm, g } = setup();
+  const info = '{"version":"1","updateCounter":1,"publishTime":"2026-01-01T00:00:00.000Z","containerinfo":{"moby":[{"i":"debian:12"}]}}';
+  assert.equal(rpcOne(g, "info-set guestinfo.vmtools.containerinfo " + info, {}, true), "1 ");
+  assert.deepEqual(vm.messaging.guest.snapshot().containerInfo, JSON.parse(info));
+  rpcOne(g, "disk.shrink");
+  rpcOne(g, "disk.shrink");
+  rpcOne(g, "gueststore.getContent /x");
+  assert.deepEqual(vm.messaging.rpci.unknownCommands(), { "disk.shrink": 2, "gueststore.getContent": 1 });
 });

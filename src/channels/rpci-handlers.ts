@@ -1,12 +1,17 @@
 /**
- * The standard RPCI commands: guestinfo, logging, tools status and capabilities, guest info reports, guestlib.
+ * The standard RPCI commands: guestinfo, logging, tools status and capabilities, guest info reports, guestlib
+ * (`guestlib.info.get`, `guestlib.stat.get`), `machine.id.get`, `disk.wiper.enable`, `tools.vmsupport.status`
+ * and the namespace database (`namespace-priv-set-keys`, `namespace-priv-get-values`).
  *
  * Emulates: what a VMware VMX answers to the requests real clients send (`protocol.md` §6, `real-clients.md` §2–5).
  * Replies that clients compare as text are exact: `"0 No value found"` (cloud-init), `"0 Unknown command"`
  * (libguestlib). Reports the guestInfo plugin sends are answered `"1 "` with empty text — the plugin counts only
  * an empty reply as "updated" and otherwise falls back to older formats.
  * Source of truth: open-vm-tools stable-12.2.0 (`services/vmtoolsd/toolsRpc.c`, `services/plugins/guestInfo/`,
- * `libguestlib/vmGuestLib.c`); QEMU vmport_rpc's refusal texts for guestinfo limits.
+ * `libguestlib/vmGuestLib.c`, `toolbox/toolboxcmd-shrink.c` (`disk.wiper.enable`: `"1"` is enabled, any other
+ * success disabled, a failure unavailable), `xferlogs/xferlogs.c` + `lib/include/vmsupport.h`
+ * (`tools.vmsupport.status N`)); QEMU vmport_rpc's refusal texts for guestinfo limits; `machine.id.get` answers the
+ * `.vmx`'s `machine.id` (VMware Lab Manager and GSX documentation: `vmware-guestd --cmd machine.id.get`).
  * Does not: act on anything (no power operations, no time sync); `vmx.set_option synctime` only flips the GUI
  * option bit that `vmware-toolbox-cmd timesync status` reads.
  */
@@ -14,7 +19,7 @@ import type { Clock } from "../core/clock.js";
 import { fromUtf8, utf8 } from "../core/text.js";
 import type { VmProfile } from "../devices/profile.js";
 import type { BackdoorState } from "../devices/backdoor/backdoor-state.js";
-import { GuiOption } from "../devices/backdoor/constants.js";
+import { GuiOption, VmxType } from "../devices/backdoor/constants.js";
 import { uuidBytes } from "../devices/backdoor/commands/identity.js";
 import { GUESTINFO_REFUSALS, GuestinfoStore } from "./guestinfo-store.js";
 import type { GuestState } from "./guest-state.js";
@@ -29,6 +34,10 @@ import {
   textValue,
 } from "./guest-info-decoders.js";
 import { reply, type RpciDispatcher, type RpciReply, type RpciRequest } from "./rpci-dispatcher.js";
+import type { NamespaceDb } from "./namespace-db.js";
+import { answerStatGet } from "./guest-stats.js";
+import type { NicReport } from "./guest-info-decoders.js";
+import type { VmsupportStatus } from "./guest-state.js";
 
 /** What the standard handlers work on. */
 export interface RpciContext {
@@ -39,6 +48,8 @@ export interface RpciContext {
   backdoorState: BackdoorState | null;
   /** VM start on the monotonic clock (guestlib elapsed time). */
   startMonotonicNs: bigint;
+  /** The namespace database. */
+  namespaces: NamespaceDb;
 }
 
 /** `"0 No value found"`: cloud-init compares this text. */
@@ -85,7 +96,7 @@ export function registerStandardRpci(d: RpciDispatcher, ctx: RpciContext): void 
     return reply.ok();
   });
   d.register("vmx.set_option", (req) => vmxSetOption(req, ctx));
-  d.register("SetGuestInfo", (req) => setGuestInfo(req, ctx));
+  d.register("SetGuestInfo", (req) => setGuestInfo(req, ctx), { binary: true });
   d.register("SetGuestDiskInfo", (req) => {
     const disks = decodeDiskInfoJson(req.args);
     if (disks === null) return reply.fail("Invalid disk info");
@@ -93,6 +104,39 @@ export function registerStandardRpci(d: RpciDispatcher, ctx: RpciContext): void 
     return reply.ok();
   });
   d.register("guestlib.info.get", (req) => guestlibInfo(req, ctx));
+  d.register("guestlib.stat.get", (req) => {
+    if (ctx.profile.vmxType !== VmxType.SCALABLE_SERVER) return reply.unknown();
+    const uptimeUs = (ctx.clock.monotonicNs() - ctx.startMonotonicNs) / 1000n;
+    const r = answerStatGet(req.argsText, { profile: ctx.profile, sessionId: guestlibSessionId(ctx.profile), uptimeUs });
+    return r.ok ? reply.ok(r.text) : reply.fail(r.text);
+  });
+  d.register("machine.id.get", () => reply.ok(ctx.profile.machineId ?? ""));
+  d.register("disk.wiper.enable", () => {
+    const w = ctx.profile.diskWiper ?? (ctx.profile.vmxType === VmxType.SCALABLE_SERVER ? "disabled" : "enabled");
+    return w === "unavailable" ? reply.unknown() : reply.ok(w === "enabled" ? "1" : "0");
+  });
+  d.register("tools.vmsupport.status", (req) => {
+    const t = req.argsText.trim();
+    if (!/^-?\d{1,10}$/.test(t) || Math.abs(Number(t)) > 0x7fffffff) return reply.fail("Invalid status");
+    ctx.guest.set("vmsupportStatus", vmsupportStatus(Number(t)));
+    return reply.ok();
+  });
+  d.register(
+    "namespace-priv-set-keys",
+    (req) => {
+      const refusal = ctx.namespaces.setKeys(req.args);
+      return refusal === null ? reply.ok() : reply.fail(refusal);
+    },
+    { binary: true },
+  );
+  d.register(
+    "namespace-priv-get-values",
+    (req) => {
+      const r = ctx.namespaces.getValues(req.args);
+      return r.ok ? reply.ok(r.reply) : reply.fail(r.refusal);
+    },
+    { binary: true },
+  );
   d.register("guest.log.*", (req) => {
     if (req.name === "guest.log.text") ctx.guest.log(req.argsText);
     return reply.ok();
@@ -124,6 +168,7 @@ function infoSet(req: RpciRequest, ctx: RpciContext): RpciReply {
   const lower = key.replace(/[A-Z]/g, (c) => c.toLowerCase());
   if (lower === "guestinfo.ip") ctx.guest.set("primaryIp", fromUtf8(value).trim());
   if (lower === "guestinfo.appinfo") ctx.guest.set("appInfo", parseJson(fromUtf8(value)));
+  if (lower === "guestinfo.vmtools.containerinfo") ctx.guest.set("containerInfo", parseJson(fromUtf8(value)));
   return reply.ok();
 }
 
@@ -175,16 +220,13 @@ function setGuestInfo(req: RpciRequest, ctx: RpciContext): RpciReply {
       break;
     }
     case GuestInfoType.IPADDRESS_V3:
-    case GuestInfoType.IPADDRESS_V2: {
-      const r = decodeNicInfoV3(data);
-      if (r === null) return reply.fail("Invalid NIC info");
-      g.set("nics", r.nics);
-      break;
-    }
+    case GuestInfoType.IPADDRESS_V2:
     case GuestInfoType.IPADDRESS: {
-      const r = decodeNicInfoV1(data);
-      if (r === null) return reply.fail("Invalid NIC info");
-      g.set("nics", r.nics);
+      // An older host (profile nicInfoVersion) does not know type 10 nor the encodings newer than its own.
+      if (type === GuestInfoType.IPADDRESS_V3 && ctx.profile.nicInfoVersion < 3) return reply.fail("Invalid GuestInfo type");
+      const r = type === GuestInfoType.IPADDRESS ? decodeNicInfoV1(data) : decodeNicInfoV3(data);
+      if (r === null || r.version > ctx.profile.nicInfoVersion) return reply.fail("Invalid NIC info");
+      applyNicReport(g, type, r);
       break;
     }
     case GuestInfoType.OS_DETAILED: {
@@ -210,6 +252,32 @@ function setGuestInfo(req: RpciRequest, ctx: RpciContext): RpciReply {
   return reply.ok();
 }
 
+/** Put a decoded NIC report into the model: what the guest reported last replaces what it reported before. */
+function applyNicReport(g: GuestState, type: number, r: NicReport): void {
+  g.set("nics", r.nics);
+  g.set("routes", r.routes);
+  g.set("dns", r.dns);
+  g.set("wins", r.wins);
+  g.set("dhcpv4", r.dhcpv4);
+  g.set("dhcpv6", r.dhcpv6);
+  g.set("nicReport", { type, version: r.version });
+}
+
+/** `VMSupportStatus` names (`lib/include/vmsupport.h`). */
+const VMSUPPORT_NAMES: Record<number, VmsupportStatus["name"]> = {
+  0: "notRunning", 1: "beginning", 2: "running", 3: "ending", 10: "error", 100: "unknown",
+};
+
+function vmsupportStatus(code: number): VmsupportStatus {
+  return { code, name: VMSUPPORT_NAMES[code] ?? null };
+}
+
+/** The guestlib session id: the profile's, or the last 8 bytes of the UUID. */
+export function guestlibSessionId(p: VmProfile): bigint {
+  if (p.guestlib.sessionId !== null) return BigInt("0x" + p.guestlib.sessionId.replace(/^0x/i, ""));
+  return new DataView(uuidBytes(p.uuid).buffer).getBigUint64(8, false);
+}
+
 /**
  * `guestlib.info.get V`: only version 2 is served (669 bytes, little-endian, `protocol.md` §6.1). Version 3 gets
  * `"0 Unsupported version"`, which makes libguestlib retry with 2.
@@ -226,10 +294,7 @@ export function encodeGuestlibV2(ctx: RpciContext): Uint8Array {
   const b = new Uint8Array(GUESTLIB_V2_SIZE);
   const dv = new DataView(b.buffer);
   dv.setUint32(0, 2, true);
-  let session: bigint;
-  if (g.sessionId !== null) session = BigInt("0x" + g.sessionId.replace(/^0x/i, ""));
-  else session = new DataView(uuidBytes(p.uuid).buffer).getBigUint64(8, false);
-  dv.setBigUint64(4, session, true);
+  dv.setBigUint64(4, guestlibSessionId(p), true);
   const u32 = (off: number, v: number | null): void => {
     if (v === null) return;
     b[off] = 1;

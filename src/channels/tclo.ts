@@ -60,6 +60,10 @@ interface Pending {
 export interface TcloObserver {
   /** A command got its result. */
   onResult?(command: string, result: TcloResult, internal: boolean): void;
+  /** A command was queued (`internal`: the automatic `reset`). */
+  onQueued?(command: string, internal: boolean): void;
+  /** A command failed without a result: it timed out, or the guest closed its channel with it in flight. */
+  onFailed?(command: string, code: "VMPORT_TCLO_TIMEOUT" | "VMPORT_TCLO_CLOSED", message: string, internal: boolean): void;
 }
 
 /** Parse a TCLO result: strip one trailing NUL, split the OK/ERROR prefix. */
@@ -125,6 +129,7 @@ export class TcloQueue implements ChannelEndpoint {
       };
       if (head) this.queue.unshift(p);
       else this.queue.push(p);
+      this.observer?.onQueued?.(command, internal);
     });
   }
 
@@ -158,6 +163,7 @@ export class TcloQueue implements ChannelEndpoint {
 
   private fail(p: Pending, code: "VMPORT_TCLO_TIMEOUT" | "VMPORT_TCLO_CLOSED", msg: string): void {
     if (code === "VMPORT_TCLO_TIMEOUT") this.timeouts++;
+    this.observer?.onFailed?.(p.command, code, msg, p.internal);
     if (p.internal) p.resolve({ ok: false, text: msg, raw: "" });
     else p.reject(new VmportError(code, msg));
   }

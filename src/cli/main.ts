@@ -86,9 +86,10 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .option("--trace-limit <bytes>", "stop writing the trace after BYTES (then one record counts the dropped ones); default: no limit", intIn("--trace-limit", 1, Number.MAX_SAFE_INTEGER))
     .option("--pin <cpu>", "pin the tracer and the program to this CPU", intIn("--pin", 0, 4095))
     .option("--verbose", "report TCLO results and a summary on stderr", false)
+    .option("--report <file>", "at exit, write what the host learnt (guest model, TCLO results, log, unknown RPCs) as JSON")
     .argument("<program...>", "program and its arguments (after --)")
     .passThroughOptions()
-    .action(async (prog: string[], opts: { guestinfo: string[]; state?: string; profile?: string; tclo: string[]; trace?: string; traceLimit?: number; pin?: number; verbose: boolean }) => {
+    .action(async (prog: string[], opts: { guestinfo: string[]; state?: string; profile?: string; tclo: string[]; trace?: string; traceLimit?: number; pin?: number; verbose: boolean; report?: string }) => {
       setStatus(await runRun(prog, opts));
     });
   program

@@ -7,6 +7,7 @@
  * still reported. Host-side misuse — bad arguments, a profile, `@file` or state file that is not a regular file of
  * bounded size, a state directory that does not exist or is not writable — is one `vmport:` line and exit 2,
  * before the program starts. Everything printed that came from the guest is escaped (`escapeText`).
+ * `--report FILE` writes the run report (`vm/report.ts`) atomically when the program has exited.
  */
 import { VmportError } from "../core/errors.js";
 import { escapeText } from "../core/text.js";
@@ -28,6 +29,8 @@ export interface RunCliOptions {
   traceLimit?: number;
   pin?: number;
   verbose: boolean;
+  /** Write the run report (JSON) here at exit. */
+  report?: string;
 }
 
 /** `KEY=VALUE` or `KEY=@file` → [key, value]; the `guestinfo.` prefix is optional. */
@@ -54,6 +57,7 @@ function prepare(o: RunCliOptions): { profile: object; state: unknown; guestinfo
   resolveProfile(profile); // validate here: one clear line instead of a worker error
   if (o.state !== undefined) checkWritableTarget(o.state, "--state");
   if (o.trace !== undefined) checkWritableTarget(o.trace, "--trace", { regularOnly: false });
+  if (o.report !== undefined) checkWritableTarget(o.report, "--report"); // fail before the program runs, not after
   const state = o.state !== undefined ? readStateFile(o.state) : null;
   const guestinfo = o.guestinfo.map(parseGuestinfo);
   // Validate state and guestinfo against a scratch VM before starting anything.
@@ -68,7 +72,7 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
   if (argv.length === 0) usage("run: missing PROGRAM (usage: vmport run [options] -- PROGRAM [ARGS...])");
   if (process.platform !== "linux" || process.arch !== "x64") usage(`run needs Linux on x86-64 (this is ${process.platform}/${process.arch})`);
   const { profile, state, guestinfo } = prepare(o);
-  if (o.state !== undefined) await prepareDurableWrites();
+  if (o.state !== undefined || o.report !== undefined) await prepareDurableWrites();
 
   let saveError: string | null = null;
   let saves = 0;
@@ -119,6 +123,13 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
       },
     });
     save(out.state);
+    if (o.report !== undefined) {
+      try {
+        writeDurableFile(o.report, JSON.stringify(out.report, null, 2) + "\n");
+      } catch (e) {
+        process.stderr.write(`vmport: --report ${o.report}: ${(e as Error).message}\n`); // the program's status still stands
+      }
+    }
     if (out.result.execErrno !== null) {
       process.stderr.write(`vmport: run: ${escapeText(execFailure(argv[0]!, out.result.execErrno).message)}\n`);
       return out.result.exitStatus;
@@ -130,6 +141,13 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
       if (o.state !== undefined) process.stderr.write(`vmport: state saves ${saves} (coalesced)\n`);
       const skipped = ["sharedSkipped", "mappedNotRegular", "mappedUnreadable", "sectionsTooLarge", "sitesOverLimit", "killedAfterRoot", "foreignSeccomp"].filter((k) => (c[k] ?? 0) > 0);
       if (skipped.length > 0) process.stderr.write(`vmport: ${skipped.map((k) => `${k} ${c[k]}`).join(", ")}\n`);
+      const g = out.report.guest;
+      if (g.toolsRunning) {
+        const addrs = g.nics.reduce((k, nic) => k + nic.ips.length, 0);
+        process.stderr.write(`vmport: guest: tools ${escapeText(String(g.toolsVersion ?? "?"))}, hostname ${escapeText(g.hostname ?? "?")}, ${g.nics.length} NIC(s), ${addrs} address(es), ${g.routes.length} route(s)\n`);
+      }
+      const unknown = Object.entries(out.report.unknownRpc.commands).map(([name, n]) => `"${escapeText(name)}" x${n}`);
+      if (unknown.length > 0) process.stderr.write(`vmport: RPCs answered "Unknown command": ${unknown.join(", ")}\n`);
     }
     return out.result.exitStatus;
   } catch (e) {

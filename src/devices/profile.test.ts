@@ -1,7 +1,7 @@
 /** Profile defaults and validation messages that name the bad key. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DEFAULT_PROFILE, resolveProfile } from "./profile.js";
+import { DEFAULT_PROFILE, MACHINE_ID_MAX_BYTES, resolveProfile } from "./profile.js";
 import { isVmportError } from "../core/errors.js";
 
 test("defaults: version 6, ESX Server, hwVersion unset, HB, CPUID, backdoor on", () => {
@@ -45,4 +45,15 @@ test("validation names the key and why", () => {
   rejects({ devices: Array.from({ length: 51 }, () => ({ name: "d", enabled: true })) }, /at most 50/);
   rejects([], /expected a JSON object/);
   rejects(null, /expected a JSON object/);
+});
+
+test("machineId and diskWiper: defaults unset, accepted values, bounds named", () => {
+  assert.equal(resolveProfile({}).machineId, null);
+  assert.equal(resolveProfile({}).diskWiper, null);
+  assert.equal(resolveProfile({ machineId: "ip=192.0.2.9&computerName=simvm" }).machineId, "ip=192.0.2.9&computerName=simvm");
+  assert.equal(resolveProfile({ machineId: "é".repeat(MACHINE_ID_MAX_BYTES / 2) }).machineId?.length, MACHINE_ID_MAX_BYTES / 2);
+  rejects({ machineId: "é".repeat(MACHINE_ID_MAX_BYTES / 2) + "x" }, /"machineId": expected a string of at most 65534 bytes/);
+  rejects({ machineId: 7 }, /"machineId"/);
+  for (const w of ["enabled", "disabled", "unavailable"] as const) assert.equal(resolveProfile({ diskWiper: w }).diskWiper, w);
+  rejects({ diskWiper: true }, /"diskWiper": expected "enabled", "disabled", "unavailable" or null/);
 });

@@ -7,6 +7,7 @@
  * Does not: read files — front ends parse JSON and hand the object to {@link resolveProfile}.
  */
 import { VmportError } from "../core/errors.js";
+import { utf8 } from "../core/text.js";
 import {
   MAX_REMOVABLE_DEVICES,
   RD_INFO_NAME_SIZE,
@@ -113,7 +114,31 @@ export interface VmProfile {
   tcloTrailingNul: boolean;
   /** `guestlib.info.get` numbers. Defaults derived from the other keys (see {@link GuestlibStats}). */
   guestlib: GuestlibStats;
+  /**
+   * The `.vmx`'s `machine.id`, answered to `machine.id.get` (`vmware-rpctool machine.id.get`); null (default) is
+   * unset, answered as an empty string as a VMX does. At most {@link MACHINE_ID_MAX_BYTES} bytes of UTF-8.
+   */
+  machineId: string | null;
+  /**
+   * The answer to `disk.wiper.enable` (`vmware-toolbox-cmd disk list|shrink|wipe`): `"enabled"` (`1 1`),
+   * `"disabled"` (`1 0`: "Shrink disk is disabled for this virtual machine"), `"unavailable"` (`0 Unknown
+   * command`: "The shrink feature is not available"). Null (default) answers as the host type does: ESX
+   * (`vmxType` 2) disabled, hosted products enabled.
+   */
+  diskWiper: DiskWiperState | null;
+  /**
+   * The newest NIC report the host accepts, as an older VMX would: 3 (default) takes `SetGuestInfo 10` and `9`
+   * with either encoding; 2 refuses type 10 and v3 bodies, so the guestInfo plugin falls back to `GuestNicList`
+   * over type 9; 1 takes only the legacy type-2 struct.
+   */
+  nicInfoVersion: 1 | 2 | 3;
 }
+
+/** The profile's `diskWiper` answers. */
+export type DiskWiperState = "enabled" | "disabled" | "unavailable";
+
+/** Longest `machineId`, in bytes: what fits in one reply after `"1 "`. */
+export const MACHINE_ID_MAX_BYTES = 65534;
 
 /** A profile as a user writes it: any subset of keys. */
 export type VmProfileInput = Partial<Omit<VmProfile, "guestlib">> & { guestlib?: Partial<GuestlibStats> };
@@ -164,6 +189,9 @@ export const DEFAULT_PROFILE: Readonly<VmProfile> = Object.freeze({
     memUsedMb: 0,
     resourcePoolPath: "/",
   } as GuestlibStats,
+  machineId: null,
+  diskWiper: null,
+  nicInfoVersion: 3,
 });
 
 const UINT32_MAX = 0xffffffff;
@@ -228,6 +256,15 @@ export function resolveProfile(input: unknown = {}): VmProfile {
       case "tcloResetOnOpen": p.tcloResetOnOpen = bool(key, v); break;
       case "tcloTrailingNul": p.tcloTrailingNul = bool(key, v); break;
       case "guestlib": p.guestlib = guestlib(v); break;
+      case "machineId":
+        if (v !== null && (typeof v !== "string" || utf8(v).length > MACHINE_ID_MAX_BYTES)) bad(key, `expected a string of at most ${MACHINE_ID_MAX_BYTES} bytes, or null`);
+        p.machineId = v;
+        break;
+      case "diskWiper":
+        if (v !== null && v !== "enabled" && v !== "disabled" && v !== "unavailable") bad(key, `expected "enabled", "disabled", "unavailable" or null, got ${JSON.stringify(v)}`);
+        p.diskWiper = v;
+        break;
+      case "nicInfoVersion": p.nicInfoVersion = uint(key, v, 1, 3) as 1 | 2 | 3; break;
       default:
         bad(key, `unknown key (known: ${Object.keys(DEFAULT_PROFILE).join(", ")})`);
     }

@@ -1,7 +1,8 @@
 /**
  * Durable state: save → JSON → restore into a fresh VM keeps guestinfo (text and binary values), removable
- * devices, GUI options and the clipboard; a bad state is refused with VMPORT_BAD_STATE naming the field, and
- * nothing of it is applied.
+ * devices, GUI options, the clipboard and the namespace database; a version-1 file (written before the namespace
+ * database existed) still loads; a bad state is refused with VMPORT_BAD_STATE naming the field, and nothing of
+ * it is applied.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,6 +10,7 @@ import { VirtualClock } from "../core/clock.js";
 import { isVmportError } from "../core/errors.js";
 import { GUESTINFO_MAX_VALUE_BYTES } from "../channels/guestinfo-store.js";
 import { MAX_REMOVABLE_DEVICES, MAX_SELECTION_BUFFER_LENGTH } from "../devices/backdoor/constants.js";
+import { NAMESPACE_MAX_NAMESPACES, NAMESPACE_MAX_VALUE_BYTES } from "../channels/namespace-db.js";
 import { STATE_VERSION, restoreDurableState, saveDurableState } from "./persistence.js";
 import { VirtualMachine } from "./virtual-machine.js";
 
@@ -30,6 +32,9 @@ function populatedVm(): VirtualMachine {
   s.guiOptions = 0x8000_0003;
   s.setHostClipboard(enc("from host"));
   s.guestClipboard = new Uint8Array([0x67, 0x80]); // "g", then an invalid UTF-8 byte
+  vm.messaging.namespaces.set("com.example.agent", "status", "ready");
+  vm.messaging.namespaces.set("com.example.agent", "blob", new Uint8Array([0x01, 0xff]));
+  vm.messaging.namespaces.create("com.example.empty");
   return vm;
 }
 
@@ -42,6 +47,7 @@ function durable(vm: VirtualMachine): unknown {
     guiOptions: s.guiOptions,
     hostClipboard: s.hostClipboard === null ? null : [...s.hostClipboard],
     guestClipboard: s.guestClipboard === null ? null : [...s.guestClipboard],
+    namespaces: vm.messaging.namespaces.entries().map(([ns, e]) => [ns, e.map(([k, v]) => [k, [...v]])]),
   };
 }
 
@@ -66,7 +72,72 @@ test("save: text as strings, non-UTF-8 bytes as {base64}, devices, GUI options, 
     devices: [{ name: "ide1:0", enabled: false }, { name: "floppy0", enabled: true }],
     guiOptions: 0x8000_0003,
     clipboard: { host: "from host", guest: { base64: "Z4A=" } },
+    namespaces: { "com.example.agent": { status: "ready", blob: { base64: "Af8=" } }, "com.example.empty": {} },
   });
+});
+
+// A state file exactly as vmport wrote it before the namespace database existed (format version 1).
+const VERSION_1_FILE = `{
+  "version": 1,
+  "guestinfo": {
+    "guestinfo.x": "y",
+    "guestinfo.bin": {
+      "base64": "AP8="
+    }
+  },
+  "devices": [
+    {
+      "name": "ide1:0",
+      "enabled": true
+    }
+  ],
+  "guiOptions": 1024,
+  "clipboard": {
+    "host": null,
+    "guest": "copied"
+  }
+}
+`;
+
+test("a version-1 state file still loads; the next save is version 2 with an empty namespace database", () => {
+  const vm = populatedVm();
+  restoreDurableState(vm, JSON.parse(VERSION_1_FILE));
+  assert.deepEqual(durable(vm), {
+    guestinfo: [["guestinfo.x", [0x79]], ["guestinfo.bin", [0x00, 0xff]]],
+    devices: [{ name: "ide1:0", enabled: true }],
+    guiOptions: 1024,
+    hostClipboard: null,
+    guestClipboard: [...enc("copied")],
+    namespaces: [],
+  });
+  const saved = saveDurableState(vm);
+  assert.equal(saved.version, 2);
+  assert.deepEqual(saved.namespaces, {});
+  assertRefused(freshVm(), { ...JSON.parse(VERSION_1_FILE), namespaces: {} }, '"namespaces"'); // not a version-1 field
+});
+
+test("namespaces: values bounded as a guest write would be; a bad entry is refused naming it, nothing applied", () => {
+  const ok = { version: 2, namespaces: { ns: { k: "v".repeat(NAMESPACE_MAX_VALUE_BYTES) } } };
+  const vm = freshVm();
+  restoreDurableState(vm, ok);
+  assert.equal(vm.messaging.namespaces.get("ns", "k")?.length, NAMESPACE_MAX_VALUE_BYTES);
+  const tooMany = Object.fromEntries(Array.from({ length: NAMESPACE_MAX_NAMESPACES + 1 }, (_, i) => [`ns${i}`, {}]));
+  const cases: [unknown, string][] = [
+    [[], '"namespaces"'],
+    [{ ns: [] }, 'namespaces["ns"]'],
+    [{ ns: { k: "v".repeat(NAMESPACE_MAX_VALUE_BYTES + 1) } }, 'namespaces["ns"]["k"]'],
+    [{ ns: { k: "" } }, 'namespaces["ns"]["k"]'],
+    [{ ns: { k: 1 } }, 'namespaces["ns"]["k"]'],
+    [{ ns: { "": "v" } }, 'namespaces["ns"][""]'],
+    [{ "": {} }, 'namespaces[""]'],
+    [tooMany, `namespaces["ns${NAMESPACE_MAX_NAMESPACES}"]`],
+  ];
+  for (const [namespaces, field] of cases) {
+    const v = populatedVm();
+    const before = durable(v);
+    assertRefused(v, { version: 2, namespaces }, field);
+    assert.deepEqual(durable(v), before, `state changed after refusing ${field}`);
+  }
 });
 
 test("round trip: save → JSON text → restore into a fresh VM gives the same durable state", () => {
@@ -92,17 +163,19 @@ test("restore replaces: guestinfo not in the state is removed, devices take the 
     guiOptions: 0,
     hostClipboard: null,
     guestClipboard: null,
+    namespaces: [],
   });
 });
 
 test("only version is required: missing fields restore as empty", () => {
   const vm = populatedVm();
   restoreDurableState(vm, { version: 1 });
-  assert.deepEqual(durable(vm), { guestinfo: [], devices: [], guiOptions: 0, hostClipboard: null, guestClipboard: null });
+  assert.deepEqual(durable(vm), { guestinfo: [], devices: [], guiOptions: 0, hostClipboard: null, guestClipboard: null, namespaces: [] });
+  restoreDurableState(populatedVm(), { version: 2 });
 });
 
 test("a wrong or missing version is refused naming \"version\"", () => {
-  for (const version of [2, 0, "1", null, undefined]) {
+  for (const version of [3, 0, "1", "2", null, undefined]) {
     const vm = populatedVm();
     const before = durable(vm);
     assertRefused(vm, { version, guestinfo: {} }, '"version"');

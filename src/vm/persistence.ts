@@ -1,26 +1,31 @@
 /**
  * Durable VM state: what survives a restart of the guest or of vmport — guestinfo, removable devices, GUI
- * options, clipboard — as versioned JSON-ready data, and its validated restore.
+ * options, clipboard, the namespace database — as versioned JSON-ready data, and its validated restore.
  *
- * Emulates: the VMX keeping `guestinfo.*` and device state in the `.vmx`/`.nvram` across power cycles.
+ * Emulates: the VMX keeping `guestinfo.*`, device state and the namespace DB in the `.vmx`/`.nvram` across power
+ * cycles.
+ * Versions: 1 (guestinfo, devices, GUI options, clipboard) still loads; 2 adds `namespaces`. Saves write 2.
  * Does not: touch files (front ends write it atomically: temp file, fsync, rename). Restore validates everything
  * first and applies nothing if any field is bad.
  */
 import { VmportError } from "../core/errors.js";
 import { fromBase64, fromUtf8Strict, toBase64, utf8 } from "../core/text.js";
 import { GuestinfoStore } from "../channels/guestinfo-store.js";
+import { NamespaceDb } from "../channels/namespace-db.js";
 import { MAX_REMOVABLE_DEVICES, MAX_SELECTION_BUFFER_LENGTH, RD_INFO_NAME_SIZE } from "../devices/backdoor/constants.js";
 import type { VirtualMachine } from "./virtual-machine.js";
 
-/** Current format version. */
-export const STATE_VERSION = 1;
+/** Current format version (what saves write). */
+export const STATE_VERSION = 2;
+/** Versions restore accepts. */
+export const STATE_VERSIONS_READ: readonly number[] = [1, 2];
 
 /** Bytes as text when they are valid UTF-8, else `{ base64 }`. */
 export type StoredBytes = string | { base64: string };
 
-/** The durable state, version 1. */
+/** The durable state, version 2 (version 1 is the same without `namespaces`). */
 export interface DurableState {
-  version: 1;
+  version: 2;
   /** guestinfo variables by key (keys keep their `guestinfo.` prefix). */
   guestinfo: Record<string, StoredBytes>;
   /** Removable devices and whether each is connected. */
@@ -29,9 +34,12 @@ export interface DurableState {
   guiOptions: number;
   /** Legacy clipboard: host text staged for the guest, and the last text the guest sent. */
   clipboard: { host: StoredBytes | null; guest: StoredBytes | null };
+  /** The namespace database: namespace → key → value. */
+  namespaces: Record<string, Record<string, StoredBytes>>;
 }
 
-function store(b: Uint8Array): StoredBytes {
+/** `b` as text when it is valid UTF-8, else `{ base64 }`. */
+export function toStoredBytes(b: Uint8Array): StoredBytes {
   const t = fromUtf8Strict(b);
   return t !== null ? t : { base64: toBase64(b) };
 }
@@ -53,7 +61,11 @@ function load(field: string, v: unknown): Uint8Array {
 /** Snapshot the durable state of `vm`. */
 export function saveDurableState(vm: VirtualMachine): DurableState {
   const guestinfo: Record<string, StoredBytes> = {};
-  for (const [k, v] of vm.messaging.guestinfo.entries()) guestinfo[k] = store(v);
+  for (const [k, v] of vm.messaging.guestinfo.entries()) guestinfo[k] = toStoredBytes(v);
+  const namespaces: Record<string, Record<string, StoredBytes>> = {};
+  for (const [ns, entries] of vm.messaging.namespaces.entries()) {
+    namespaces[ns] = Object.fromEntries(entries.map(([k, v]) => [k, toStoredBytes(v)]));
+  }
   const s = vm.backdoor?.ctx.state ?? null;
   return {
     version: STATE_VERSION,
@@ -61,9 +73,10 @@ export function saveDurableState(vm: VirtualMachine): DurableState {
     devices: (s?.devices ?? vm.profile.devices).map((d) => ({ name: d.name, enabled: d.enabled })),
     guiOptions: s?.guiOptions ?? vm.profile.guiOptions,
     clipboard: {
-      host: s?.hostClipboard ? store(s.hostClipboard) : null,
-      guest: s?.guestClipboard ? store(s.guestClipboard) : null,
+      host: s?.hostClipboard ? toStoredBytes(s.hostClipboard) : null,
+      guest: s?.guestClipboard ? toStoredBytes(s.guestClipboard) : null,
     },
+    namespaces,
   };
 }
 
@@ -74,8 +87,12 @@ export function saveDurableState(vm: VirtualMachine): DurableState {
 export function restoreDurableState(vm: VirtualMachine, input: unknown): void {
   if (typeof input !== "object" || input === null || Array.isArray(input)) bad("(root)", "expected an object");
   const o = input as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!["version", "guestinfo", "devices", "guiOptions", "clipboard"].includes(k)) bad(k, "unknown field");
-  if (o["version"] !== STATE_VERSION) bad("version", `expected ${STATE_VERSION}, got ${JSON.stringify(o["version"])}`);
+  const version = o["version"];
+  if (typeof version !== "number" || !STATE_VERSIONS_READ.includes(version)) {
+    bad("version", `expected ${STATE_VERSIONS_READ.join(" or ")}, got ${JSON.stringify(version)}`);
+  }
+  const fields = ["version", "guestinfo", "devices", "guiOptions", "clipboard", ...(version >= 2 ? ["namespaces"] : [])];
+  for (const k of Object.keys(o)) if (!fields.includes(k)) bad(k, "unknown field");
   // guestinfo: validate every entry against the store's bounds in a scratch store first.
   const gi = o["guestinfo"] ?? {};
   if (typeof gi !== "object" || gi === null || Array.isArray(gi)) bad("guestinfo", "expected an object");
@@ -108,10 +125,33 @@ export function restoreDurableState(vm: VirtualMachine, input: unknown): void {
   for (const [f, b] of [["clipboard.host", host], ["clipboard.guest", guest]] as const) {
     if (b !== null && b.length > MAX_SELECTION_BUFFER_LENGTH) bad(f, `longer than ${MAX_SELECTION_BUFFER_LENGTH} bytes`);
   }
+  // namespaces: built in a scratch database, so every bound is checked the way a guest write is.
+  const nsIn = o["namespaces"] ?? {};
+  if (typeof nsIn !== "object" || nsIn === null || Array.isArray(nsIn)) bad("namespaces", "expected an object");
+  const nsDb = new NamespaceDb();
+  for (const [ns, entries] of Object.entries(nsIn)) {
+    if (typeof entries !== "object" || entries === null || Array.isArray(entries)) bad(`namespaces["${ns}"]`, "expected an object");
+    try {
+      nsDb.create(ns);
+    } catch (e) {
+      bad(`namespaces["${ns}"]`, (e as Error).message);
+    }
+    for (const [k, v] of Object.entries(entries)) {
+      const field = `namespaces["${ns}"]["${k}"]`;
+      const bytes = load(field, v);
+      if (bytes.length === 0) bad(field, "empty values are deletions and are not stored");
+      try {
+        nsDb.set(ns, k, bytes);
+      } catch (e) {
+        bad(field, (e as Error).message);
+      }
+    }
+  }
   // Everything is valid: apply.
   const g = vm.messaging.guestinfo;
   for (const [k] of g.entries()) g.delete(k);
   for (const [k, b] of entries) g.trySet(k, b, "host");
+  vm.messaging.namespaces.replaceWith(nsDb);
   const s = vm.backdoor?.ctx.state;
   if (s) {
     s.devices.splice(0, s.devices.length, ...devices);
@@ -123,9 +163,10 @@ export function restoreDurableState(vm: VirtualMachine, input: unknown): void {
 }
 
 /**
- * A number that changes whenever any durable state of `vm` changes (guestinfo, devices, GUI options, clipboard):
+ * A number that changes whenever any durable state of `vm` changes (guestinfo, namespace DB, devices, GUI options,
+ * clipboard):
  * compare it after each access to know whether a save is due, without building a snapshot.
  */
 export function durableGeneration(vm: VirtualMachine): number {
-  return vm.messaging.guestinfo.generation + (vm.backdoor?.ctx.state.durableGeneration ?? 0);
+  return vm.messaging.guestinfo.generation + vm.messaging.namespaces.generation + (vm.backdoor?.ctx.state.durableGeneration ?? 0);
 }

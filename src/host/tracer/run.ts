@@ -28,6 +28,7 @@ export class ExecError extends VmportError {
     this.exitStatus = exitStatus;
   }
 }
+import type { VmReport } from "../../vm/report.js";
 
 /** Options of {@link runTraced}. */
 export type RunOptions = Omit<WorkerJob, "control" | "exec" | "stdio" | "saveFlags" | "wantState" | "traceLimit"> & {
@@ -57,6 +58,8 @@ export interface RunOutcome {
   guest: GuestStateSnapshot;
   state: DurableState;
   counters: Record<string, number>;
+  /** Everything the host learnt, for `--report` (`vm/report.ts`). */
+  report: VmReport;
 }
 
 /** PATH from an environment list. */
@@ -137,8 +140,9 @@ export function runTraced(o: RunOptions): Promise<RunOutcome> {
         if (r.execErrno !== null) {
           const f = execFailure(argv[0]!, r.execErrno);
           r.exitStatus = f.exitStatus;
+          if (m.report.exit !== null) m.report.exit.status = f.exitStatus;
         }
-        resolve({ result: r, guest: m.guest, state: m.state, counters: m.counters });
+        resolve({ result: r, guest: m.guest, state: m.state, counters: m.counters, report: m.report });
       }
     });
     worker.on("error", (e) => {

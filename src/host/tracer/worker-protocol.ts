@@ -8,6 +8,7 @@ import type { DurableState } from "../../vm/persistence.js";
 import type { VmProfileInput } from "../../devices/profile.js";
 import type { MessagePort } from "node:worker_threads";
 import type { RunResult } from "./tracer.js";
+import type { VmReport } from "../../vm/report.js";
 import type { ExecPlan } from "./program.js";
 import type { StdioPlan } from "../stdio.js";
 
@@ -45,6 +46,6 @@ export type WorkerMessage =
   | { type: "started"; pid: number; doorbellFd: number }
   | { type: "state"; state: DurableState }
   | { type: "tclo"; command: string; ok: boolean; text: string }
-  | { type: "done"; result: RunResult; guest: GuestStateSnapshot; state: DurableState; counters: Record<string, number> }
+  | { type: "done"; result: RunResult; guest: GuestStateSnapshot; state: DurableState; counters: Record<string, number>; report: VmReport }
   | { type: "error"; message: string };
 

@@ -4,7 +4,7 @@
  * cost more than the trap).
  *
  * Receives a {@link WorkerJob} as `workerData`; posts `{ type: "started", pid }` once the program runs and
- * `{ type: "done", result, guest, state }` at the end. Host-side changes while the guest runs arrive on the control
+ * `{ type: "done", result, guest, state, report }` at the end (`report`: `vm/report.ts`). Host-side changes while the guest runs arrive on the control
  * port and are applied when the doorbell rings (see `Tracer`), so the per-trap path has no extra work.
  * State saving is coalesced: after each access the worker compares one number (`durableGeneration`); when it
  * changed it marks the state dirty, and posts a snapshot only when the writer (the main thread) is free — at most
@@ -16,6 +16,7 @@ import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from "
 import { closeSync, constants as FS, openSync, writeSync } from "node:fs";
 import { VirtualMachine } from "../../vm/virtual-machine.js";
 import { durableGeneration, restoreDurableState, saveDurableState } from "../../vm/persistence.js";
+import { buildReport } from "../../vm/report.js";
 import { SystemClock } from "../system-clock.js";
 import { Tracer } from "./tracer.js";
 import type { TraceRecord } from "../../vm/trace.js";
@@ -120,6 +121,7 @@ try {
       sectionsTooLarge: scan.tooLarge,
       sectionsScanned: scan.scanned,
     },
+    report: buildReport(vm, { exitStatus: result.exitStatus, signal: result.signal, backdoorCalls: result.traps, counters: { ...tracer.counters } }),
   });
 } catch (e) {
   post({ type: "error", message: e instanceof Error ? e.message : String(e) });
