@@ -25,10 +25,10 @@ test("a guest answering on its TCLO channel: reset (internal), OK, ERROR, then a
     const cmd = tclo.receive();
     return cmd instanceof Uint8Array ? dec.decode(cmd) : "";
   };
-  assert.equal(answer(""), "reset\0");
-  assert.equal(answer("OK ATR toolbox"), "ping\0");
-  assert.equal(answer("OK "), "Bogus_Command\0");
-  assert.equal(answer("ERROR Unknown Command"), "ping\0"); // the second ping is now in flight
+  assert.equal(answer(""), "reset");
+  assert.equal(answer("OK ATR toolbox"), "ping");
+  assert.equal(answer("OK "), "Bogus_Command");
+  assert.equal(answer("ERROR Unknown Command"), "ping"); // the second ping is now in flight
   await Promise.all(results.slice(0, 2));
   assert.deepEqual(vm.messaging.tcloHistory.entries(), [
     { command: "ping", internal: false, outcome: "ok", text: "" },

@@ -235,5 +235,5 @@ test("--report: a program killed by a signal is reported with it; a report path 
   assert.equal(killed.report?.schema, "vmport.report/1");
   const bad = vmport(["run", "--report", join(dir, "no-such-dir", "r.json"), "--", "true"]);
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /^vmport: --report .*no-such-dir.*: directory .* does not exist\n$/);
+  assert.match(bad.stderr, /^vmport: --report .*no-such-dir.*: directory .*: ENOENT\n$/);
 });
