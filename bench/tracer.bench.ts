@@ -1,7 +1,9 @@
 /**
  * `vmport run` benchmarks (Linux x86-64 with gcc): µs per trapped GETVERSION against a minimal C ptrace tracer
  * doing the same work (both pinned to CPU 0, same run); HB throughput of RPCI exchanges at 4 KiB and 60 KiB;
- * start-up of `vmport run -- true`, cold (empty CPUID cache) and warm.
+ * start-up of `vmport run -- true`, cold (empty CPUID cache) and warm; peak RSS of vmport while a guest floods
+ * `--state` (1000 × 60 KB `info-set`) against `vmport run -- true`; 4000 executable mmaps against the same program
+ * run natively, pinned and not.
  * Per-trap figures subtract a run with few traps, so process start-up is not counted.
  */
 import { spawnSync } from "node:child_process";
@@ -67,6 +69,7 @@ export function benchTracer(): TracerFigure[] | null {
     const label = size === 65534 ? "64 KiB reply" : `${size / 1024} KiB`;
     out.push({ name: `HB info-get, ${label} (7 traps per exchange)`, value: size / usPer, unit: "MB/s", note: `${usPer.toFixed(1)} µs per exchange` });
   }
+  out.push(...benchHardening(dir));
   const cache = mkdtempSync(join(tmpdir(), "vmport-cache-"));
   const env = { ...process.env, XDG_CACHE_HOME: cache };
   const cold = timeRun(process.execPath, [CLI, "run", "--", "true"], env);
@@ -77,5 +80,53 @@ export function benchTracer(): TracerFigure[] | null {
     { name: "start-up: vmport run -- true, warm", value: warm, unit: "ms" },
     { name: "start-up: node -e 0 (baseline)", value: nodeAlone, unit: "ms" },
   );
+  return out;
+}
+
+/** Peak RSS (KiB, from GNU time's %M: the process's maxrss, VmHWM) and wall time (ms) of one command. */
+function peak(cmd: string, args: string[]): { kb: number; ms: number } {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  return { kb: Number(r.stderr.trim().split("\n").at(-1)), ms };
+}
+
+/** The hardening figures: memory under a state flood, cost of executable mmaps. */
+function benchHardening(dir: string): TracerFigure[] {
+  if (!existsSync("/usr/bin/time")) return [{ name: "state flood / exec mmaps", value: 0, unit: "", note: "not measured: needs /usr/bin/time (apt-get install -y time)" }];
+  const hostile = build(join(ROOT, "src/host/tracer/testdata/hostile.c"), join(dir, "hostile"));
+  const probe = join(dir, "probe");
+  const lib = join(dir, "libcpuid.so");
+  const r = spawnSync("gcc", ["-shared", "-fPIC", "-O1", "-o", lib, join(ROOT, "src/host/tracer/testdata/libcpuid.c")]);
+  if (r.status !== 0) throw new Error("gcc libcpuid.so failed");
+  const state = (n: string) => join(dir, `${n}.json`);
+  const value = "v".repeat(60_000);
+  const flood = median(3, () => peak(process.execPath, [CLI, "run", "--state", state("flood"), "--", probe, "hbloop", `info-set guestinfo.big ${value}`, "1000"]).kb);
+  const idle = median(3, () => peak(process.execPath, [CLI, "run", "--state", state("idle"), "--", "true"]).kb);
+  const out: TracerFigure[] = [
+    { name: "peak RSS: vmport run --state -- true (baseline)", value: idle / 1024, unit: "MiB" },
+    { name: "peak RSS: 1000 × 60 KB info-set under --state", value: flood / 1024, unit: "MiB", note: `ratio ${(flood / idle).toFixed(2)} (aim ≤ 1.5)` },
+  ];
+  const N = 4000;
+  for (const pin of [true, false]) {
+    const cmd = (n: number, native: boolean): string[] => {
+      const prog = [hostile, "mmaps", String(n), lib, ...(native ? ["native"] : [])];
+      const full = native ? prog : [process.execPath, CLI, "run", "--", ...prog];
+      return pin ? ["taskset", "-c", "0", ...full] : full; // pinned: the whole tree on CPU 0
+    };
+    const run = (n: number, native: boolean) => {
+      const c = cmd(n, native);
+      return timeRun(c[0]!, c.slice(1));
+    };
+    const nat = median(5, () => run(N, true)) - median(5, () => run(0, true));
+    const traced = median(3, () => run(N, false)) - median(3, () => run(0, false));
+    out.push({
+      name: `${N} executable mmaps (each patched), ${pin ? "pinned" : "not pinned"}`,
+      value: traced,
+      unit: "ms",
+      note: `native ${nat.toFixed(1)} ms: ratio ${(traced / Math.max(nat, 0.001)).toFixed(1)} (aim ≤ 20); ${((traced / N) * 1000).toFixed(0)} µs per mmap`,
+    });
+  }
   return out;
 }

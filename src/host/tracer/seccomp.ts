@@ -16,7 +16,7 @@
  * Emulates: a VMware guest where `iopl(3)` works but every port access still traps to the hypervisor.
  * Source of truth: `seccomp(2)` (SECCOMP_RET_ERRNO with data 0 returns 0; RET_DATA reaches the tracer through
  * PTRACE_GETEVENTMSG), Linux `arch/x86/entry/syscalls/syscall_{64,32}.tbl`, `include/uapi/linux/sched.h`
- * (CLONE_UNTRACED), `docs/threat-model.md`.
+ * (CLONE_UNTRACED); `README.md` (threat model of the traced program).
  * Does not: filter i386 `socketcall` (the address family sits in user memory a filter cannot read); stop a
  * program from using `/proc/PID/mem`, `process_vm_writev` or signals against vmport's own process when it runs
  * with the same credentials (see the threat model).
