@@ -55,6 +55,22 @@ test("step: another port faults; bytes past HEX are not present; IOPL 3 lets a p
   assert.equal(ok.regs.rax, "0x00000000000000ff"); // empty port
 });
 
+test("step: addresses above 2^53 are exact (RIP, --mem, RSI), non-canonical ones #GP, --la57 widens them", () => {
+  const r = JSON.parse(vmport(["step", "--mode", "64", "--cpl", "0", "--reg", "rip=ffffffff80001001", "--reg", "rdx=80", "ec"]).stdout);
+  assert.equal(r.outcome, "completed");
+  assert.equal(r.regs.rip, "0xffffffff80001002");
+  assert.equal(r.regs.rax, "0x00000000000000ff");
+  const outs = ["step", "--mode", "64", "--cpl", "0", "--reg", "rdx=80", "--reg", "rcx=3", "--reg", "rsi=ff11000000000ffe", "--mem", "ff11000000000ffe=616263", "f3 6e"];
+  const gp = JSON.parse(vmport(outs).stdout);
+  assert.equal(gp.fault, "GP"); // 0xff11… is not canonical with 48-bit addresses
+  const ok = JSON.parse(vmport([...outs.slice(0, -1), "--la57", "f3 6e"]).stdout);
+  assert.equal(ok.outcome, "completed");
+  assert.equal(ok.regs.rsi, "0xff11000000001001");
+  const pf = JSON.parse(vmport(["step", "--mode", "64", "--reg", "rip=fffffffffffffffe", "66 66"]).stdout);
+  assert.equal(pf.fault, "PF");
+  assert.equal(pf.faultAddress, "0x0000000000000000"); // the fetch wrapped past 2^64
+});
+
 test("misuse: one vmport: line on stderr, exit 2", () => {
   for (const args of [
     ["decode", "--mode", "128", "ed"],

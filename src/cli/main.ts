@@ -60,8 +60,9 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .option("--iopl <n>", "RFLAGS.IOPL", intIn("--iopl", 0, 3), 0)
     .option("--reg <name=hex>", "set a register (rax rbx rcx rdx rsi rdi rbp rsp rip rflags); repeatable", collect, [])
     .option("--mem <addr=hex>", "make these bytes present at a linear address; repeatable", collect, [])
+    .option("--la57", "5-level paging: 57-bit canonical addresses in 64-bit mode (default 48-bit)", false)
     .argument("<hex...>", "instruction bytes at RIP")
-    .action((hexParts: string[], opts: { mode: string; cpl?: number; iopl: number; reg: string[]; mem: string[] }) => {
+    .action((hexParts: string[], opts: { mode: string; cpl?: number; iopl: number; reg: string[]; mem: string[]; la57: boolean }) => {
       setStatus(
         runStep(hexParts.join(" "), {
           mode: CLI_MODES[opts.mode]!,
@@ -69,6 +70,7 @@ export function buildProgram(setStatus: (n: number) => void): Command {
           iopl: opts.iopl,
           regs: opts.reg,
           mem: opts.mem,
+          la57: opts.la57,
         }),
       );
     });

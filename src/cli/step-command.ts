@@ -5,7 +5,8 @@
  * emulates them (0x5658/0x5659) or reflects the #GP. Memory holds exactly the HEX bytes at RIP (and any `--mem`
  * ranges): every other byte is not present, so a fetch or string access there raises #PF.
  * Output: `{"outcome":"completed"|"partial"|"fault","fault":null|"GP"|"UD"|"PF","regs":{…}}` with 64-bit registers
- * as 16 hex digits. "partial" appears only for a REP string longer than one chunk (2 MiB + 4 KiB).
+ * as 16 hex digits. "partial" appears only for a REP string longer than one chunk (2 MiB + 4 KiB) or one that
+ * crosses a 4 GiB boundary. Every address — RIP, `--mem`, RSI/RDI — is exact over the whole 64-bit range.
  */
 import { hex, parseHexBytes } from "../core/bits.js";
 import { CpuMode } from "../x86/cpu-mode.js";
@@ -33,6 +34,8 @@ export interface StepOptions {
   iopl: number;
   regs: string[];
   mem: string[];
+  /** CR4.LA57: 57-bit canonical addresses in 64-bit mode (default false: 48-bit). */
+  la57?: boolean;
 }
 
 function parseU64(text: string, what: string): bigint {
@@ -43,6 +46,15 @@ function parseU64(text: string, what: string): bigint {
 
 /** Run `vmport step`; prints one JSON line. */
 export function runStep(hexText: string, o: StepOptions): number {
+  process.stdout.write(JSON.stringify(stepJson(hexText, o)) + "\n");
+  return 0;
+}
+
+/**
+ * What `vmport step` prints, as an object.
+ * @throws VmportError VMPORT_BAD_ARGUMENT for bad arguments (the CLI's `vmport:` line).
+ */
+export function stepJson(hexText: string, o: StepOptions): Record<string, unknown> {
   const bytes = parseHexBytes(hexText);
   if (bytes === null) usage(`HEX "${hexText}" is not a string of hex byte pairs (like "66 ed" or "66ed")`);
   const defaultCpl = o.mode === CpuMode.REAL ? 0 : 3;
@@ -59,7 +71,7 @@ export function runStep(hexText: string, o: StepOptions): number {
     if (eq < 0 || r === undefined) usage(`--reg "${spec}": expected NAME=HEX with NAME one of ${Object.keys(STEP_REGISTERS).join(" ")}`);
     regs.set64(r, parseU64(spec.slice(eq + 1), `--reg ${name}`));
   }
-  const cpu = new CpuState({ mode: o.mode, cpl, regs });
+  const cpu = new CpuState({ mode: o.mode, cpl, regs, la57: o.la57 ?? false });
   const mem = new RangeMemory();
   mem.add(cpu.linearIp(), bytes);
   for (const spec of o.mem) {
@@ -68,8 +80,7 @@ export function runStep(hexText: string, o: StepOptions): number {
     const addr = parseU64(spec.slice(0, eq), "--mem address");
     const data = parseHexBytes(spec.slice(eq + 1));
     if (data === null) usage(`--mem "${spec}": the data is not hex byte pairs`);
-    if (addr + BigInt(data.length) > 2n ** 53n) usage(`--mem "${spec}": address beyond 2^53`);
-    mem.add(Number(addr), data);
+    mem.add(addr, data); // anywhere in the 64-bit range; a range past 2^64 wraps to 0 as linear addresses do
   }
   const vm = new VirtualMachine({ clock: new SystemClock() });
   const res = vm.step(cpu, mem);
@@ -80,8 +91,7 @@ export function runStep(hexText: string, o: StepOptions): number {
     outcome: OUTCOME_NAMES[res.outcome],
     fault: faultName(res.fault),
   };
-  if (res.outcome === Outcome.FAULT && res.fault === 14) json["faultAddress"] = hex(res.faultAddress, 16);
+  if (res.outcome === Outcome.FAULT && res.faultAddress !== null) json["faultAddress"] = hex(res.faultAddress, 16);
   json["regs"] = out;
-  process.stdout.write(JSON.stringify(json) + "\n");
-  return 0;
+  return json;
 }

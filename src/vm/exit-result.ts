@@ -41,8 +41,8 @@ export class ExitResult {
   fault: Fault = Fault.NONE;
   /** Error code pushed with the fault (#GP(0), #PF error code). */
   errorCode = 0;
-  /** #PF only: the faulting linear address (CR2). */
-  faultAddress = -1;
+  /** #PF only: the faulting linear address (CR2), exact over 64 bits; null otherwise. */
+  faultAddress: bigint | null = null;
   /** Decoded op (`Op`), or 0. */
   op = 0;
   /** Port accessed, or -1. */
@@ -59,7 +59,7 @@ export class ExitResult {
     this.outcome = Outcome.COMPLETED;
     this.fault = Fault.NONE;
     this.errorCode = 0;
-    this.faultAddress = -1;
+    this.faultAddress = null;
     this.op = 0;
     this.port = -1;
     this.size = 0;

@@ -47,7 +47,23 @@ const caseArb = fc.record({
   errorCode: fc.oneof({ weight: 9, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.nat({ max: 0xffff }) }),
   /** A memory without checkWritable (like a ptrace front end might be): INS must restore registers on a fault. */
   noProbe: fc.boolean(),
+  /** Code and FS/GS bases in the upper canonical half (above 2^53). */
+  upper: fc.boolean(),
 });
+
+/** `mem` behind a check of the GuestMemory contract: halves are unsigned 32-bit and no access crosses 4 GiB. */
+function contractChecked(mem: PagedMemory, probe: boolean): GuestMemory {
+  const check = (lo: number, hi: number, n: number) => {
+    for (const v of [lo, hi]) assert.ok(Number.isInteger(v) && v >= 0 && v <= 0xffffffff, `address half ${v}`);
+    assert.ok(Number.isInteger(n) && n >= 0 && lo + n <= 2 ** 32, `access of ${n} bytes at lo ${lo} crosses 4 GiB`);
+  };
+  const m: GuestMemory = {
+    read: (lo, hi, d, s, n) => (check(lo, hi, n), mem.read(lo, hi, d, s, n)),
+    write: (lo, hi, d, s, n) => (check(lo, hi, n), mem.write(lo, hi, d, s, n)),
+  };
+  if (probe) m.checkWritable = (lo, hi, n) => (check(lo, hi, n), mem.checkWritable(lo, hi, n));
+  return m;
+}
 
 test(`fuzz: ${CASES} random exits end in a completed step or a named fault, never a throw`, () => {
   const profiles = fc.sample(profileArb, { numRuns: 8, seed: 7 });
@@ -62,17 +78,21 @@ test(`fuzz: ${CASES} random exits end in a completed step or a named fault, neve
         words[2 * i + 1] = hi;
       });
       const regs = new RegisterFile(words);
-      // Keep RIP where the code is, so most cases fetch real bytes.
-      regs.set64(16, BigInt(0x40000 + c.pageOffset));
-      const cpu = new CpuState({ mode: c.mode, cpl: c.cpl, regs, segBase: [0, 0, 0, 0, 0x1000, 0x2000] });
+      // Keep RIP where the code is, so most cases fetch real bytes: low, or in the upper canonical half.
+      regs.set64(16, (c.upper ? 0xffff_ffff_8004_0000n : 0x40000n) + BigInt(c.pageOffset));
+      const bases = c.upper ? [0, 0, 0, 0, 0xffff_8000_0000_1000n, 0xffff_ffff_ffff_f000n] : [0, 0, 0, 0, 0x1000, 0x2000];
+      const cpu = new CpuState({ mode: c.mode, cpl: c.cpl, regs, segBase: bases });
       const mem = new PagedMemory();
       const ip = cpu.linearIp();
-      mem.load(ip, Uint8Array.from(c.code).subarray(0, PAGE_SIZE - (ip % PAGE_SIZE)));
-      if (c.mapNext) mem.map(ip + PAGE_SIZE);
-      if (c.dataMapped) for (const base of [0, 0x1000, 0x2000]) mem.map(base + (regs.lo(6) % 0x10000)), mem.map(base + (regs.lo(7) % 0x10000));
+      mem.load(ip, Uint8Array.from(c.code).subarray(0, PAGE_SIZE - Number(ip % BigInt(PAGE_SIZE))));
+      if (c.mapNext) mem.map(ip + BigInt(PAGE_SIZE));
+      if (c.dataMapped) {
+        for (const base of [0, 0x1000, 0x2000]) mem.map(base + (regs.lo(6) % 0x10000)), mem.map(base + (regs.lo(7) % 0x10000));
+        for (const base of [0n, BigInt(bases[4]!), BigInt(bases[5]!)]) mem.map(base + regs.get64(6)), mem.map(base + regs.get64(7));
+      }
       const vm = vms[c.profileIndex]!;
       const before = cpu.regs.clone();
-      const m: GuestMemory = c.noProbe ? { read: mem.read.bind(mem), write: mem.write.bind(mem) } : mem;
+      const m = contractChecked(mem, !c.noProbe);
       const res = c.useStep ? vm.step(cpu, m) : vm.handleGp(cpu, m, { errorCode: c.errorCode });
       const name = res.outcome === Outcome.FAULT ? `fault:${res.fault}` : `outcome:${res.outcome}`;
       outcomes.set(name, (outcomes.get(name) ?? 0) + 1);
@@ -84,7 +104,7 @@ test(`fuzz: ${CASES} random exits end in a completed step or a named fault, neve
         case Outcome.FAULT:
           assert.ok(res.fault === Fault.GP || res.fault === Fault.UD || res.fault === Fault.PF, `unnamed fault ${res.fault}`);
           assert.ok(cpu.regs.equals(before), "a fault changed a register");
-          if (res.fault === Fault.PF) assert.ok(res.faultAddress >= 0);
+          if (res.fault === Fault.PF) assert.ok(res.faultAddress !== null && res.faultAddress >= 0n && res.faultAddress < 1n << 64n);
           break;
         case Outcome.UNSUPPORTED:
           assert.ok(c.useStep, "only step reports UNSUPPORTED");

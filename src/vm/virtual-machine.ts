@@ -9,9 +9,11 @@
  * Source of truth: KVM `handle_exception_nmi` + `emulator_io_port_access_allowed` (only 0x5658/0x5659 bypass
  * the bitmap; non-zero #GP error codes are re-injected; pseudo-PMCs at any CPL); the Xen vmware_port review
  * (page-split fetch, 15-byte limit, port exactly 0x5658, 32-bit merges); `peers.md` §2–§3.
+ * Addresses are exact over the whole 64-bit range (RIP, RSI/RDI, segment bases and linear addresses are kept as
+ * 32-bit halves): in 64-bit mode a fetch or string access that touches a non-canonical address raises #GP(0),
+ * everything canonical — the upper half 64-bit kernels run in included — is fetched and transferred.
  * Does not: execute any other instruction, check segment limits, or model a real PMU (counters other than the
- * pseudo-counters #GP). String I/O buffers must lie below 2^47 in 64-bit mode (the lower canonical half);
- * higher addresses #GP.
+ * pseudo-counters #GP).
  */
 import type { Clock } from "../core/clock.js";
 import { DateClock } from "../core/clock.js";
@@ -19,8 +21,9 @@ import { PortBus, newPortAccess } from "../bus/port-bus.js";
 import { CpuMode, ipSize } from "../x86/cpu-mode.js";
 import { Seg, type CpuState } from "../x86/cpu-state.js";
 import { DecodeStatus, DecodedInstruction, Op, decodeInstruction } from "../x86/decoder.js";
-import { MEMORY_OK, type GuestMemory } from "../x86/guest-memory.js";
-import { InstructionFetcher } from "../x86/instruction-fetch.js";
+import type { GuestMemory } from "../x86/guest-memory.js";
+import { AddressSpace, BLOCK_SIZE, addressToBigInt, blockUsable } from "../x86/linear-address.js";
+import { FetchFault, InstructionFetcher } from "../x86/instruction-fetch.js";
 import { ioAllowed } from "../x86/io-permission.js";
 import { Reg, type RegisterFile } from "../x86/registers.js";
 import { resolveProfile, type VmProfile, type VmProfileInput } from "../devices/profile.js";
@@ -40,9 +43,6 @@ import { buildTraceRecord, type TraceSink } from "./trace.js";
  * runs in chunks of this size, each leaving RIP on the instruction, exactly as an interrupted REP would.
  */
 export const STRING_IO_MAX_BYTES = 513 * 4096;
-
-/** Highest linear address + 1 that 64-bit string I/O may touch (the lower canonical half). */
-const LOWER_HALF_LIMIT = 2 ** 47;
 
 /** What the hypervisor knows from the exit itself. */
 export interface GpExitInfo {
@@ -64,7 +64,7 @@ export interface VmCounters {
   raisedUd: number;
   /** #PF raised (instruction fetch or string buffer not accessible). */
   raisedPf: number;
-  /** REP string steps cut at {@link STRING_IO_MAX_BYTES} or at an address wrap. */
+  /** REP string steps cut at {@link STRING_IO_MAX_BYTES}, at an address wrap or at a 4 GiB boundary. */
   partialStrings: number;
   /** RDPMC pseudo-counter reads. */
   pseudoPmcReads: number;
@@ -215,7 +215,11 @@ export class VirtualMachine {
   /** Fetch and decode into `this.insn`. On a fault fills `res` and returns false. */
   private fetchAndDecode(cpu: CpuState, mem: GuestMemory, hint: number, res: ExitResult): boolean {
     const f = this.fetcher;
-    f.begin(mem, cpu.linearIp(), hint);
+    if (cpu.mode === CpuMode.LONG64) {
+      // The hot path (a 64-bit guest): the linear IP is RIP itself.
+      const w = cpu.regs.words;
+      f.begin(mem, w[Reg.RIP * 2]!, w[Reg.RIP * 2 + 1]!, hint, cpu.la57 ? AddressSpace.CANONICAL57 : AddressSpace.CANONICAL48);
+    } else f.begin(mem, cpu.linearIpLo(), 0, hint, AddressSpace.FLAT32);
     const st = decodeInstruction(f, cpu.mode, this.insn);
     const insn = this.insn;
     res.op = insn.op;
@@ -223,10 +227,14 @@ export class VirtualMachine {
     res.length = insn.length;
     switch (st) {
       case DecodeStatus.TRUNCATED:
+        if (f.fault === FetchFault.GP) {
+          this.reflectGp(res, 0); // a byte at a non-canonical address: #GP(0), not #PF
+          return false;
+        }
         this.counters.raisedPf++;
         res.outcome = Outcome.FAULT;
         res.fault = Fault.PF;
-        res.faultAddress = f.faultAddress;
+        res.faultAddress = f.faultAddress();
         res.errorCode = pfErrorCode(cpu, false, true);
         return false;
       case DecodeStatus.TOO_LONG:
@@ -315,62 +323,110 @@ export class VirtualMachine {
   /**
    * INS/OUTS: count from CX/ECX/RCX (by address size) when REP, direction from DF, OUTS source segment from the
    * override (only FS/GS have a base in 64-bit mode), INS destination ES:rDI. Memory moves in one bulk copy.
+   * Every address is computed exactly on 32-bit halves. A chunk stays inside the 4 GiB block of its first element
+   * (so each memory access has one `hi`, and every canonical boundary is a block boundary); only a single element
+   * that straddles a block boundary is split in two accesses.
    * Returns false after filling `res` with a fault; sets PARTIAL when only a chunk ran.
    */
   private stringIo(cpu: CpuState, mem: GuestMemory, res: ExitResult): boolean {
     const insn = this.insn;
     const regs = cpu.regs;
+    const w = regs.words;
     const as = insn.addressSize;
     const size = insn.size;
     const isIn = insn.op === Op.INS;
-    const count = insn.rep ? regs.readSized(Reg.RCX, as) : 1;
+    const long = cpu.mode === CpuMode.LONG64;
+    // Element count: a 64-bit RCX of 2^32 or more is simply "more than one chunk".
+    const count = !insn.rep ? 1 : as !== 8 ? regs.readSized(Reg.RCX, as) : w[Reg.RCX * 2 + 1] !== 0 ? Infinity : w[Reg.RCX * 2]!;
     if (count === 0) return true;
     const ptrReg = isIn ? Reg.RDI : Reg.RSI;
-    const ptr = regs.readSized(ptrReg, as);
     const down = cpu.df;
-    const space = as === 2 ? 0x10000 : as === 4 ? 0x1_0000_0000 : LOWER_HALF_LIMIT;
-    // Elements that fit without the pointer wrapping around the address size (or leaving the lower half).
-    const room = down ? Math.floor(ptr / size) + 1 : Math.floor((space - ptr) / size);
-    const n = Math.min(count, Math.floor(STRING_IO_MAX_BYTES / size), room);
-    // An element that straddles the end of the address space (a word at offset 0xFFFF in real mode) faults.
-    if (n <= 0 || ptr + size > space) return this.reflectGp(res, 0), false;
-    const bytes = n * size;
-    const low = down ? ptr - (n - 1) * size : ptr;
+    let n = Math.min(count, Math.floor(STRING_IO_MAX_BYTES / size));
+    // Offset (effective address) of the first element, by address size.
+    const eaLo = as === 2 ? regs.get16(ptrReg) : w[ptrReg * 2]!;
+    const eaHi = as === 8 ? w[ptrReg * 2 + 1]! : 0;
+    const eaSpace = as === 2 ? 0x10000 : BLOCK_SIZE;
+    if (as !== 8) {
+      // A 16/32-bit offset wraps at its size: the chunk stops there (it resumes like an interrupted REP), and an
+      // element that straddles the wrap (a word at offset 0xFFFF in real mode) faults.
+      if (eaLo + size > eaSpace) return this.reflectGp(res, 0), false;
+      n = Math.min(n, down ? Math.floor(eaLo / size) + 1 : Math.floor((eaSpace - eaLo) / size));
+    }
+    // Linear address of the first element: base + offset, modulo 2^64 in 64-bit mode, 2^32 outside it.
     const seg = isIn ? Seg.ES : insn.segment;
-    let linear = cpu.effectiveBase(seg) + low;
-    if (cpu.mode !== CpuMode.LONG64) linear %= 0x1_0000_0000;
+    const based = !long || seg === Seg.FS || seg === Seg.GS;
+    const sum = (based ? cpu.segBaseWords[seg * 2]! : 0) + eaLo;
+    const firstLo = sum >>> 0;
+    const firstHi = long ? ((based ? cpu.segBaseWords[seg * 2 + 1]! : 0) + eaHi + (sum > 0xffffffff ? 1 : 0)) >>> 0 : 0;
+    // The chunk in memory: [lowLo, lowLo + bytes) in block firstHi, or two pieces for one straddling element.
+    let lowLo: number;
+    let splitAt = 0; // bytes in the first block when one element straddles into the next
+    if (firstLo + size > BLOCK_SIZE) {
+      n = 1;
+      lowLo = firstLo;
+      splitAt = BLOCK_SIZE - firstLo;
+    } else {
+      n = Math.min(n, down ? Math.floor(firstLo / size) + 1 : Math.floor((BLOCK_SIZE - firstLo) / size));
+      lowLo = down ? firstLo - (n - 1) * size : firstLo;
+    }
+    const nextHi = long ? (firstHi + 1) >>> 0 : 0; // the block after: 2^64 wraps to 0, 2^32 too outside 64-bit mode
+    const space = cpu.addressSpace();
+    if (!blockUsable(firstHi, space) || (splitAt > 0 && !blockUsable(nextHi, space))) return this.reflectGp(res, 0), false;
+    const bytes = n * size;
     if (this.scratch.length < bytes) this.scratch = new Uint8Array(Math.max(bytes, this.scratch.length * 2));
     const buf = this.scratch.subarray(0, bytes);
+    const len1 = splitAt > 0 ? splitAt : bytes;
+    const len2 = bytes - len1;
     const a = this.access;
     if (isIn) {
       // Fault before the port is read when the memory can tell; otherwise undo the device's register writes.
       if (mem.checkWritable !== undefined) {
-        const w = mem.checkWritable(linear, bytes);
-        if (w !== MEMORY_OK) return this.pageFault(cpu, res, w, true), false;
+        const k1 = mem.checkWritable(lowLo, firstHi, len1);
+        if (k1 !== len1) return this.pageFault(cpu, res, lowLo + k1, firstHi, true), false;
+        if (len2 > 0) {
+          const k2 = mem.checkWritable(0, nextHi, len2);
+          if (k2 !== len2) return this.pageFault(cpu, res, k2, nextHi, true), false;
+        }
       }
       const saved = mem.checkWritable === undefined ? regs.words.slice() : null;
       this.bus.readBlock(a, buf);
       if (down) reverseElements(buf, size);
-      const r = mem.write(linear, buf, 0, bytes);
-      if (r !== MEMORY_OK) {
+      // Without checkWritable, an element split over two blocks whose second part faults keeps its first part.
+      const k1 = mem.write(lowLo, firstHi, buf, 0, len1);
+      const k2 = k1 === len1 && len2 > 0 ? mem.write(0, nextHi, buf, len1, len2) : len2;
+      if (k1 !== len1 || k2 !== len2) {
         if (saved !== null) regs.words.set(saved);
-        return this.pageFault(cpu, res, r, true), false;
+        return k1 !== len1 ? this.pageFault(cpu, res, lowLo + k1, firstHi, true) : this.pageFault(cpu, res, k2, nextHi, true), false;
       }
     } else {
-      const r = mem.read(linear, buf, 0, bytes);
-      if (r !== MEMORY_OK) return this.pageFault(cpu, res, r, false), false;
+      const k1 = mem.read(lowLo, firstHi, buf, 0, len1);
+      if (k1 !== len1) return this.pageFault(cpu, res, lowLo + k1, firstHi, false), false;
+      if (len2 > 0) {
+        const k2 = mem.read(0, nextHi, buf, len1, len2);
+        if (k2 !== len2) return this.pageFault(cpu, res, k2, nextHi, false), false;
+      }
       if (down) reverseElements(buf, size);
       this.bus.writeBlock(a, buf);
     }
-    const long = cpu.mode === CpuMode.LONG64;
-    // The pointer wraps at the address size (a DF=1 run ending at 0 leaves 0xFFFF… minus the element size).
-    const next = down ? ptr - bytes : ptr + bytes;
-    if (as === 8) regs.set64(ptrReg, BigInt(next));
-    else regs.writeSized(ptrReg, as, (next + space) % space, long);
+    // The pointer moves by the bytes moved and wraps at the address size (a DF=1 run ending at 0 leaves
+    // 0xFFFF… minus the element size).
+    if (as !== 8) regs.writeSized(ptrReg, as, ((down ? eaLo - bytes : eaLo + bytes) + eaSpace) % eaSpace, long);
+    else if (down) {
+      const lo = eaLo - bytes;
+      w[ptrReg * 2] = lo >>> 0;
+      if (lo < 0) w[ptrReg * 2 + 1] = (eaHi - 1) >>> 0;
+    } else {
+      const lo = eaLo + bytes;
+      w[ptrReg * 2] = lo >>> 0;
+      if (lo > 0xffffffff) w[ptrReg * 2 + 1] = (eaHi + 1) >>> 0;
+    }
     if (insn.rep) {
-      // 64-bit counts may exceed 2^53 (a hostile RCX), so subtract exactly.
-      if (as === 8) regs.set64(Reg.RCX, regs.get64(Reg.RCX) - BigInt(n));
-      else regs.writeSized(Reg.RCX, as, count - n, long);
+      if (as !== 8) regs.writeSized(Reg.RCX, as, count - n, long);
+      else {
+        const lo = w[Reg.RCX * 2]! - n; // n ≤ RCX: at most one borrow
+        w[Reg.RCX * 2] = lo >>> 0;
+        if (lo < 0) w[Reg.RCX * 2 + 1] = (w[Reg.RCX * 2 + 1]! - 1) >>> 0;
+      }
       if (n < count) {
         this.counters.partialStrings++;
         res.outcome = Outcome.PARTIAL;
@@ -379,11 +435,11 @@ export class VirtualMachine {
     return true;
   }
 
-  private pageFault(cpu: CpuState, res: ExitResult, addr: number, write: boolean): void {
+  private pageFault(cpu: CpuState, res: ExitResult, lo: number, hi: number, write: boolean): void {
     this.counters.raisedPf++;
     res.outcome = Outcome.FAULT;
     res.fault = Fault.PF;
-    res.faultAddress = addr;
+    res.faultAddress = addressToBigInt(lo, hi);
     res.errorCode = pfErrorCode(cpu, write, false);
   }
 }
