@@ -71,6 +71,16 @@ test("step: addresses above 2^53 are exact (RIP, --mem, RSI), non-canonical ones
   assert.equal(pf.faultAddress, "0x0000000000000000"); // the fetch wrapped past 2^64
 });
 
+test("misuse: inherited object keys are not registers or commands, and the message names them", () => {
+  for (const k of ["__proto__", "constructor", "toString"]) {
+    assert.match(vmport(["step", "--mode", "64", "--reg", `${k}=1`, "ed"]).stderr, new RegExp(`^vmport: --reg "${k}=1": unknown register "${k.toLowerCase()}"`));
+    assert.match(vmport(["step", "--mode", "64", "--mem", `${k}=00`, "ed"]).stderr, new RegExp(`^vmport: --mem address: "${k}" is not a hex number`));
+    const g = vmport(["guest", k]);
+    assert.equal(g.status, 2);
+    assert.match(g.stderr, new RegExp(`^vmport: guest: unknown command "${k}"`));
+  }
+});
+
 test("misuse: one vmport: line on stderr, exit 2", () => {
   for (const args of [
     ["decode", "--mode", "128", "ed"],
@@ -80,6 +90,11 @@ test("misuse: one vmport: line on stderr, exit 2", () => {
     ["step", "--mode", "64", "--reg", "r99=1", "ed"],
     ["step", "--mode", "64", "--cpl", "7", "ed"],
     ["step", "--mode", "64", "90"],
+    ["step", "--mode", "64", "--reg", "__proto__=1", "ed"],
+    ["step", "--mode", "64", "--reg", "constructor=1", "ed"],
+    ["step", "--mode", "64", "--reg", "toString=1", "ed"],
+    ["step", "--mode", "64", "--mem", "__proto__=00", "ed"],
+    ["step", "--mode", "64", "--mem", "constructor=00", "ed"],
     ["frobnicate"],
   ]) {
     const r = vmport(args);

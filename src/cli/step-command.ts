@@ -9,6 +9,7 @@
  * crosses a 4 GiB boundary. Every address — RIP, `--mem`, RSI/RDI — is exact over the whole 64-bit range.
  */
 import { hex, parseHexBytes } from "../core/bits.js";
+import { lookupOwn } from "../core/own-keys.js";
 import { CpuMode } from "../x86/cpu-mode.js";
 import { CpuState } from "../x86/cpu-state.js";
 import { RangeMemory } from "../x86/guest-memory.js";
@@ -66,9 +67,10 @@ export function stepJson(hexText: string, o: StepOptions): Record<string, unknow
   regs.set64(Reg.RFLAGS, BigInt(Flags.RESERVED1 | (o.iopl << Flags.IOPL_SHIFT)));
   for (const spec of o.regs) {
     const eq = spec.indexOf("=");
-    const name = eq < 0 ? spec : spec.slice(0, eq).toLowerCase();
-    const r = STEP_REGISTERS[name];
-    if (eq < 0 || r === undefined) usage(`--reg "${spec}": expected NAME=HEX with NAME one of ${Object.keys(STEP_REGISTERS).join(" ")}`);
+    if (eq < 0) usage(`--reg "${spec}": expected NAME=HEX with NAME one of ${Object.keys(STEP_REGISTERS).join(" ")}`);
+    const name = spec.slice(0, eq).toLowerCase();
+    const r = lookupOwn(STEP_REGISTERS, name); // own keys only: "__proto__", "constructor"… are not registers
+    if (r === undefined) usage(`--reg "${spec}": unknown register "${name}" (known: ${Object.keys(STEP_REGISTERS).join(" ")})`);
     regs.set64(r, parseU64(spec.slice(eq + 1), `--reg ${name}`));
   }
   const cpu = new CpuState({ mode: o.mode, cpl, regs, la57: o.la57 ?? false });

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { allOnes, hex, parseHexBytes, toBigInt64 } from "./bits.js";
 import { DateClock, VirtualClock } from "./clock.js";
 import { VmportError, isVmportError } from "./errors.js";
+import { lookupOwn, ownValue, unknownOwnKey } from "./own-keys.js";
 
 test("parseHexBytes accepts pairs with or without spaces and rejects the rest", () => {
   assert.deepEqual([...parseHexBytes("66 ed")!], [0x66, 0xed]);
@@ -38,4 +39,14 @@ test("VmportError carries a code and is recognised by brand", () => {
   assert.equal(e.cause, 1);
   assert.ok(!isVmportError(new Error("x")));
   assert.ok(isVmportError({ name: "VmportError", code: "VMPORT_BAD_ARGUMENT" })); // another realm's instance
+});
+
+test("own keys only: inherited names are not keys, __proto__ from JSON is an unknown own key", () => {
+  const table = { rax: 0, rbx: 3 };
+  assert.equal(lookupOwn(table, "rbx"), 3);
+  for (const k of ["constructor", "toString", "__proto__", "hasOwnProperty"]) assert.equal(lookupOwn(table, k), undefined);
+  assert.equal(ownValue(Object.create({ a: 1 }), "a"), undefined);
+  assert.equal(ownValue({ a: 1 }, "a"), 1);
+  assert.equal(unknownOwnKey(JSON.parse('{"a": 1, "__proto__": {}}'), ["a"]), "__proto__");
+  assert.equal(unknownOwnKey({ a: 1 }, ["a", "b"]), null);
 });
