@@ -13,8 +13,7 @@ import { runRun } from "./run-command.js";
 import { runGuest, runGuestDemo } from "./guest-command.js";
 import { runDemo } from "./demo-command.js";
 import { runV86 } from "./v86-command.js";
-import { compareOutputs } from "../v86/compare.js";
-import { readFileSync } from "node:fs";
+import { runCompare } from "./compare-command.js";
 import { EXIT_USAGE, reportError, usage } from "./errors.js";
 
 const MODES = Object.keys(CLI_MODES);
@@ -120,17 +119,7 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .argument("<ours>", "output under vmport (e.g. vmport v86)")
     .argument("<theirs>", "output under qemu-system-i386 -machine pc,vmport=on")
     .action((ours: string, theirs: string) => {
-      const read = (f: string) => {
-        try {
-          return readFileSync(f, "utf8");
-        } catch (e) {
-          return usage(`compare: ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-        }
-      };
-      const diff = compareOutputs(read(ours), read(theirs));
-      for (const d of diff) process.stdout.write(`${d.call} field ${d.field}: ours ${d.ours} theirs ${d.theirs}\n`);
-      process.stdout.write(diff.length === 0 ? "no unexplained differences\n" : `${diff.length} unexplained difference(s)\n`);
-      setStatus(diff.length === 0 ? 0 : 1);
+      setStatus(runCompare(ours, theirs));
     });
 
   program
