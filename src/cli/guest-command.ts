@@ -17,7 +17,7 @@ export function runGuest(cmd: string, args: string[], opts: { lb?: boolean; prod
   if (cmd === "check") {
     const d = guest.detect();
     if (!d.backdoor || d.version !== 6) {
-      process.stdout.write(`Error: vmport guest check ${NOT_VMWARE}\n`);
+      process.stderr.write(`Error: vmport guest check ${NOT_VMWARE}\n`); // vmware-checkvm: stderr, exit 1
       return 1;
     }
     if (opts.product) {
