@@ -71,6 +71,22 @@ test("step: addresses above 2^53 are exact (RIP, --mem, RSI), non-canonical ones
   assert.equal(pf.faultAddress, "0x0000000000000000"); // the fetch wrapped past 2^64
 });
 
+test("step --l1-intercepts-gp: a #GP is a nested exit with every register as given; no #GP, no nested exit", () => {
+  const regs = ["rax=564d5868", "rbx=ffffffff00000001", "rcx=a", "rdx=5658", "rsi=7", "rdi=8", "rbp=9", "rsp=a", "rip=2000", "rflags=202"];
+  const args = regs.flatMap((r) => ["--reg", r]);
+  const out = JSON.parse(vmport(["step", "--mode", "64", "--l1-intercepts-gp", ...args, "ed"]).stdout);
+  assert.equal(out.outcome, "nested-exit");
+  assert.equal(out.fault, "GP");
+  for (const r of regs) {
+    const [name, v] = r.split("=");
+    assert.equal(out.regs[name!], "0x" + v!.padStart(16, "0"), name);
+  }
+  const plain = JSON.parse(vmport(["step", "--mode", "64", ...args, "ed"]).stdout);
+  assert.equal(plain.outcome, "completed", "without the flag the backdoor answers");
+  const allowed = JSON.parse(vmport(["step", "--mode", "64", "--l1-intercepts-gp", "--iopl", "3", "--reg", "rdx=80", "ec"]).stdout);
+  assert.equal(allowed.outcome, "completed");
+});
+
 test("misuse: inherited object keys are not registers or commands, and the message names them", () => {
   for (const k of ["__proto__", "constructor", "toString"]) {
     assert.match(vmport(["step", "--mode", "64", "--reg", `${k}=1`, "ed"]).stderr, new RegExp(`^vmport: --reg "${k}=1": unknown register "${k.toLowerCase()}"`));

@@ -60,8 +60,9 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .option("--reg <name=hex>", "set a register (rax rbx rcx rdx rsi rdi rbp rsp rip rflags); repeatable", collect, [])
     .option("--mem <addr=hex>", "make these bytes present at a linear address; repeatable", collect, [])
     .option("--la57", "5-level paging: 57-bit canonical addresses in 64-bit mode (default 48-bit)", false)
+    .option("--l1-intercepts-gp", "the guest is an L2 guest whose L1 hypervisor intercepts #GP: every #GP exits to L1", false)
     .argument("<hex...>", "instruction bytes at RIP")
-    .action((hexParts: string[], opts: { mode: string; cpl?: number; iopl: number; reg: string[]; mem: string[]; la57: boolean }) => {
+    .action((hexParts: string[], opts: { mode: string; cpl?: number; iopl: number; reg: string[]; mem: string[]; la57: boolean; l1InterceptsGp: boolean }) => {
       setStatus(
         runStep(hexParts.join(" "), {
           mode: CLI_MODES[opts.mode]!,
@@ -70,6 +71,7 @@ export function buildProgram(setStatus: (n: number) => void): Command {
           regs: opts.reg,
           mem: opts.mem,
           la57: opts.la57,
+          l1InterceptsGp: opts.l1InterceptsGp,
         }),
       );
     });

@@ -4,8 +4,9 @@
  * Allowed accesses go straight to the port bus; denied ones raise #GP and take the backdoor intercept, which
  * emulates them (0x5658/0x5659) or reflects the #GP. Memory holds exactly the HEX bytes at RIP (and any `--mem`
  * ranges): every other byte is not present, so a fetch or string access there raises #PF.
- * Output: `{"outcome":"completed"|"partial"|"fault","fault":null|"GP"|"UD"|"PF","regs":{…}}` with 64-bit registers
- * as 16 hex digits. "partial" appears only for a REP string longer than one chunk (2 MiB + 4 KiB) or one that
+ * Output: `{"outcome":"completed"|"partial"|"fault"|"nested-exit","fault":null|"GP"|"UD"|"PF","regs":{…}}` with
+ * 64-bit registers as 16 hex digits. With `--l1-intercepts-gp` the guest is an L2 guest whose L1 hypervisor
+ * intercepts #GP: every #GP it raises is a "nested-exit" with registers and RIP unchanged (`vm/nested.ts`). "partial" appears only for a REP string longer than one chunk (2 MiB + 4 KiB) or one that
  * crosses a 4 GiB boundary. Every address — RIP, `--mem`, RSI/RDI — is exact over the whole 64-bit range.
  */
 import { hex, parseHexBytes } from "../core/bits.js";
@@ -16,6 +17,7 @@ import { RangeMemory } from "../x86/guest-memory.js";
 import { Flags, Reg, RegisterFile } from "../x86/registers.js";
 import { OUTCOME_NAMES, Outcome, faultName } from "../vm/exit-result.js";
 import { VirtualMachine } from "../vm/virtual-machine.js";
+import { L1_INTERCEPTS_GP } from "../vm/nested.js";
 import { SystemClock } from "../host/system-clock.js";
 import { usage } from "./errors.js";
 
@@ -37,6 +39,8 @@ export interface StepOptions {
   mem: string[];
   /** CR4.LA57: 57-bit canonical addresses in 64-bit mode (default false: 48-bit). */
   la57?: boolean;
+  /** The guest is an L2 guest whose L1 hypervisor intercepts #GP (default false: not nested). */
+  l1InterceptsGp?: boolean;
 }
 
 function parseU64(text: string, what: string): bigint {
@@ -84,7 +88,7 @@ export function stepJson(hexText: string, o: StepOptions): Record<string, unknow
     if (data === null) usage(`--mem "${spec}": the data is not hex byte pairs`);
     mem.add(addr, data); // anywhere in the 64-bit range; a range past 2^64 wraps to 0 as linear addresses do
   }
-  const vm = new VirtualMachine({ clock: new SystemClock() });
+  const vm = new VirtualMachine({ clock: new SystemClock(), nested: o.l1InterceptsGp ? { exceptionBitmap: L1_INTERCEPTS_GP } : null });
   const res = vm.step(cpu, mem);
   if (res.outcome === Outcome.UNSUPPORTED) usage(`"${hexText}" is not IN/OUT/INS/OUTS/RDPMC; step executes only those`);
   const out: Record<string, string> = {};

@@ -3,3 +3,4 @@ export * from "./exit-result.js";
 export * from "./virtual-machine.js";
 export * from "./trace.js";
 export * from "./persistence.js";
+export * from "./nested.js";

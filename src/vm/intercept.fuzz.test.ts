@@ -1,7 +1,9 @@
 /**
  * Fuzz: random instruction bytes, registers, CPU modes, privilege, memory layouts and profiles through the #GP
  * intercept and `step` — 100 000 cases per run. Every result must be a completed/partial step or a named fault
- * (#GP, #UD, #PF); a fault changes no register; nothing throws; the VM's host memory stays bounded.
+ * (#GP, #UD, #PF); a fault changes no register; nothing throws; the VM's host memory stays bounded. A share of the
+ * cases runs as an L2 guest whose L1 hypervisor intercepts #GP (and sometimes #UD/#PF): then every #GP is a nested
+ * exit that changes nothing and reads no memory, and no exception L1 intercepts ever reaches the guest.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +14,7 @@ import { CpuState } from "../x86/cpu-state.js";
 import { PAGE_SIZE, PagedMemory, type GuestMemory } from "../x86/guest-memory.js";
 import { RegisterFile } from "../x86/registers.js";
 import { Fault, Outcome } from "./exit-result.js";
+import { L1_INTERCEPTS_GP } from "./nested.js";
 import { STRING_IO_MAX_BYTES, VirtualMachine } from "./virtual-machine.js";
 import type { VmProfileInput } from "../devices/profile.js";
 
@@ -49,6 +52,12 @@ const caseArb = fc.record({
   noProbe: fc.boolean(),
   /** Code and FS/GS bases in the upper canonical half (above 2^53). */
   upper: fc.boolean(),
+  /** L1's exception bitmap when the guest is an L2 guest; null: not nested. */
+  l1: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(null) },
+    { weight: 2, arbitrary: fc.constant(L1_INTERCEPTS_GP) },
+    { weight: 1, arbitrary: fc.constantFrom(1 << 6, 1 << 14, L1_INTERCEPTS_GP | (1 << 6) | (1 << 14), 0) },
+  ),
 });
 
 /** `mem` behind a check of the GuestMemory contract: halves are unsigned 32-bit and no access crosses 4 GiB. */
@@ -93,7 +102,20 @@ test(`fuzz: ${CASES} random exits end in a completed step or a named fault, neve
       const vm = vms[c.profileIndex]!;
       const before = cpu.regs.clone();
       const m = contractChecked(mem, !c.noProbe);
-      const res = c.useStep ? vm.step(cpu, m) : vm.handleGp(cpu, m, { errorCode: c.errorCode });
+      const nested = c.l1 === null ? null : { exceptionBitmap: c.l1 };
+      vm.nested = nested; // step uses the VM's view; handleGp is also told per exit
+      const readsBefore = mem.readCalls;
+      const res = c.useStep ? vm.step(cpu, m) : vm.handleGp(cpu, m, { errorCode: c.errorCode, nested });
+      const l1 = c.l1 ?? 0;
+      if (!c.useStep && (l1 & L1_INTERCEPTS_GP) !== 0) {
+        // Every #GP of an L2 guest whose L1 intercepts #GP goes to L1 untouched: nothing fetched, nothing changed.
+        assert.equal(res.outcome, Outcome.NESTED_EXIT);
+        assert.equal(res.fault, Fault.GP);
+        assert.equal(res.errorCode, c.errorCode);
+        assert.equal(mem.readCalls, readsBefore, "a nested exit read guest memory");
+      }
+      // No exception that L1 intercepts reaches the L2 guest; a nested exit is one that L1 intercepts.
+      if (res.outcome === Outcome.FAULT) assert.equal((l1 >>> res.fault) & 1, 0, `fault ${res.fault} should have gone to L1`);
       const name = res.outcome === Outcome.FAULT ? `fault:${res.fault}` : `outcome:${res.outcome}`;
       outcomes.set(name, (outcomes.get(name) ?? 0) + 1);
       switch (res.outcome) {
@@ -105,6 +127,10 @@ test(`fuzz: ${CASES} random exits end in a completed step or a named fault, neve
           assert.ok(res.fault === Fault.GP || res.fault === Fault.UD || res.fault === Fault.PF, `unnamed fault ${res.fault}`);
           assert.ok(cpu.regs.equals(before), "a fault changed a register");
           if (res.fault === Fault.PF) assert.ok(res.faultAddress !== null && res.faultAddress >= 0n && res.faultAddress < 1n << 64n);
+          break;
+        case Outcome.NESTED_EXIT:
+          assert.equal((l1 >>> res.fault) & 1, 1, `nested exit for fault ${res.fault} that L1 does not intercept`);
+          assert.ok(cpu.regs.equals(before), "a nested exit changed a register");
           break;
         case Outcome.UNSUPPORTED:
           assert.ok(c.useStep, "only step reports UNSUPPORTED");
@@ -120,7 +146,7 @@ test(`fuzz: ${CASES} random exits end in a completed step or a named fault, neve
   );
   if (process.env["VMPORT_FUZZ_STATS"]) console.log(JSON.stringify([...outcomes]));
   // The generator must reach emulation and each kind of fault, or the run proves little.
-  for (const k of ["outcome:0", `fault:${Fault.GP}`, `fault:${Fault.UD}`, `fault:${Fault.PF}`]) {
+  for (const k of ["outcome:0", `fault:${Fault.GP}`, `fault:${Fault.UD}`, `fault:${Fault.PF}`, `outcome:${Outcome.NESTED_EXIT}`]) {
     assert.ok((outcomes.get(k) ?? 0) > 100, `too few cases reached ${k}: ${JSON.stringify([...outcomes])}`);
   }
 });

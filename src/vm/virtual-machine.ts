@@ -6,6 +6,8 @@
  * fetches and decodes the instruction itself, checks that it targets the backdoor, runs it on the port bus and
  * advances RIP; anything else is reflected unchanged. {@link VirtualMachine.step} executes one instruction the way
  * CPU and hypervisor do together: an allowed access goes straight to the bus, a denied one takes the #GP path.
+ * Under nested virtualization (`nested.ts`) an L2 guest's #GP goes to its L1 hypervisor instead when L1 intercepts
+ * #GP, and every exception the model raises is routed by L1's exception bitmap.
  * Source of truth: KVM `handle_exception_nmi` + `emulator_io_port_access_allowed` (only 0x5658/0x5659 bypass
  * the bitmap; non-zero #GP error codes are re-injected; pseudo-PMCs at any CPL); the Xen vmware_port review
  * (page-split fetch, 15-byte limit, port exactly 0x5658, 32-bit merges); `peers.md` §2–§3.
@@ -24,7 +26,7 @@ import { DecodeStatus, DecodedInstruction, Op, decodeInstruction } from "../x86/
 import type { GuestMemory } from "../x86/guest-memory.js";
 import { AddressSpace, BLOCK_SIZE, addressToBigInt, blockUsable } from "../x86/linear-address.js";
 import { FetchFault, InstructionFetcher } from "../x86/instruction-fetch.js";
-import { ioAllowed } from "../x86/io-permission.js";
+import { ioAllowed, rdpmcAllowed } from "../x86/io-permission.js";
 import { Reg, type RegisterFile } from "../x86/registers.js";
 import { resolveProfile, type VmProfile, type VmProfileInput } from "../devices/profile.js";
 import { BDOORHB_PORT, BDOOR_PORT, BdoorPmc } from "../devices/backdoor/constants.js";
@@ -37,6 +39,7 @@ import { BdoorCmd } from "../devices/backdoor/constants.js";
 import { Messaging } from "../channels/messaging.js";
 import { Vmmouse } from "../devices/vmmouse/vmmouse.js";
 import { buildTraceRecord, type TraceSink } from "./trace.js";
+import { GpLevel, checkNested, type NestedL1 } from "./nested.js";
 
 /**
  * Most bytes one INS/OUTS step moves: 513 pages, VMware's `BDOOR_HB_MAX_BPNS` (≈ 2 MiB + 1 page). A longer REP
@@ -50,6 +53,11 @@ export interface GpExitInfo {
   errorCode?: number;
   /** Instruction length reported by the exit (VMX); a hint for the fetch. Default unknown. */
   instructionLength?: number;
+  /**
+   * Nested virtualization for this exit: the vCPU was running an L2 guest under this L1 (null: it was not).
+   * Default: {@link VirtualMachine.nested}.
+   */
+  nested?: NestedL1 | null;
 }
 
 /** Guest-visible events at the intercept, each answered as hardware would and counted. */
@@ -70,6 +78,8 @@ export interface VmCounters {
   pseudoPmcReads: number;
   /** Exits whose length hint disagreed with the decoded length. */
   lengthHintMismatches: number;
+  /** Exceptions that exited to an L1 hypervisor (nested virtualization), #GP or any other vector. */
+  nestedExits: number;
 }
 
 /** Options for {@link VirtualMachine}. */
@@ -80,6 +90,11 @@ export interface VirtualMachineOptions {
   clock?: Clock;
   /** Source of message-channel cookies. Default: Web Crypto (a CSPRNG). */
   random?: RandomSource;
+  /**
+   * Nested virtualization: the guest runs as an L2 guest under an L1 hypervisor with this exception bitmap, e.g.
+   * `{ exceptionBitmap: L1_INTERCEPTS_GP }`. Default null: not nested (vmport is the guest's only hypervisor).
+   */
+  nested?: NestedL1 | null;
 }
 
 /** One VM: profile, clock, port bus with the backdoor devices, and the intercept. */
@@ -97,7 +112,13 @@ export class VirtualMachine {
   /** Counters. */
   readonly counters: VmCounters = {
     gpExits: 0, emulated: 0, reflectedGp: 0, raisedUd: 0, raisedPf: 0, partialStrings: 0, pseudoPmcReads: 0, lengthHintMismatches: 0,
+    nestedExits: 0,
   };
+  /**
+   * Nested virtualization view for every exit that does not say otherwise ({@link GpExitInfo.nested}); null: the
+   * guest is not an L2 guest. Embedders update it when L1 changes its exception bitmap or leaves L2.
+   */
+  nested: NestedL1 | null;
   /** Monotonic time at creation: origin of the elapsed-time pseudo-counters. */
   readonly startMonotonicNs: bigint;
   /** Message channel, RPCI, TCLO, guestinfo and the guest model (present even with the backdoor disabled). */
@@ -112,10 +133,13 @@ export class VirtualMachine {
   private readonly insn = new DecodedInstruction();
   private readonly result = new ExitResult();
   private scratch = new Uint8Array(4096);
+  /** L1's exception bitmap for the exit or step in progress; 0 when the guest is not an L2 guest. */
+  private l1Bitmap = 0;
 
-  /** @throws VmportError VMPORT_BAD_PROFILE for a bad profile key. */
+  /** @throws VmportError VMPORT_BAD_PROFILE for a bad profile key, VMPORT_BAD_ARGUMENT for a bad `nested`. */
   constructor(options: VirtualMachineOptions = {}) {
     this.profile = resolveProfile(options.profile ?? {});
+    this.nested = checkNested(options.nested);
     this.clock = options.clock ?? new DateClock();
     this.startMonotonicNs = this.clock.monotonicNs();
     if (this.profile.backdoor) {
@@ -163,8 +187,17 @@ export class VirtualMachine {
     const res = this.result;
     res.reset();
     this.counters.gpExits++;
+    const nested = exit?.nested !== undefined ? exit.nested : this.nested;
+    this.l1Bitmap = nested === null ? 0 : nested.exceptionBitmap;
     const errorCode = exit?.errorCode ?? 0;
-    if (errorCode !== 0 || !this.profile.backdoor) return this.reflectGp(res, errorCode);
+    if (errorCode !== 0 || !this.profile.backdoor || (this.l1Bitmap & (1 << Fault.GP)) !== 0) {
+      // Nothing to decode: a segment-related #GP, no backdoor, or an L1 that takes every #GP of its L2 guest
+      // (KVM nested_vmx_l1_wants_exit: the exit goes to L1 untouched).
+      this.fetcher.clear();
+      this.insn.reset();
+      return this.reflectGp(res, errorCode);
+    }
+    res.gpLevel = GpLevel.L0;
     if (!this.fetchAndDecode(cpu, mem, exit?.instructionLength ?? 0, res)) return res;
     const insn = this.insn;
     if (insn.status === DecodeStatus.NOT_IO) return this.reflectGp(res, 0);
@@ -197,13 +230,16 @@ export class VirtualMachine {
   private stepInner(cpu: CpuState, mem: GuestMemory): ExitResult {
     const res = this.result;
     res.reset();
+    this.l1Bitmap = this.nested === null ? 0 : this.nested.exceptionBitmap;
     if (!this.fetchAndDecode(cpu, mem, 0, res)) return res;
     const insn = this.insn;
     if (insn.status === DecodeStatus.NOT_IO) {
       res.outcome = Outcome.UNSUPPORTED;
       return res;
     }
-    if (insn.op === Op.RDPMC) return this.rdpmc(cpu, res);
+    // RDPMC raises #GP only when not permitted (CPL > 0 without CR4.PCE); permitted, a pseudo-counter is read as
+    // L0 answers an RDPMC exit, and any other counter #GPs (the model has no PMU).
+    if (insn.op === Op.RDPMC) return rdpmcAllowed(cpu) ? this.rdpmc(cpu, res) : this.handleGp(cpu, mem);
     const port = insn.portImm >= 0 ? insn.portImm : cpu.regs.lo(Reg.RDX) & 0xffff;
     if (ioAllowed(cpu, port, insn.size)) {
       res.port = port;
@@ -231,16 +267,18 @@ export class VirtualMachine {
           this.reflectGp(res, 0); // a byte at a non-canonical address: #GP(0), not #PF
           return false;
         }
+        res.faultAddress = f.faultAddress();
+        res.errorCode = pfErrorCode(cpu, false, true);
+        if (this.toL1(res, Fault.PF)) return false;
         this.counters.raisedPf++;
         res.outcome = Outcome.FAULT;
         res.fault = Fault.PF;
-        res.faultAddress = f.faultAddress();
-        res.errorCode = pfErrorCode(cpu, false, true);
         return false;
       case DecodeStatus.TOO_LONG:
         this.reflectGp(res, 0);
         return false;
       case DecodeStatus.LOCK:
+        if (this.toL1(res, Fault.UD)) return false;
         this.counters.raisedUd++;
         res.outcome = Outcome.FAULT;
         res.fault = Fault.UD;
@@ -250,12 +288,28 @@ export class VirtualMachine {
     return true;
   }
 
+  /** The guest takes #GP: L0 reflects it, or it exits to L1 when L1 intercepts #GP. */
   private reflectGp(res: ExitResult, errorCode: number): ExitResult {
+    res.errorCode = errorCode;
+    if (this.toL1(res, Fault.GP)) return res;
     this.counters.reflectedGp++;
     res.outcome = Outcome.FAULT;
     res.fault = Fault.GP;
-    res.errorCode = errorCode;
+    res.gpLevel = GpLevel.L0;
     return res;
+  }
+
+  /**
+   * Route exception `fault` (its error code and address already in `res`) to L1 when L1's exception bitmap has
+   * its bit: a nested exit, counted. False when the guest is not an L2 guest or L1 does not intercept it.
+   */
+  private toL1(res: ExitResult, fault: Fault): boolean {
+    if ((this.l1Bitmap & (1 << fault)) === 0) return false;
+    this.counters.nestedExits++;
+    res.outcome = Outcome.NESTED_EXIT;
+    res.fault = fault;
+    if (fault === Fault.GP) res.gpLevel = GpLevel.L1;
+    return true;
   }
 
   /** RDPMC: pseudo-counters at any CPL when enabled; every other counter #GP (the model has no PMU). */
@@ -436,11 +490,12 @@ export class VirtualMachine {
   }
 
   private pageFault(cpu: CpuState, res: ExitResult, lo: number, hi: number, write: boolean): void {
+    res.faultAddress = addressToBigInt(lo, hi);
+    res.errorCode = pfErrorCode(cpu, write, false);
+    if (this.toL1(res, Fault.PF)) return;
     this.counters.raisedPf++;
     res.outcome = Outcome.FAULT;
     res.fault = Fault.PF;
-    res.faultAddress = addressToBigInt(lo, hi);
-    res.errorCode = pfErrorCode(cpu, write, false);
   }
 }
 

@@ -61,6 +61,13 @@ export class InstructionFetcher implements ByteSource {
     this.fill(); // the decoder always needs byte 0: read the first chunk now
   }
 
+  /** Forget the last instruction (nothing fetched): for exits that decode nothing. */
+  clear(): void {
+    this.filled = 0;
+    this.fault = FetchFault.NONE;
+    this.reads = 0;
+  }
+
   /** The fault address as a bigint, or null when nothing faulted. */
   faultAddress(): bigint | null {
     return this.fault !== FetchFault.NONE ? addressToBigInt(this.faultLo, this.faultHi) : null;
