@@ -187,16 +187,12 @@ export class VirtualMachine {
     const res = this.result;
     res.reset();
     this.counters.gpExits++;
-    const nested = exit?.nested !== undefined ? exit.nested : this.nested;
-    this.l1Bitmap = nested === null ? 0 : nested.exceptionBitmap;
+    const nested = exit === undefined || exit.nested === undefined ? this.nested : exit.nested;
+    const l1 = (this.l1Bitmap = nested === null ? 0 : nested.exceptionBitmap);
     const errorCode = exit?.errorCode ?? 0;
-    if (errorCode !== 0 || !this.profile.backdoor || (this.l1Bitmap & (1 << Fault.GP)) !== 0) {
-      // Nothing to decode: a segment-related #GP, no backdoor, or an L1 that takes every #GP of its L2 guest
-      // (KVM nested_vmx_l1_wants_exit: the exit goes to L1 untouched).
-      this.fetcher.clear();
-      this.insn.reset();
-      return this.reflectGp(res, errorCode);
-    }
+    // Nothing to decode: a segment-related #GP, no backdoor, or an L1 that takes every #GP of its L2 guest (KVM
+    // nested_vmx_l1_wants_exit: the exit goes to L1 untouched).
+    if (errorCode !== 0 || !this.profile.backdoor || (l1 & (1 << Fault.GP)) !== 0) return this.undecoded(res, errorCode);
     res.gpLevel = GpLevel.L0;
     if (!this.fetchAndDecode(cpu, mem, exit?.instructionLength ?? 0, res)) return res;
     const insn = this.insn;
@@ -251,41 +247,47 @@ export class VirtualMachine {
   /** Fetch and decode into `this.insn`. On a fault fills `res` and returns false. */
   private fetchAndDecode(cpu: CpuState, mem: GuestMemory, hint: number, res: ExitResult): boolean {
     const f = this.fetcher;
-    if (cpu.mode === CpuMode.LONG64) {
-      // The hot path (a 64-bit guest): the linear IP is RIP itself.
-      const w = cpu.regs.words;
-      f.begin(mem, w[Reg.RIP * 2]!, w[Reg.RIP * 2 + 1]!, hint, cpu.la57 ? AddressSpace.CANONICAL57 : AddressSpace.CANONICAL48);
-    } else f.begin(mem, cpu.linearIpLo(), 0, hint, AddressSpace.FLAT32);
+    // In 64-bit mode (the hot path) the linear IP is RIP itself. One call site keeps `begin` inlined once.
+    const long = cpu.mode === CpuMode.LONG64;
+    const w = cpu.regs.words;
+    const space = !long ? AddressSpace.FLAT32 : cpu.la57 ? AddressSpace.CANONICAL57 : AddressSpace.CANONICAL48;
+    f.begin(mem, long ? w[Reg.RIP * 2]! : cpu.linearIpLo(), long ? w[Reg.RIP * 2 + 1]! : 0, hint, space);
     const st = decodeInstruction(f, cpu.mode, this.insn);
     const insn = this.insn;
     res.op = insn.op;
     res.size = insn.size;
     res.length = insn.length;
-    switch (st) {
-      case DecodeStatus.TRUNCATED:
-        if (f.fault === FetchFault.GP) {
-          this.reflectGp(res, 0); // a byte at a non-canonical address: #GP(0), not #PF
-          return false;
-        }
-        res.faultAddress = f.faultAddress();
-        res.errorCode = pfErrorCode(cpu, false, true);
-        if (this.toL1(res, Fault.PF)) return false;
-        this.counters.raisedPf++;
-        res.outcome = Outcome.FAULT;
-        res.fault = Fault.PF;
-        return false;
-      case DecodeStatus.TOO_LONG:
-        this.reflectGp(res, 0);
-        return false;
-      case DecodeStatus.LOCK:
-        if (this.toL1(res, Fault.UD)) return false;
-        this.counters.raisedUd++;
-        res.outcome = Outcome.FAULT;
-        res.fault = Fault.UD;
-        return false;
-    }
+    if (st !== DecodeStatus.OK && st !== DecodeStatus.NOT_IO) return this.fetchFault(cpu, st, res);
     if (hint > 0 && insn.length > 0 && hint !== insn.length) this.counters.lengthHintMismatches++;
     return true;
+  }
+
+  /** A #GP that is reflected (or exits to L1) without being decoded: nothing of an earlier exit stays visible. */
+  private undecoded(res: ExitResult, errorCode: number): ExitResult {
+    this.fetcher.clear();
+    this.insn.reset();
+    return this.reflectGp(res, errorCode);
+  }
+
+  /** Fill `res` for a decode that ended in a fault (TRUNCATED, TOO_LONG, LOCK); returns false. */
+  private fetchFault(cpu: CpuState, st: DecodeStatus, res: ExitResult): false {
+    const f = this.fetcher;
+    if (st === DecodeStatus.LOCK) {
+      if (this.toL1(res, Fault.UD)) return false;
+      this.counters.raisedUd++;
+      res.outcome = Outcome.FAULT;
+      res.fault = Fault.UD;
+    } else if (st === DecodeStatus.TOO_LONG || f.fault === FetchFault.GP) {
+      this.reflectGp(res, 0); // more than 15 bytes, or a byte at a non-canonical address: #GP(0), not #PF
+    } else {
+      res.faultAddress = f.faultAddress();
+      res.errorCode = pfErrorCode(cpu, false, true);
+      if (this.toL1(res, Fault.PF)) return false;
+      this.counters.raisedPf++;
+      res.outcome = Outcome.FAULT;
+      res.fault = Fault.PF;
+    }
+    return false;
   }
 
   /** The guest takes #GP: L0 reflects it, or it exits to L1 when L1 intercepts #GP. */

@@ -87,33 +87,43 @@ export class InstructionFetcher implements ByteSource {
   /** Read the next chunk: up to the page end, bounded by the hint for the first chunk and by 15 overall. */
   private fill(): boolean {
     if (this.fault !== FetchFault.NONE || this.filled >= MAX_INSTRUCTION_LENGTH || this.mem === null) return false;
-    let lo = this.baseLo + this.filled;
+    const lo = this.baseLo + this.filled;
+    return this.baseHi === 0 && lo <= 0xffffffff ? this.chunk(lo, 0) : this.farChunk(lo);
+  }
+
+  /** {@link fill} above 4 GiB or across a 4 GiB boundary: carry into the high half, refuse a non-canonical block. */
+  private farChunk(lo: number): boolean {
     let hi = this.baseHi;
     if (lo > 0xffffffff) {
-      // Carry into the next 4 GiB block: wraps to 0 at 2^32 outside 64-bit mode, at 2^64 in it.
+      // 2^32 wraps to 0 outside 64-bit mode; in it the carry goes into the high half (2^64 wraps to 0).
       lo -= 0x1_0000_0000;
       if (this.space !== AddressSpace.FLAT32) hi = (hi + 1) >>> 0;
     }
-    if (hi !== 0 && !blockUsable(hi, this.space)) {
-      this.fault = FetchFault.GP;
-      this.faultLo = lo;
-      this.faultHi = hi;
-      return false;
-    }
-    const limit = this.filled < this.hint ? this.hint : MAX_INSTRUCTION_LENGTH;
-    const pageLeft = PAGE_SIZE - (lo & (PAGE_SIZE - 1));
-    const n = Math.min(limit - this.filled, pageLeft);
-    this.reads++;
-    const got = this.mem.read(lo, hi, this.buffer, this.filled, n);
-    if (got !== n) {
-      this.fault = FetchFault.PF;
-      this.faultLo = lo + got;
-      this.faultHi = hi;
-      // Bytes before the fault inside this chunk were read; keep those the implementation reported valid.
-      if (got > 0 && got < n) this.filled += got;
-      return false;
-    }
-    this.filled += n;
-    return true;
+    if (!blockUsable(hi, this.space)) return this.stop(FetchFault.GP, lo, hi);
+    return this.chunk(lo, hi);
   }
+
+  /** Read one chunk at `hi:lo` into the buffer. */
+  private chunk(lo: number, hi: number): boolean {
+    const limit = this.filled < this.hint ? this.hint : MAX_INSTRUCTION_LENGTH;
+    const n = Math.min(limit - this.filled, PAGE_SIZE - (lo & (PAGE_SIZE - 1)));
+    this.reads++;
+    const got = this.mem!.read(lo, hi, this.buffer, this.filled, n);
+    if (got === n) {
+      this.filled += n;
+      return true;
+    }
+    // Bytes before the fault inside this chunk were read; keep those the implementation reported valid.
+    if (got > 0 && got < n) this.filled += got;
+    return this.stop(FetchFault.PF, lo + got, hi);
+  }
+
+  /** Record why the fetch stopped and where; returns false for {@link fill}. */
+  private stop(fault: FetchFault, lo: number, hi: number): false {
+    this.fault = fault;
+    this.faultLo = lo;
+    this.faultHi = hi;
+    return false;
+  }
+
 }
