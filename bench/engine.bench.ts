@@ -17,6 +17,7 @@ import { Reg, RegisterFile } from "../src/x86/registers.js";
 import { VirtualMachine } from "../src/vm/virtual-machine.js";
 import { Outcome } from "../src/vm/exit-result.js";
 import { InstructionFetcher } from "../src/x86/instruction-fetch.js";
+import { AddressSpace } from "../src/x86/linear-address.js";
 import { DecodedInstruction, decodeInstruction } from "../src/x86/decoder.js";
 import { BackdoorFrame, PatchBit, RegisterPatch } from "../src/devices/backdoor/command-registry.js";
 
@@ -100,7 +101,7 @@ export async function benchEngine(): Promise<Figure[]> {
   const insn = new DecodedInstruction();
   const fd = await perCall(() => {
     reset(regs);
-    fetcher.begin(mem, 0x1000, 0);
+    fetcher.begin(mem, 0x1000, 0, 0, AddressSpace.CANONICAL48); // linear 0:0x1000, no length hint, 64-bit
     do_not_optimize(decodeInstruction(fetcher, CpuMode.LONG64, insn));
   });
   return [

@@ -55,6 +55,48 @@ test("step: another port faults; bytes past HEX are not present; IOPL 3 lets a p
   assert.equal(ok.regs.rax, "0x00000000000000ff"); // empty port
 });
 
+test("step: addresses above 2^53 are exact (RIP, --mem, RSI), non-canonical ones #GP, --la57 widens them", () => {
+  const r = JSON.parse(vmport(["step", "--mode", "64", "--cpl", "0", "--reg", "rip=ffffffff80001001", "--reg", "rdx=80", "ec"]).stdout);
+  assert.equal(r.outcome, "completed");
+  assert.equal(r.regs.rip, "0xffffffff80001002");
+  assert.equal(r.regs.rax, "0x00000000000000ff");
+  const outs = ["step", "--mode", "64", "--cpl", "0", "--reg", "rdx=80", "--reg", "rcx=3", "--reg", "rsi=ff11000000000ffe", "--mem", "ff11000000000ffe=616263", "f3 6e"];
+  const gp = JSON.parse(vmport(outs).stdout);
+  assert.equal(gp.fault, "GP"); // 0xff11… is not canonical with 48-bit addresses
+  const ok = JSON.parse(vmport([...outs.slice(0, -1), "--la57", "f3 6e"]).stdout);
+  assert.equal(ok.outcome, "completed");
+  assert.equal(ok.regs.rsi, "0xff11000000001001");
+  const pf = JSON.parse(vmport(["step", "--mode", "64", "--reg", "rip=fffffffffffffffe", "66 66"]).stdout);
+  assert.equal(pf.fault, "PF");
+  assert.equal(pf.faultAddress, "0x0000000000000000"); // the fetch wrapped past 2^64
+});
+
+test("step --l1-intercepts-gp: a #GP is a nested exit with every register as given; no #GP, no nested exit", () => {
+  const regs = ["rax=564d5868", "rbx=ffffffff00000001", "rcx=a", "rdx=5658", "rsi=7", "rdi=8", "rbp=9", "rsp=a", "rip=2000", "rflags=202"];
+  const args = regs.flatMap((r) => ["--reg", r]);
+  const out = JSON.parse(vmport(["step", "--mode", "64", "--l1-intercepts-gp", ...args, "ed"]).stdout);
+  assert.equal(out.outcome, "nested-exit");
+  assert.equal(out.fault, "GP");
+  for (const r of regs) {
+    const [name, v] = r.split("=");
+    assert.equal(out.regs[name!], "0x" + v!.padStart(16, "0"), name);
+  }
+  const plain = JSON.parse(vmport(["step", "--mode", "64", ...args, "ed"]).stdout);
+  assert.equal(plain.outcome, "completed", "without the flag the backdoor answers");
+  const allowed = JSON.parse(vmport(["step", "--mode", "64", "--l1-intercepts-gp", "--iopl", "3", "--reg", "rdx=80", "ec"]).stdout);
+  assert.equal(allowed.outcome, "completed");
+});
+
+test("misuse: inherited object keys are not registers or commands, and the message names them", () => {
+  for (const k of ["__proto__", "constructor", "toString"]) {
+    assert.match(vmport(["step", "--mode", "64", "--reg", `${k}=1`, "ed"]).stderr, new RegExp(`^vmport: --reg "${k}=1": unknown register "${k.toLowerCase()}"`));
+    assert.match(vmport(["step", "--mode", "64", "--mem", `${k}=00`, "ed"]).stderr, new RegExp(`^vmport: --mem address: "${k}" is not a hex number`));
+    const g = vmport(["guest", k]);
+    assert.equal(g.status, 2);
+    assert.match(g.stderr, new RegExp(`^vmport: guest: unknown command "${k}"`));
+  }
+});
+
 test("misuse: one vmport: line on stderr, exit 2", () => {
   for (const args of [
     ["decode", "--mode", "128", "ed"],
@@ -64,6 +106,11 @@ test("misuse: one vmport: line on stderr, exit 2", () => {
     ["step", "--mode", "64", "--reg", "r99=1", "ed"],
     ["step", "--mode", "64", "--cpl", "7", "ed"],
     ["step", "--mode", "64", "90"],
+    ["step", "--mode", "64", "--reg", "__proto__=1", "ed"],
+    ["step", "--mode", "64", "--reg", "constructor=1", "ed"],
+    ["step", "--mode", "64", "--reg", "toString=1", "ed"],
+    ["step", "--mode", "64", "--mem", "__proto__=00", "ed"],
+    ["step", "--mode", "64", "--mem", "constructor=00", "ed"],
     ["frobnicate"],
   ]) {
     const r = vmport(args);

@@ -6,6 +6,7 @@
  * VMware VM (or not under `vmport run`): rpc commands exit 255, `check` exits 1, with the originals' messages.
  */
 import { VmportError, isVmportError } from "../core/errors.js";
+import { lookupOwn } from "../core/own-keys.js";
 import * as guest from "../guest/index.js";
 
 const NOT_VMWARE = "must be run inside a virtual machine on a VMware hypervisor product.";
@@ -16,7 +17,7 @@ export function runGuest(cmd: string, args: string[], opts: { lb?: boolean; prod
   if (cmd === "check") {
     const d = guest.detect();
     if (!d.backdoor || d.version !== 6) {
-      process.stdout.write(`Error: vmport guest check ${NOT_VMWARE}\n`);
+      process.stderr.write(`Error: vmport guest check ${NOT_VMWARE}\n`); // vmware-checkvm: stderr, exit 1
       return 1;
     }
     if (opts.product) {
@@ -29,7 +30,7 @@ export function runGuest(cmd: string, args: string[], opts: { lb?: boolean; prod
     "info-set": () => `info-set ${prefixed(args[0])} ${args.slice(1).join(" ")}`,
     rpc: () => args.join(" "),
   };
-  const build = commands[cmd];
+  const build = lookupOwn(commands, cmd); // "constructor", "toString"… are not commands
   if (build === undefined) throw new VmportError("VMPORT_BAD_ARGUMENT", `guest: unknown command "${cmd}" (check, info-get, info-set, rpc)`);
   if (cmd !== "rpc" && (args[0] === undefined || (cmd === "info-set" && args.length < 2))) {
     throw new VmportError("VMPORT_BAD_ARGUMENT", `guest ${cmd}: missing ${cmd === "info-set" ? "KEY VALUE" : "KEY"}`);

@@ -15,8 +15,7 @@ import { runRun } from "./run-command.js";
 import { runGuest, runGuestDemo } from "./guest-command.js";
 import { runDemo } from "./demo-command.js";
 import { runV86 } from "./v86-command.js";
-import { compareOutputs } from "../v86/compare.js";
-import { readFileSync } from "node:fs";
+import { runCompare } from "./compare-command.js";
 import { EXIT_USAGE, reportError, usage } from "./errors.js";
 
 const MODES = Object.keys(CLI_MODES);
@@ -62,8 +61,10 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .option("--iopl <n>", "RFLAGS.IOPL", intIn("--iopl", 0, 3), 0)
     .option("--reg <name=hex>", "set a register (rax rbx rcx rdx rsi rdi rbp rsp rip rflags); repeatable", collect, [])
     .option("--mem <addr=hex>", "make these bytes present at a linear address; repeatable", collect, [])
+    .option("--la57", "5-level paging: 57-bit canonical addresses in 64-bit mode (default 48-bit)", false)
+    .option("--l1-intercepts-gp", "the guest is an L2 guest whose L1 hypervisor intercepts #GP: every #GP exits to L1", false)
     .argument("<hex...>", "instruction bytes at RIP")
-    .action((hexParts: string[], opts: { mode: string; cpl?: number; iopl: number; reg: string[]; mem: string[] }) => {
+    .action((hexParts: string[], opts: { mode: string; cpl?: number; iopl: number; reg: string[]; mem: string[]; la57: boolean; l1InterceptsGp: boolean }) => {
       setStatus(
         runStep(hexParts.join(" "), {
           mode: CLI_MODES[opts.mode]!,
@@ -71,6 +72,8 @@ export function buildProgram(setStatus: (n: number) => void): Command {
           iopl: opts.iopl,
           regs: opts.reg,
           mem: opts.mem,
+          la57: opts.la57,
+          l1InterceptsGp: opts.l1InterceptsGp,
         }),
       );
     });
@@ -122,17 +125,7 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .argument("<ours>", "output under vmport (e.g. vmport v86)")
     .argument("<theirs>", "output under qemu-system-i386 -machine pc,vmport=on")
     .action((ours: string, theirs: string) => {
-      const read = (f: string) => {
-        try {
-          return readFileSync(f, "utf8");
-        } catch (e) {
-          return usage(`compare: ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-        }
-      };
-      const diff = compareOutputs(read(ours), read(theirs));
-      for (const d of diff) process.stdout.write(`${d.call} field ${d.field}: ours ${d.ours} theirs ${d.theirs}\n`);
-      process.stdout.write(diff.length === 0 ? "no unexplained differences\n" : `${diff.length} unexplained difference(s)\n`);
-      setStatus(diff.length === 0 ? 0 : 1);
+      setStatus(runCompare(ours, theirs));
     });
 
   program

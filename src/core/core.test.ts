@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { allOnes, hex, parseHexBytes, toBigInt64 } from "./bits.js";
 import { DateClock, VirtualClock } from "./clock.js";
 import { VmportError, isVmportError } from "./errors.js";
+import { lookupOwn, ownValue, unknownOwnKey } from "./own-keys.js";
 
 test("parseHexBytes accepts pairs with or without spaces and rejects the rest", () => {
   assert.deepEqual([...parseHexBytes("66 ed")!], [0x66, 0xed]);
@@ -45,4 +46,14 @@ test("escapeText: control characters, C1, bidi overrides and backslashes become 
   assert.equal(escapeText("OK \x1b]0;t\x07\x1b[2J\nvmport: x\r\x9b31m"), "OK \\x1b]0;t\\x07\\x1b[2J\\x0avmport: x\\x0d\\x9b31m");
   assert.equal(escapeText("a\\b \u202eevil\u2028"), "a\\\\b \\u{202e}evil\\u{2028}");
   assert.equal(escapeText("héllo wörld ✓"), "héllo wörld ✓");
+});
+
+test("own keys only: inherited names are not keys, __proto__ from JSON is an unknown own key", () => {
+  const table = { rax: 0, rbx: 3 };
+  assert.equal(lookupOwn(table, "rbx"), 3);
+  for (const k of ["constructor", "toString", "__proto__", "hasOwnProperty"]) assert.equal(lookupOwn(table, k), undefined);
+  assert.equal(ownValue(Object.create({ a: 1 }), "a"), undefined);
+  assert.equal(ownValue({ a: 1 }, "a"), 1);
+  assert.equal(unknownOwnKey(JSON.parse('{"a": 1, "__proto__": {}}'), ["a"]), "__proto__");
+  assert.equal(unknownOwnKey({ a: 1 }, ["a", "b"]), null);
 });

@@ -4,3 +4,4 @@ export * from "./bits.js";
 export * from "./clock.js";
 export * from "./random.js";
 export * from "./text.js";
+export * from "./own-keys.js";

@@ -57,3 +57,16 @@ test("machineId and diskWiper: defaults unset, accepted values, bounds named", (
   for (const w of ["enabled", "disabled", "unavailable"] as const) assert.equal(resolveProfile({ diskWiper: w }).diskWiper, w);
   rejects({ diskWiper: true }, /"diskWiper": expected "enabled", "disabled", "unavailable" or null/);
 });
+
+test("keys an object inherits (__proto__, constructor, toString, …) are unknown keys, at every level", () => {
+  for (const k of ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"]) {
+    // JSON.parse makes "__proto__" an ordinary own key, as in a profile file.
+    rejects(JSON.parse(`{"${k}": 1}`), new RegExp(`"${k}": unknown key`));
+    rejects(JSON.parse(`{"guestlib": {"${k}": 1}}`), new RegExp(`"guestlib\\.${k}": unknown key`));
+    rejects(JSON.parse(`{"devices": [{"name": "cd", "enabled": true, "${k}": 1}]}`), new RegExp(`"devices\\[0\\]\\.${k}": unknown key`));
+  }
+  // Inherited values are not read: a device must own its name and enabled flag.
+  rejects({ devices: [Object.create({ name: "cd", enabled: true })] }, /"devices\[0\]\.name"/);
+  rejects({ devices: [["cd", true]] }, /"devices\[0\]": expected \{name, enabled\}/);
+  assert.equal(resolveProfile({ guestlib: { cpuShares: 7 } }).guestlib.cpuShares, 7);
+});

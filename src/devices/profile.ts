@@ -4,10 +4,12 @@
  * Emulates: the `.vmx` settings and host facts a VMware VMX answers backdoor queries from.
  * Source of truth: `protocol.md` §3 (what each command returns), `peers.md` §3 (the recommended choices, each a
  * switch here where peers differ).
- * Does not: read files — front ends parse JSON and hand the object to {@link resolveProfile}.
+ * Does not: read files — front ends parse JSON and hand the object to {@link resolveProfile}. Only own keys count:
+ * `__proto__`, `constructor`, `toString` and other names an object inherits are unknown keys, refused by name.
  */
 import { VmportError } from "../core/errors.js";
 import { utf8 } from "../core/text.js";
+import { ownValue, unknownOwnKey } from "../core/own-keys.js";
 import {
   MAX_REMOVABLE_DEVICES,
   RD_INFO_NAME_SIZE,
@@ -277,10 +279,11 @@ function devices(v: unknown): RemovableDevice[] {
   if (v.length > MAX_REMOVABLE_DEVICES) bad("devices", `${v.length} devices; at most ${MAX_REMOVABLE_DEVICES}`);
   return v.map((d: unknown, i) => {
     const key = `devices[${i}]`;
-    if (typeof d !== "object" || d === null) bad(key, "expected {name, enabled}");
-    const { name, enabled, ...rest } = d as Record<string, unknown>;
-    const extra = Object.keys(rest);
-    if (extra.length > 0) bad(`${key}.${extra[0]}`, "unknown key (known: name, enabled)");
+    if (typeof d !== "object" || d === null || Array.isArray(d)) bad(key, "expected {name, enabled}");
+    const extra = unknownOwnKey(d, ["name", "enabled"]);
+    if (extra !== null) bad(`${key}.${extra}`, "unknown key (known: name, enabled)");
+    const name = ownValue(d, "name");
+    const enabled = ownValue(d, "enabled");
     if (typeof name !== "string" || name.length === 0 || !/^[\x20-\x7e]*$/.test(name)) {
       bad(`${key}.name`, "expected a non-empty printable ASCII string");
     }
@@ -294,7 +297,8 @@ function guestlib(v: unknown): GuestlibStats {
   const g: GuestlibStats = { ...DEFAULT_PROFILE.guestlib };
   for (const [k, x] of Object.entries(v)) {
     const key = `guestlib.${k}`;
-    if (!(k in g)) bad(key, `unknown key (known: ${Object.keys(g).join(", ")})`);
+    // Own keys of the defaults only: `k in g` would also accept "toString", "constructor", "__proto__"…
+    if (!Object.hasOwn(DEFAULT_PROFILE.guestlib, k)) bad(key, `unknown key (known: ${Object.keys(g).join(", ")})`);
     if (k === "sessionId") {
       if (x !== null && (typeof x !== "string" || !/^(0x)?[0-9a-fA-F]{1,16}$/.test(x))) bad(key, "expected up to 16 hex digits or null");
       g.sessionId = x as string | null;

@@ -2,21 +2,21 @@
  * Guest-side backdoor calls from Node, and detection that never crashes the caller.
  *
  * Emulates: open-vm-tools' `Backdoor_InOut` / `BackdoorHb*` and `VmCheck_IsVirtualWorld` for Node programs.
- * `detect()` first reads the hypervisor signature (CPUID leaf 0x40000000, from a file-backed stub that `vmport run`
- * virtualises); "VMwareVMware" is trusted as open-vm-tools trusts it. Otherwise GETVERSION runs in a *child
- * process*: on a machine without the backdoor the `in` raises #GP, Linux kills the child with SIGSEGV, and
- * `detect()` returns `backdoor: false` instead of crashing.
+ * `detect()` reads the hypervisor signature (CPUID leaf 0x40000000, from a file-backed stub that `vmport run`
+ * virtualises) and then always runs GETVERSION in a *child process* (`child-probe.ts`): a "VMwareVMware" signature
+ * does not prove the backdoor answers (a VM may restrict it, `vmport run` may run a profile with `backdoor: false`),
+ * and an `in` that faults would kill the caller with SIGSEGV — open-vm-tools catches that signal, Node cannot. So
+ * on any host that does not answer, the child dies and `detect()` returns `backdoor: false`.
  * Source of truth: `protocol.md` §2–3; `real-clients.md` §2.1.
  * Does not: use vmcall/vmmcall; call a backdoor function in this process before `detect()` said yes.
  */
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { CPUID_CODE, anonymousFunction, fileFunction, type NativeFn } from "../host/native-code.js";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { VmportError } from "../core/errors.js";
 import { stubs, type StubKind } from "./stubs.js";
+import { backdoorAnswered, probeInChild } from "./child-probe.js";
 
 /** The magic. */
 export const BDOOR_MAGIC = 0x564d5868;
@@ -145,28 +145,17 @@ export function getVersionHere(): { version: number; magic: number; productType:
 }
 
 /**
- * Detect the backdoor safely. When CPUID says "VMwareVMware" (a VMware VM, or `vmport run`) GETVERSION runs here,
- * as open-vm-tools does; otherwise it runs in a child process (`node probe`), so a machine without the backdoor
- * costs a child's SIGSEGV, not ours.
+ * Detect the backdoor without ever crashing the caller: the CPUID signature here (CPUID cannot fault), GETVERSION in
+ * a child process (a few milliseconds), whatever the host answers or fails to answer.
  */
 export function detect(): Detection {
   if (process.arch !== "x64" || process.platform !== "linux") {
     return { hypervisor: "", backdoor: false, version: null, productType: null };
   }
-  const sig = hypervisorSignature();
-  if (sig === "VMwareVMware") {
-    const v = getVersionHere();
-    if (v.magic === BDOOR_MAGIC) return { hypervisor: sig, backdoor: true, version: v.version, productType: v.productType };
-  }
-  const here = fileURLToPath(import.meta.url);
-  const ext = here.endsWith(".ts") ? ".ts" : ".js";
-  const probe = fileURLToPath(new URL(`./probe${ext}`, import.meta.url));
-  const args = ext === ".ts" ? ["--import", "tsx", probe] : [probe];
-  const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 30_000 });
-  const hypervisor = sig;
-  const m = /^version=(\d+) magic=(\d+) type=(\d+)$/m.exec(r.stdout ?? "");
-  if (r.status !== 0 || !m || Number(m[2]) !== BDOOR_MAGIC) return { hypervisor, backdoor: false, version: null, productType: null };
-  return { hypervisor, backdoor: true, version: Number(m[1]), productType: Number(m[3]) };
+  const hypervisor = hypervisorSignature();
+  const a = probeInChild();
+  if (!backdoorAnswered(a)) return { hypervisor, backdoor: false, version: null, productType: null };
+  return { hypervisor, backdoor: true, version: a.version, productType: a.productType };
 }
 
 /** Throw VMPORT_GUEST_NOT_VMWARE unless `detect()` found the backdoor. */

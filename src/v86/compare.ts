@@ -33,6 +33,16 @@ export interface Difference {
   theirs: string;
 }
 
+/** A register row of the table: a call name, then one or more 32-bit values as 8 hex digits. */
+const TABLE_ROW = /^[A-Z][A-Z0-9_-]*(?: +[0-9A-Fa-f]{8})+$/;
+
+/** Number of register rows in `text` (0: not a table at all, whatever else it holds). */
+export function tableRows(text: string): number {
+  let n = 0;
+  for (const line of text.split("\n")) if (TABLE_ROW.test(line.trim())) n++;
+  return n;
+}
+
 function parse(text: string): Map<string, string[]> {
   const m = new Map<string, string[]>();
   for (const line of text.split("\n")) {

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, needs, runs, vmport } from "../test-support/system.js";
-import { ALLOWED, compareOutputs } from "./compare.js";
+import { ALLOWED, compareOutputs, tableRows } from "./compare.js";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
@@ -70,6 +70,30 @@ test("vmport compare: exit 0 for documented divergences only, 1 otherwise", () =
   const r = vmport(["compare", a, b]);
   assert.equal(r.status, 1);
   assert.match(r.stdout, /^GETVERSION field 2: ours 00000002 theirs 0000000A$/m);
+});
+
+test("vmport compare refuses inputs without a table: exit 2, one vmport: line, nothing on stdout", () => {
+  const { writeFileSync } = require("node:fs") as typeof import("node:fs");
+  const good = join(dir, "good.txt");
+  const prose = join(dir, "prose.txt");
+  writeFileSync(good, "GETVERSION 00000006 564D5868 00000002\n");
+  writeFileSync(prose, "SeaBIOS (version 1.16)\nBooting from ROM...\nRPCI-LB 1 bar\n");
+  for (const [a, b, why] of [
+    ["/dev/null", "/dev/null", /\/dev\/null: no backdoor table/],
+    [good, "/dev/null", /\/dev\/null: no backdoor table/],
+    [prose, good, /prose\.txt: no backdoor table/],
+    [good, "/dev/zero", /\/dev\/zero: larger than 1048576 bytes/],
+    [good, join(dir, "missing.txt"), /missing\.txt: ENOENT/],
+  ] as const) {
+    const r = vmport(["compare", a, b]);
+    assert.equal(r.status, 2, `${a} ${b}: ${r.stdout}${r.stderr}`);
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /^vmport: compare: /);
+    assert.match(lines[0]!, why);
+    assert.equal(r.stdout, "");
+  }
+  assert.equal(tableRows("GETVERSION 00000006 564D5868 00000002\nnoise\n"), 1);
 });
 
 test("the comparison fails on an unexplained difference", () => {

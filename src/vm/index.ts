@@ -4,3 +4,4 @@ export * from "./virtual-machine.js";
 export * from "./trace.js";
 export * from "./persistence.js";
 export * from "./report.js";
+export * from "./nested.js";

@@ -1,7 +1,9 @@
 /**
  * Fuzz: random instruction bytes, registers, CPU modes, privilege, memory layouts and profiles through the #GP
  * intercept and `step` — 100 000 cases per run. Every result must be a completed/partial step or a named fault
- * (#GP, #UD, #PF); a fault changes no register; nothing throws; the VM's host memory stays bounded.
+ * (#GP, #UD, #PF); a fault changes no register; nothing throws; the VM's host memory stays bounded. A share of the
+ * cases runs as an L2 guest whose L1 hypervisor intercepts #GP (and sometimes #UD/#PF): then every #GP is a nested
+ * exit that changes nothing and reads no memory, and no exception L1 intercepts ever reaches the guest.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +14,7 @@ import { CpuState } from "../x86/cpu-state.js";
 import { PAGE_SIZE, PagedMemory, type GuestMemory } from "../x86/guest-memory.js";
 import { RegisterFile } from "../x86/registers.js";
 import { Fault, Outcome } from "./exit-result.js";
+import { L1_INTERCEPTS_GP } from "./nested.js";
 import { STRING_IO_MAX_BYTES, VirtualMachine } from "./virtual-machine.js";
 import type { VmProfileInput } from "../devices/profile.js";
 
@@ -47,7 +50,29 @@ const caseArb = fc.record({
   errorCode: fc.oneof({ weight: 9, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.nat({ max: 0xffff }) }),
   /** A memory without checkWritable (like a ptrace front end might be): INS must restore registers on a fault. */
   noProbe: fc.boolean(),
+  /** Code and FS/GS bases in the upper canonical half (above 2^53). */
+  upper: fc.boolean(),
+  /** L1's exception bitmap when the guest is an L2 guest; null: not nested. */
+  l1: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(null) },
+    { weight: 2, arbitrary: fc.constant(L1_INTERCEPTS_GP) },
+    { weight: 1, arbitrary: fc.constantFrom(1 << 6, 1 << 14, L1_INTERCEPTS_GP | (1 << 6) | (1 << 14), 0) },
+  ),
 });
+
+/** `mem` behind a check of the GuestMemory contract: halves are unsigned 32-bit and no access crosses 4 GiB. */
+function contractChecked(mem: PagedMemory, probe: boolean): GuestMemory {
+  const check = (lo: number, hi: number, n: number) => {
+    for (const v of [lo, hi]) assert.ok(Number.isInteger(v) && v >= 0 && v <= 0xffffffff, `address half ${v}`);
+    assert.ok(Number.isInteger(n) && n >= 0 && lo + n <= 2 ** 32, `access of ${n} bytes at lo ${lo} crosses 4 GiB`);
+  };
+  const m: GuestMemory = {
+    read: (lo, hi, d, s, n) => (check(lo, hi, n), mem.read(lo, hi, d, s, n)),
+    write: (lo, hi, d, s, n) => (check(lo, hi, n), mem.write(lo, hi, d, s, n)),
+  };
+  if (probe) m.checkWritable = (lo, hi, n) => (check(lo, hi, n), mem.checkWritable(lo, hi, n));
+  return m;
+}
 
 test(`fuzz: ${CASES} random exits end in a completed step or a named fault, never a throw`, () => {
   const profiles = fc.sample(profileArb, { numRuns: 8, seed: 7 });
@@ -62,18 +87,35 @@ test(`fuzz: ${CASES} random exits end in a completed step or a named fault, neve
         words[2 * i + 1] = hi;
       });
       const regs = new RegisterFile(words);
-      // Keep RIP where the code is, so most cases fetch real bytes.
-      regs.set64(16, BigInt(0x40000 + c.pageOffset));
-      const cpu = new CpuState({ mode: c.mode, cpl: c.cpl, regs, segBase: [0, 0, 0, 0, 0x1000, 0x2000] });
+      // Keep RIP where the code is, so most cases fetch real bytes: low, or in the upper canonical half.
+      regs.set64(16, (c.upper ? 0xffff_ffff_8004_0000n : 0x40000n) + BigInt(c.pageOffset));
+      const bases = c.upper ? [0, 0, 0, 0, 0xffff_8000_0000_1000n, 0xffff_ffff_ffff_f000n] : [0, 0, 0, 0, 0x1000, 0x2000];
+      const cpu = new CpuState({ mode: c.mode, cpl: c.cpl, regs, segBase: bases });
       const mem = new PagedMemory();
       const ip = cpu.linearIp();
-      mem.load(ip, Uint8Array.from(c.code).subarray(0, PAGE_SIZE - (ip % PAGE_SIZE)));
-      if (c.mapNext) mem.map(ip + PAGE_SIZE);
-      if (c.dataMapped) for (const base of [0, 0x1000, 0x2000]) mem.map(base + (regs.lo(6) % 0x10000)), mem.map(base + (regs.lo(7) % 0x10000));
+      mem.load(ip, Uint8Array.from(c.code).subarray(0, PAGE_SIZE - Number(ip % BigInt(PAGE_SIZE))));
+      if (c.mapNext) mem.map(ip + BigInt(PAGE_SIZE));
+      if (c.dataMapped) {
+        for (const base of [0, 0x1000, 0x2000]) mem.map(base + (regs.lo(6) % 0x10000)), mem.map(base + (regs.lo(7) % 0x10000));
+        for (const base of [0n, BigInt(bases[4]!), BigInt(bases[5]!)]) mem.map(base + regs.get64(6)), mem.map(base + regs.get64(7));
+      }
       const vm = vms[c.profileIndex]!;
       const before = cpu.regs.clone();
-      const m: GuestMemory = c.noProbe ? { read: mem.read.bind(mem), write: mem.write.bind(mem) } : mem;
-      const res = c.useStep ? vm.step(cpu, m) : vm.handleGp(cpu, m, { errorCode: c.errorCode });
+      const m = contractChecked(mem, !c.noProbe);
+      const nested = c.l1 === null ? null : { exceptionBitmap: c.l1 };
+      vm.nested = nested; // step uses the VM's view; handleGp is also told per exit
+      const readsBefore = mem.readCalls;
+      const res = c.useStep ? vm.step(cpu, m) : vm.handleGp(cpu, m, { errorCode: c.errorCode, nested });
+      const l1 = c.l1 ?? 0;
+      if (!c.useStep && (l1 & L1_INTERCEPTS_GP) !== 0) {
+        // Every #GP of an L2 guest whose L1 intercepts #GP goes to L1 untouched: nothing fetched, nothing changed.
+        assert.equal(res.outcome, Outcome.NESTED_EXIT);
+        assert.equal(res.fault, Fault.GP);
+        assert.equal(res.errorCode, c.errorCode);
+        assert.equal(mem.readCalls, readsBefore, "a nested exit read guest memory");
+      }
+      // No exception that L1 intercepts reaches the L2 guest; a nested exit is one that L1 intercepts.
+      if (res.outcome === Outcome.FAULT) assert.equal((l1 >>> res.fault) & 1, 0, `fault ${res.fault} should have gone to L1`);
       const name = res.outcome === Outcome.FAULT ? `fault:${res.fault}` : `outcome:${res.outcome}`;
       outcomes.set(name, (outcomes.get(name) ?? 0) + 1);
       switch (res.outcome) {
@@ -84,7 +126,11 @@ test(`fuzz: ${CASES} random exits end in a completed step or a named fault, neve
         case Outcome.FAULT:
           assert.ok(res.fault === Fault.GP || res.fault === Fault.UD || res.fault === Fault.PF, `unnamed fault ${res.fault}`);
           assert.ok(cpu.regs.equals(before), "a fault changed a register");
-          if (res.fault === Fault.PF) assert.ok(res.faultAddress >= 0);
+          if (res.fault === Fault.PF) assert.ok(res.faultAddress !== null && res.faultAddress >= 0n && res.faultAddress < 1n << 64n);
+          break;
+        case Outcome.NESTED_EXIT:
+          assert.equal((l1 >>> res.fault) & 1, 1, `nested exit for fault ${res.fault} that L1 does not intercept`);
+          assert.ok(cpu.regs.equals(before), "a nested exit changed a register");
           break;
         case Outcome.UNSUPPORTED:
           assert.ok(c.useStep, "only step reports UNSUPPORTED");
@@ -100,7 +146,7 @@ test(`fuzz: ${CASES} random exits end in a completed step or a named fault, neve
   );
   if (process.env["VMPORT_FUZZ_STATS"]) console.log(JSON.stringify([...outcomes]));
   // The generator must reach emulation and each kind of fault, or the run proves little.
-  for (const k of ["outcome:0", `fault:${Fault.GP}`, `fault:${Fault.UD}`, `fault:${Fault.PF}`]) {
+  for (const k of ["outcome:0", `fault:${Fault.GP}`, `fault:${Fault.UD}`, `fault:${Fault.PF}`, `outcome:${Outcome.NESTED_EXIT}`]) {
     assert.ok((outcomes.get(k) ?? 0) > 100, `too few cases reached ${k}: ${JSON.stringify([...outcomes])}`);
   }
 });

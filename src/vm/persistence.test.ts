@@ -256,3 +256,21 @@ test("a bad guestinfo value is named the same way whatever is wrong with it", ()
     );
   }
 });
+
+test("keys a JSON object inherits (__proto__, constructor, toString, …) are refused by name at every level", () => {
+  const vm = populatedVm();
+  const before = durable(vm);
+  const ok = JSON.parse(JSON.stringify(saveDurableState(populatedVm())));
+  for (const k of ["__proto__", "constructor", "toString", "hasOwnProperty"]) {
+    assertRefused(vm, JSON.parse(`{"version": 1, "${k}": {}}`), k);
+    assertRefused(vm, { ...ok, devices: [JSON.parse(`{"name": "cd", "enabled": true, "${k}": 1}`)] }, `devices[0].${k}`);
+    assertRefused(vm, { ...ok, clipboard: JSON.parse(`{"host": null, "${k}": 1}`) }, `clipboard.${k}`);
+    assertRefused(vm, { ...ok, clipboard: { host: JSON.parse(`{"base64": "QQ==", "${k}": 1}`), guest: null } }, `clipboard.host.${k}`);
+    assertRefused(vm, { ...ok, guestinfo: JSON.parse(`{"${k}": "x"}`) }, `guestinfo["${k}"]`);
+  }
+  // Inherited values are not read: fields must be the state's own.
+  assertRefused(vm, Object.create({ version: 1 }), "version");
+  assertRefused(vm, { ...ok, devices: [Object.create({ name: "cd", enabled: true })] }, "devices[0].name");
+  assertRefused(vm, { ...ok, clipboard: { host: Object.create({ base64: "QQ==" }), guest: null } }, "clipboard.host");
+  assert.deepEqual(durable(vm), before, "nothing of a refused state was applied");
+});

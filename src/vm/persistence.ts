@@ -6,9 +6,11 @@
  * cycles.
  * Versions: 1 (guestinfo, devices, GUI options, clipboard) still loads; 2 adds `namespaces`. Saves write 2.
  * Does not: touch files (front ends write it atomically: temp file, fsync, rename). Restore validates everything
- * first and applies nothing if any field is bad.
+ * first and applies nothing if any field is bad; it reads own keys only, so an unknown key — `__proto__`,
+ * `constructor`, `toString` included — is refused by name at every level.
  */
 import { VmportError } from "../core/errors.js";
+import { ownValue, unknownOwnKey } from "../core/own-keys.js";
 import { fromBase64, fromUtf8Strict, toBase64, utf8 } from "../core/text.js";
 import { GuestinfoStore } from "../channels/guestinfo-store.js";
 import { NamespaceDb } from "../channels/namespace-db.js";
@@ -48,14 +50,21 @@ function bad(field: string, why: string): never {
   throw new VmportError("VMPORT_BAD_STATE", `state field "${field}": ${why}`);
 }
 
+/** `v` as a plain object whose own keys are all in `known`, else refused naming the field or the key. */
+function record(field: string, v: unknown, known: readonly string[], expected: string): object {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) bad(field, `expected ${expected}`);
+  const extra = unknownOwnKey(v, known);
+  if (extra !== null) bad(`${field}.${extra}`, `unknown key (known: ${known.join(", ")})`);
+  return v;
+}
+
 function load(field: string, v: unknown): Uint8Array {
   if (typeof v === "string") return utf8(v);
-  if (typeof v === "object" && v !== null && typeof (v as { base64?: unknown }).base64 === "string") {
-    const b = fromBase64((v as { base64: string }).base64);
-    if (b === null) bad(field, "base64 is malformed");
-    return b;
-  }
-  return bad(field, "expected a string or {base64}");
+  const b64 = ownValue(record(field, v, ["base64"], "a string or {base64}"), "base64");
+  if (typeof b64 !== "string") bad(field, "expected a string or {base64}");
+  const b = fromBase64(b64);
+  if (b === null) bad(field, "base64 is malformed");
+  return b;
 }
 
 /** Snapshot the durable state of `vm`. */
@@ -86,15 +95,15 @@ export function saveDurableState(vm: VirtualMachine): DurableState {
  */
 export function restoreDurableState(vm: VirtualMachine, input: unknown): void {
   if (typeof input !== "object" || input === null || Array.isArray(input)) bad("(root)", "expected an object");
-  const o = input as Record<string, unknown>;
-  const version = o["version"];
+  const o = (k: string): unknown => ownValue(input, k);
+  const version = o("version");
   if (typeof version !== "number" || !STATE_VERSIONS_READ.includes(version)) {
     bad("version", `expected ${STATE_VERSIONS_READ.join(" or ")}, got ${JSON.stringify(version)}`);
   }
-  const fields = ["version", "guestinfo", "devices", "guiOptions", "clipboard", ...(version >= 2 ? ["namespaces"] : [])];
-  for (const k of Object.keys(o)) if (!fields.includes(k)) bad(k, "unknown field");
+  const extra = unknownOwnKey(input, ["version", "guestinfo", "devices", "guiOptions", "clipboard", ...(version >= 2 ? ["namespaces"] : [])]);
+  if (extra !== null) bad(extra, "unknown field");
   // guestinfo: validate every entry against the store's bounds in a scratch store first.
-  const gi = o["guestinfo"] ?? {};
+  const gi = o("guestinfo") ?? {};
   if (typeof gi !== "object" || gi === null || Array.isArray(gi)) bad("guestinfo", "expected an object");
   const scratch = new GuestinfoStore();
   const entries: [string, Uint8Array][] = [];
@@ -104,29 +113,30 @@ export function restoreDurableState(vm: VirtualMachine, input: unknown): void {
     if (refusal !== null) bad(`guestinfo["${k}"]`, refusal);
     entries.push([k, bytes]);
   }
-  const devs = o["devices"] ?? [];
+  const devs = o("devices") ?? [];
   if (!Array.isArray(devs) || devs.length > MAX_REMOVABLE_DEVICES) bad("devices", `expected an array of at most ${MAX_REMOVABLE_DEVICES}`);
   const devices = devs.map((d: unknown, i) => {
-    if (typeof d !== "object" || d === null) bad(`devices[${i}]`, "expected {name, enabled}");
-    const { name, enabled } = d as { name?: unknown; enabled?: unknown };
+    const dev = record(`devices[${i}]`, d, ["name", "enabled"], "{name, enabled}");
+    const name = ownValue(dev, "name");
+    const enabled = ownValue(dev, "enabled");
     if (typeof name !== "string" || name.length === 0 || name.length > RD_INFO_NAME_SIZE - 1 || !/^[\x20-\x7e]*$/.test(name)) {
       bad(`devices[${i}].name`, `expected printable ASCII of 1..${RD_INFO_NAME_SIZE - 1} bytes`);
     }
     if (typeof enabled !== "boolean") bad(`devices[${i}].enabled`, "expected true or false");
     return { name, enabled };
   });
-  const gui = o["guiOptions"] ?? 0;
+  const gui = o("guiOptions") ?? 0;
   if (typeof gui !== "number" || !Number.isInteger(gui) || gui < 0 || gui > 0xffffffff) bad("guiOptions", "expected an integer 0..0xffffffff");
-  const cb = o["clipboard"] ?? { host: null, guest: null };
-  if (typeof cb !== "object" || cb === null) bad("clipboard", "expected {host, guest}");
-  const c = cb as { host?: unknown; guest?: unknown };
-  const host = c.host === null || c.host === undefined ? null : load("clipboard.host", c.host);
-  const guest = c.guest === null || c.guest === undefined ? null : load("clipboard.guest", c.guest);
+  const cb = record("clipboard", o("clipboard") ?? {}, ["host", "guest"], "{host, guest}");
+  const hostIn = ownValue(cb, "host");
+  const guestIn = ownValue(cb, "guest");
+  const host = hostIn === null || hostIn === undefined ? null : load("clipboard.host", hostIn);
+  const guest = guestIn === null || guestIn === undefined ? null : load("clipboard.guest", guestIn);
   for (const [f, b] of [["clipboard.host", host], ["clipboard.guest", guest]] as const) {
     if (b !== null && b.length > MAX_SELECTION_BUFFER_LENGTH) bad(f, `longer than ${MAX_SELECTION_BUFFER_LENGTH} bytes`);
   }
   // namespaces: built in a scratch database, so every bound is checked the way a guest write is.
-  const nsIn = o["namespaces"] ?? {};
+  const nsIn = o("namespaces") ?? {};
   if (typeof nsIn !== "object" || nsIn === null || Array.isArray(nsIn)) bad("namespaces", "expected an object");
   const nsDb = new NamespaceDb();
   for (const [ns, entries] of Object.entries(nsIn)) {

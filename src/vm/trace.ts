@@ -2,7 +2,8 @@
  * Trace records: one per backdoor access the VM handles, for `--trace` files and the console.
  *
  * Emulates: nothing; records what happened — time, vCPU, instruction bytes and decode, port, command, registers
- * before and after, outcome.
+ * before and after, outcome, and which hypervisor level took a #GP (vmport as L0, or the guest's L1 hypervisor
+ * under nested virtualization).
  * Does not: buffer or write anything; a front end installs a sink (`vm.traceSink`) and decides where records go.
  */
 import { hex } from "../core/bits.js";
@@ -12,6 +13,7 @@ import type { DecodedInstruction } from "../x86/decoder.js";
 import { OP_NAMES } from "../x86/decoder.js";
 import type { InstructionFetcher } from "../x86/instruction-fetch.js";
 import { OUTCOME_NAMES, faultName, type ExitResult } from "./exit-result.js";
+import { GP_LEVEL_NAMES } from "./nested.js";
 
 /** Registers recorded, in this order. */
 export const TRACED_REGISTERS = [Reg.RAX, Reg.RBX, Reg.RCX, Reg.RDX, Reg.RSI, Reg.RDI, Reg.RBP, Reg.RIP] as const;
@@ -34,8 +36,14 @@ export interface TraceRecord {
   subcommand: number | null;
   regsIn: Record<string, string>;
   regsOut: Record<string, string>;
+  /** `completed`, `partial`, `fault`, `unsupported` or `nested-exit`. */
   outcome: string;
   fault: string | null;
+  /**
+   * Which level took the #GP the instruction raised: "L0" (vmport's intercept emulated or reflected it), "L1" (a
+   * nested exit to the guest's L1 hypervisor), or null when no #GP was raised (a step whose access was allowed).
+   */
+  gpHandledBy: "L0" | "L1" | null;
 }
 
 /** What {@link buildTraceRecord} reads from the VM. */
@@ -80,5 +88,6 @@ export function buildTraceRecord(
     regsOut: regsOf(cpu.regs.words),
     outcome: OUTCOME_NAMES[res.outcome]!,
     fault: faultName(res.fault),
+    gpHandledBy: GP_LEVEL_NAMES[res.gpLevel] ?? null,
   };
 }

@@ -91,7 +91,7 @@ test("faults change no register: LOCK → #UD, 16 bytes → #GP, unmapped code �
   const before = cpu.regs.clone();
   const res = vmWith().handleGp(cpu, mem);
   assert.equal(res.fault, Fault.PF);
-  assert.equal(res.faultAddress, 2 * PAGE_SIZE);
+  assert.equal(res.faultAddress, BigInt(2 * PAGE_SIZE));
   assert.equal(res.errorCode, 0x14); // user, instruction fetch
   assert.ok(cpu.regs.equals(before));
   const g = setup("ed", { rax: MAGIC, rcx: 10n, rdx: 0x5658n });
@@ -212,7 +212,7 @@ test("string I/O faults: unmapped buffer → #PF at its address, registers uncha
   const before = cpu.regs.clone();
   const res = vm.handleGp(cpu, mem);
   assert.equal(res.fault, Fault.PF);
-  assert.equal(res.faultAddress, 0x9000);
+  assert.equal(res.faultAddress, 0x9000n);
   assert.ok(cpu.regs.equals(before));
   const ins = setup("f3 6c", { rcx: 4n, rdx: 0x5659n, rdi: 0x9000n });
   ins.mem.map(0x9000, false); // read-only page
@@ -274,4 +274,41 @@ test("TSS bitmap that allows 0x5658 at CPL 3: step reaches the device without a 
   assert.equal(vm.step(cpu, mem).outcome, Outcome.COMPLETED);
   assert.equal(vm.counters.gpExits, 0);
   assert.equal(regValue(cpu.regs, "rbx"), MAGIC);
+});
+
+test("string I/O in the upper canonical half: exact addresses, #GP off the canonical range, LA57, 4 GiB splits", () => {
+  const vm = vmWith();
+  const seen: number[][] = [];
+  vm.hb!.setTransferHandler({ transferIn: (_a, dst) => dst.fill(0x5a), transferOut: (_a, src) => void seen.push([...src]) });
+  // rep outsb from 0xffff_8880_0000_1000 (a kernel direct-map address, far above 2^53).
+  const { cpu, mem } = setup("f3 6e", { rcx: 3n, rdx: 0x5659n, rsi: 0xffff_8880_0000_1000n }, { cpl: 0 });
+  mem.load(0xffff_8880_0000_1000n, bytes("61 62 63"));
+  assert.equal(vm.step(cpu, mem).outcome, Outcome.COMPLETED);
+  assert.deepEqual(seen.at(-1), [0x61, 0x62, 0x63]);
+  assert.equal(regValue(cpu.regs, "rsi"), 0xffff_8880_0000_1003n);
+  // Non-canonical (bit 47 set, bits 63…48 clear): #GP(0), nothing read; with LA57 the same address is fine.
+  const nc = setup("6c", { rdx: 0x5659n, rdi: 0x0000_8000_0000_0000n }, { cpl: 0 });
+  nc.mem.map(0x0000_8000_0000_0000n);
+  const before = nc.cpu.regs.clone();
+  assert.equal(vm.step(nc.cpu, nc.mem).fault, Fault.GP);
+  assert.ok(nc.cpu.regs.equals(before));
+  const la57 = setup("6c", { rdx: 0x5659n, rdi: 0x0000_8000_0000_0000n }, { cpl: 0, la57: true });
+  la57.mem.map(0x0000_8000_0000_0000n);
+  assert.equal(vm.step(la57.cpu, la57.mem).outcome, Outcome.COMPLETED);
+  assert.equal(la57.mem.peek(0x0000_8000_0000_0000n, 1)[0], 0x5a);
+  // A dword that straddles a 4 GiB boundary is moved in two accesses; a REP stops at the boundary and resumes.
+  const st = setup("6f", { rdx: 0x5659n, rsi: 0xffff_9000_ffff_fffen }, { cpl: 0 });
+  st.mem.load(0xffff_9000_ffff_fffen, bytes("01 02 03 04"));
+  assert.equal(vm.step(st.cpu, st.mem).outcome, Outcome.COMPLETED);
+  assert.deepEqual(seen.at(-1), [1, 2, 3, 4]);
+  const rep = setup("f3 6e", { rcx: 4n, rdx: 0x5659n, rsi: 0xffff_9000_ffff_fffen }, { cpl: 0 });
+  rep.mem.load(0xffff_9000_ffff_fffen, bytes("01 02 03 04"));
+  assert.equal(vm.step(rep.cpu, rep.mem).outcome, Outcome.PARTIAL);
+  assert.deepEqual(seen.at(-1), [1, 2]);
+  assert.equal(vm.step(rep.cpu, rep.mem).outcome, Outcome.COMPLETED);
+  assert.deepEqual(seen.at(-1), [3, 4]);
+  assert.equal(regValue(rep.cpu.regs, "rsi"), 0xffff_9001_0000_0002n);
+  // A #PF in the upper half reports the exact address.
+  const pf = setup("f3 6e", { rcx: 2n, rdx: 0x5659n, rsi: 0xffff_ffff_ffff_f000n }, { cpl: 0 });
+  assert.equal(vm.step(pf.cpu, pf.mem).faultAddress, 0xffff_ffff_ffff_f000n);
 });

@@ -4,12 +4,16 @@
  * Emulates: the parts of a VMCS/VMCB the backdoor intercept reads — CS.DPL (CPL), RFLAGS (IOPL, DF, VM), the
  * linear bases of ES/CS/SS/DS/FS/GS, CR4.PCE and the TSS I/O-permission bitmap.
  * Source of truth: Intel SDM vol. 1 §19.5 (I/O permission bit map), vol. 3 §4.5 / §3.4.4 (segment bases in 64-bit
- * mode: only FS and GS bases apply).
+ * mode: only FS and GS bases apply; CR4.LA57 selects 57-bit canonical addresses).
  * Does not: model segment limits or access rights (no #GP/#SS from a segment-limit check), paging (the
  * {@link GuestMemory} given with the exit translates linear addresses), or 16-bit IP wrap inside one instruction.
+ *
+ * Segment bases are exact 64-bit values, held like registers as unsigned 32-bit halves. Outside 64-bit mode only
+ * their low 32 bits count (linear addresses are 32 bits there).
  */
 import { RegisterFile, Reg, Flags } from "./registers.js";
 import { CpuMode } from "./cpu-mode.js";
+import { AddressSpace, addressHi, addressLo, addressToBigInt } from "./linear-address.js";
 
 /** Segment register numbers, in the hardware encoding order. */
 export const Seg = { ES: 0, CS: 1, SS: 2, DS: 3, FS: 4, GS: 5 } as const;
@@ -28,8 +32,10 @@ export interface CpuStateInit {
   cpl?: number;
   /** Initial registers (default all zero, RFLAGS = 0x2). */
   regs?: RegisterFile;
-  /** Segment bases ES, CS, SS, DS, FS, GS (default all 0). */
-  segBase?: readonly number[];
+  /** Segment bases ES, CS, SS, DS, FS, GS: safe-integer numbers or bigints, modulo 2^64 (default all 0). */
+  segBase?: readonly (number | bigint)[];
+  /** CR4.LA57: 5-level paging, 57-bit canonical addresses in 64-bit mode (default false: 48-bit). */
+  la57?: boolean;
   /** TSS I/O-permission bitmap: bit set = port denied. `null` (default) = no bitmap, every port denied above IOPL. */
   ioBitmap?: Uint8Array | null;
   /** CR4.PCE: RDPMC allowed at CPL > 0 (default false). */
@@ -46,8 +52,10 @@ export class CpuState {
   mode: CpuMode;
   /** Current privilege level. */
   cpl: number;
-  /** Linear base of each segment, indexed by {@link Seg}. */
-  readonly segBase: Float64Array;
+  /** Linear base of each segment as `[lo, hi]` halves: segment `s` is words `2s`, `2s + 1` (see {@link setSegBase}). */
+  readonly segBaseWords: Uint32Array;
+  /** CR4.LA57 (57-bit canonical addresses in 64-bit mode). */
+  la57: boolean;
   /** TSS I/O-permission bitmap (bit set = denied), or null when the TSS has none. */
   ioBitmap: Uint8Array | null;
   /** CR4.PCE. */
@@ -61,8 +69,9 @@ export class CpuState {
     this.regs = init.regs ?? new RegisterFile();
     if (!init.regs) this.regs.setLo(Reg.RFLAGS, Flags.RESERVED1);
     if (this.mode === CpuMode.VM86) this.regs.setLo(Reg.RFLAGS, this.regs.lo(Reg.RFLAGS) | Flags.VM);
-    this.segBase = new Float64Array(6);
-    if (init.segBase) for (let i = 0; i < 6; i++) this.segBase[i] = init.segBase[i] ?? 0;
+    this.segBaseWords = new Uint32Array(12);
+    if (init.segBase) for (let i = 0; i < 6; i++) this.setSegBase(i, init.segBase[i] ?? 0);
+    this.la57 = init.la57 ?? false;
     this.ioBitmap = init.ioBitmap ?? null;
     this.cr4Pce = init.cr4Pce ?? false;
     this.vcpu = init.vcpu ?? 0;
@@ -78,27 +87,58 @@ export class CpuState {
     return (this.regs.lo(Reg.RFLAGS) & Flags.DF) !== 0;
   }
 
-  /**
-   * Linear base used for segment `seg`. In 64-bit mode only FS and GS have a base; the others are 0
-   * (SDM vol. 3 §3.4.4).
-   */
-  effectiveBase(seg: number): number {
-    if (this.mode === CpuMode.LONG64 && seg !== Seg.FS && seg !== Seg.GS) return 0;
-    return this.segBase[seg]!;
+  /** Set the base of segment `seg` (a safe-integer number or a bigint, modulo 2^64). */
+  setSegBase(seg: number, base: number | bigint): void {
+    this.segBaseWords[seg * 2] = addressLo(base);
+    this.segBaseWords[seg * 2 + 1] = addressHi(base);
   }
 
-  /** Linear address of the instruction pointer: CS.base + IP/EIP/RIP. */
-  linearIp(): number {
+  /** The base of segment `seg` as stored (all 64 bits). */
+  segBase(seg: number): bigint {
+    return addressToBigInt(this.segBaseWords[seg * 2]!, this.segBaseWords[seg * 2 + 1]!);
+  }
+
+  /**
+   * Linear base used for segment `seg`: in 64-bit mode only FS and GS have a base, the others are 0
+   * (SDM vol. 3 §3.4.4); outside 64-bit mode the low 32 bits.
+   */
+  effectiveBase(seg: number): bigint {
+    if (this.mode === CpuMode.LONG64) return seg === Seg.FS || seg === Seg.GS ? this.segBase(seg) : 0n;
+    return BigInt(this.segBaseWords[seg * 2]!);
+  }
+
+  /** The linear address space: 32-bit outside 64-bit mode, else canonical 48- or 57-bit (CR4.LA57). */
+  addressSpace(): AddressSpace {
+    if (this.mode !== CpuMode.LONG64) return AddressSpace.FLAT32;
+    return this.la57 ? AddressSpace.CANONICAL57 : AddressSpace.CANONICAL48;
+  }
+
+  /**
+   * Low half of the linear address of the instruction pointer: RIP in 64-bit mode, else (CS.base + EIP, or + IP in
+   * 16-bit modes) modulo 2^32.
+   */
+  linearIpLo(): number {
     const w = this.regs.words;
-    if (this.mode === CpuMode.LONG64) return w[Reg.RIP * 2 + 1] === 0 ? w[Reg.RIP * 2]! : this.regs.getNumber(Reg.RIP);
     const ip = w[Reg.RIP * 2]!;
     switch (this.mode) {
+      case CpuMode.LONG64:
+        return ip;
       case CpuMode.PROTECTED32:
       case CpuMode.COMPAT32:
-        return this.segBase[Seg.CS]! + ip;
+        return (this.segBaseWords[Seg.CS * 2]! + ip) >>> 0;
       default:
-        return this.segBase[Seg.CS]! + (ip & 0xffff);
+        return (this.segBaseWords[Seg.CS * 2]! + (ip & 0xffff)) >>> 0;
     }
+  }
+
+  /** High half of the linear address of the instruction pointer (0 outside 64-bit mode). */
+  linearIpHi(): number {
+    return this.mode === CpuMode.LONG64 ? this.regs.words[Reg.RIP * 2 + 1]! : 0;
+  }
+
+  /** Linear address of the instruction pointer, exact: {@link linearIpHi}:{@link linearIpLo}. */
+  linearIp(): bigint {
+    return addressToBigInt(this.linearIpLo(), this.linearIpHi());
   }
 
   /** A deep copy (registers, bases and bitmap reference). */
@@ -107,7 +147,8 @@ export class CpuState {
       mode: this.mode,
       cpl: this.cpl,
       regs: this.regs.clone(),
-      segBase: Array.from(this.segBase),
+      segBase: [0, 1, 2, 3, 4, 5].map((i) => this.segBase(i)),
+      la57: this.la57,
       ioBitmap: this.ioBitmap,
       cr4Pce: this.cr4Pce,
       vcpu: this.vcpu,

@@ -6,3 +6,4 @@ export * from "./io-permission.js";
 export * from "./decoder.js";
 export * from "./guest-memory.js";
 export * from "./instruction-fetch.js";
+export * from "./linear-address.js";

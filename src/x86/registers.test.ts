@@ -23,7 +23,7 @@ test("a 32-bit write either keeps the upper half (VMware's rule for non-EAX) or 
   assert.equal(r.get64(Reg.RBX), 0x12345678n);
 });
 
-test("set64 takes values modulo 2^64; getNumber is exact for canonical addresses", () => {
+test("set64 takes values modulo 2^64; getNumber is exact for lower-half addresses", () => {
   const r = new RegisterFile();
   r.set64(Reg.RCX, -1n);
   assert.equal(r.get64(Reg.RCX), 0xffffffffffffffffn);

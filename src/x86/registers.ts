@@ -125,8 +125,9 @@ export class RegisterFile {
   }
 
   /**
-   * The register as a number: exact below 2^53, which covers every canonical x86-64 address. Used for
-   * linear addresses and counts, never for values handed back to the guest.
+   * The register as a number: exact only below 2^53 (e.g. user-space addresses in the lower canonical half).
+   * Never used for values handed back to the guest, nor for guest addresses in the engine (those use the halves:
+   * the upper canonical half lies above 2^53).
    */
   getNumber(r: number): number {
     return this.words[r * 2 + 1]! * TWO_POW_32 + this.words[r * 2]!;
@@ -144,7 +145,7 @@ export class RegisterFile {
     }
   }
 
-  /** Read a register of width `bytes` (2, 4 or 8) as a number (8 is exact below 2^53). */
+  /** Read a register of width `bytes` (2, 4 or 8) as a number (8 is exact only below 2^53: see {@link getNumber}). */
   readSized(r: number, bytes: 2 | 4 | 8): number {
     return bytes === 2 ? this.get16(r) : bytes === 4 ? this.lo(r) : this.getNumber(r);
   }

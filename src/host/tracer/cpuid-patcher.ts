@@ -300,7 +300,7 @@ export class CpuidPatcher {
   /** Read 8 bytes at `addr` of `pid` into `this.word`. */
   private peek(pid: number, addr: number): boolean {
     this.mem.pid = pid;
-    return this.mem.read(addr, this.word, 0, 8) === -1;
+    return this.mem.read(addr >>> 0, Math.floor(addr / 0x1_0000_0000), this.word, 0, 8) === 8;
   }
 
   /** Write 8 bytes with PTRACE_POKEDATA (works on read-only private text, as a debugger's breakpoint does). */

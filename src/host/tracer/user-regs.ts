@@ -33,8 +33,11 @@ export function loadCpu(u: Uint32Array, cpu: CpuState): void {
   }
   cpu.mode = (u[UREG.cs * 2]! & 0xffff) === USER_CS_32 ? CpuMode.COMPAT32 : CpuMode.LONG64;
   cpu.cpl = 3;
-  cpu.segBase[Seg.FS] = u[UREG.fs_base * 2 + 1]! * 0x1_0000_0000 + u[UREG.fs_base * 2]!;
-  cpu.segBase[Seg.GS] = u[UREG.gs_base * 2 + 1]! * 0x1_0000_0000 + u[UREG.gs_base * 2]!;
+  const b = cpu.segBaseWords;
+  b[Seg.FS * 2] = u[UREG.fs_base * 2]!;
+  b[Seg.FS * 2 + 1] = u[UREG.fs_base * 2 + 1]!;
+  b[Seg.GS * 2] = u[UREG.gs_base * 2]!;
+  b[Seg.GS * 2 + 1] = u[UREG.gs_base * 2 + 1]!;
 }
 
 /** Copy the general registers, RIP and RFLAGS of `cpu` back into `u`. */
