@@ -284,3 +284,19 @@ test("row 19: --trace is created 0600; --trace-limit stops at the limit with one
   assert.equal((last["dropped"] as number) + lines.length - 1, 50);
   assert.ok((last["written"] as number) <= 3000);
 });
+
+test("row 7: symlinks planted at the old predictable temp names beside --state do not redirect vmport's writes", { skip }, async () => {
+  const { symlinkSync, readdirSync, lstatSync } = await import("node:fs");
+  const d = mkdtempSync(join(tmpdir(), "vmport-plant-"));
+  const victim = join(d, "victim");
+  writeFileSync(victim, "untouched");
+  // Another user plants `.vm.json.<pid>.tmp` for every pid vmport is likely to get next.
+  const next = Number(readFileSync("/proc/sys/kernel/ns_last_pid", "utf8"));
+  for (let p = next; p < next + 3000; p++) symlinkSync(victim, join(d, `.vm.json.${p}.tmp`));
+  const state = join(d, "vm.json");
+  const r = vmport(["run", "--state", state, "--", probe!, "hb", "info-set guestinfo.k v"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(readFileSync(victim, "utf8"), "untouched");
+  assert.equal(JSON.parse(readFileSync(state, "utf8")).guestinfo["guestinfo.k"], "v");
+  assert.deepEqual(readdirSync(d).filter((n) => n.endsWith(".tmp") && !lstatSync(join(d, n)).isSymbolicLink()), []);
+});
