@@ -12,6 +12,7 @@
 import { allOnes } from "../core/bits.js";
 import { VmportError } from "../core/errors.js";
 import type { PortAccess, PortDevice } from "./port-device.js";
+import { packLe32, unpackLe32 } from "../core/bytes.js";
 
 /** Number of I/O ports. */
 export const PORT_COUNT = 0x10000;
@@ -141,7 +142,7 @@ export class PortBus {
     const ones = allOnes(access.size);
     for (let off = 0; off < dst.length; off += access.size) {
       const v = (d.read!(access) & ones) >>> 0;
-      for (let k = 0; k < access.size; k++) dst[off + k] = (v >>> (8 * k)) & 0xff;
+      unpackLe32(v, dst, off, access.size);
     }
   }
 
@@ -155,9 +156,7 @@ export class PortBus {
     }
     if (d.write === undefined) return;
     for (let off = 0; off < src.length; off += access.size) {
-      let v = 0;
-      for (let k = 0; k < access.size; k++) v |= src[off + k]! << (8 * k);
-      d.write(access, v >>> 0);
+      d.write(access, packLe32(src, off, access.size));
     }
   }
 }

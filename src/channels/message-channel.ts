@@ -21,6 +21,7 @@ import type { PortAccess } from "../bus/port-device.js";
 import { BDOOR_MAGIC } from "../devices/backdoor/constants.js";
 import type { CommandHandler, RegisterPatch } from "../devices/backdoor/command-registry.js";
 import type { HbTransferHandler } from "../devices/backdoor/hb-device.js";
+import { packLe32, unpackLe32 } from "../core/bytes.js";
 import {
   BDOORHB_CMD_MESSAGE,
   CHANNEL_IDLE_TIMEOUT_NS,
@@ -275,7 +276,8 @@ export class MessageChannels implements HbTransferHandler {
     const buf = ch.send;
     if (buf === null) return this.sequenceError(out);
     // The next ≤ 4 bytes, little-endian: a 1–3 byte tail sits in the low bytes.
-    for (let k = 0; k < 4 && ch.sendPos < buf.length; k++) buf[ch.sendPos++] = (word >>> (8 * k)) & 0xff;
+    unpackLe32(word, buf, ch.sendPos);
+    ch.sendPos = Math.min(ch.sendPos + 4, buf.length);
     if (ch.sendPos === buf.length) {
       ch.send = null;
       this.complete(ch, buf);
@@ -309,11 +311,7 @@ export class MessageChannels implements HbTransferHandler {
   private recvPayload(ch: Channel, edx: number, out: RegisterPatch): RegisterPatch {
     const r = ch.reply;
     if (r === null || ch.replyPos >= r.length) return this.sequenceError(out);
-    let v = 0;
-    for (let k = 0; k < 4; k++) {
-      const i = ch.replyPos + k;
-      if (i < r.length) v |= r[i]! << (8 * k);
-    }
+    const v = packLe32(r, ch.replyPos);
     ch.replyPos = Math.min(ch.replyPos + 4, r.length);
     return ok(out, MessageStatus.SUCCESS)
       .edx(((MessageType.SENDPAYLOAD << 16) | (edx & 0xffff)) >>> 0)

@@ -57,3 +57,16 @@ test("own keys only: inherited names are not keys, __proto__ from JSON is an unk
   assert.equal(unknownOwnKey(JSON.parse('{"a": 1, "__proto__": {}}'), ["a"]), "__proto__");
   assert.equal(unknownOwnKey({ a: 1 }, ["a", "b"]), null);
 });
+
+test("packLe32/unpackLe32: little-endian, short tails in the low bytes, never past the end", async () => {
+  const { packLe32, unpackLe32 } = await import("./bytes.js");
+  assert.equal(packLe32(Uint8Array.of(0x68, 0x58, 0x4d, 0x56), 0), 0x564d5868); // "hXMV" = the magic
+  assert.equal(packLe32(Uint8Array.of(1, 2, 3), 0), 0x030201);
+  assert.equal(packLe32(Uint8Array.of(1, 2, 3, 4, 5), 4), 5);
+  assert.equal(packLe32(Uint8Array.of(0xff, 0xff, 0xff, 0xff), 0), 0xffffffff);
+  const d = new Uint8Array(6);
+  unpackLe32(0x564d5868, d, 3);
+  assert.deepEqual([...d], [0, 0, 0, 0x68, 0x58, 0x4d]);
+  unpackLe32(0xaabbccdd, d, 0, 2);
+  assert.deepEqual([...d.subarray(0, 3)], [0xdd, 0xcc, 0]);
+});

@@ -11,29 +11,23 @@
  * Does not: use vmcall/vmmcall; call a backdoor function in this process before `detect()` said yes.
  */
 import { CPUID_CODE, anonymousFunction, fileFunction, type NativeFn } from "../host/native-code.js";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { cacheRoot } from "../host/cache-dir.js";
+import { writeFileAtomic } from "../host/state-file.js";
 import { VmportError } from "../core/errors.js";
+import { BDOOR_MAGIC, BDOOR_PORT, BDOORHB_PORT, BdoorCmd } from "../devices/backdoor/constants.js";
+import type { Regs32 } from "../channels/message-client.js";
 import { stubs, type StubKind } from "./stubs.js";
 import { backdoorAnswered, probeInChild } from "./child-probe.js";
 
-/** The magic. */
-export const BDOOR_MAGIC = 0x564d5868;
+export { BDOOR_MAGIC };
 /** LB and HB ports. */
-export const LB_PORT = 0x5658;
-export const HB_PORT = 0x5659;
+export const LB_PORT = BDOOR_PORT;
+export const HB_PORT = BDOORHB_PORT;
 
 /** The seven argument registers' low 32 bits (what the protocol uses; upper halves are written as 0). */
-export interface Regs {
-  eax: number;
-  ebx: number;
-  ecx: number;
-  edx: number;
-  esi: number;
-  edi: number;
-  ebp: number;
-}
+export type Regs = Regs32;
 
 const ORDER = ["eax", "ebx", "ecx", "edx", "esi", "edi", "ebp"] as const;
 
@@ -103,14 +97,12 @@ function stubFile(): Uint8Array {
 
 function loadCpuid(): NativeFn {
   try {
-    const dir = join(process.env["XDG_CACHE_HOME"] ?? join(homedir(), ".cache"), "vmport");
+    const dir = cacheRoot();
     const path = join(dir, "guest-cpuid-v1.elf");
     const image = stubFile();
     if (!existsSync(path) || !Buffer.from(readFileSync(path)).equals(Buffer.from(image))) {
-      mkdirSync(dir, { recursive: true });
-      const tmp = `${path}.${process.pid}.tmp`;
-      writeFileSync(tmp, image);
-      renameSync(tmp, path);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      writeFileAtomic(path, image, { mode: 0o644 });
     }
     const fd = openSync(path, "r");
     try {
@@ -140,7 +132,7 @@ export function hypervisorSignature(): string {
 
 /** GETVERSION in this process. Only call it when the backdoor is known to be there. */
 export function getVersionHere(): { version: number; magic: number; productType: number } {
-  const r = call("in", { ebx: ~BDOOR_MAGIC >>> 0, ecx: 10, edx: LB_PORT });
+  const r = call("in", { ebx: ~BDOOR_MAGIC >>> 0, ecx: BdoorCmd.GETVERSION, edx: LB_PORT });
   return { version: r.eax, magic: r.ebx, productType: r.ecx };
 }
 

@@ -16,6 +16,8 @@ import { spawnSync } from "node:child_process";
 import { closeSync, writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import koffi from "koffi";
+import { BDOOR_MAGIC, BDOOR_PORT, BdoorCmd } from "../devices/backdoor/constants.js";
+import { imm32, staticImage } from "../host/static-elf.js";
 
 /** What GETVERSION answered in the child, or why there is no answer. */
 export interface ProbeAnswer {
@@ -34,15 +36,13 @@ export interface ProbeAnswer {
 /** Longest a probe may take before it counts as "no backdoor". */
 export const PROBE_TIMEOUT_MS = { native: 10_000, node: 30_000 } as const;
 
-const MAGIC = 0x564d5868;
-const VADDR = 0x400000n;
 
 /** The probe's code: GETVERSION, then write(1, {eax, ebx, ecx}, 12) and exit(0); no libc, no stack frame. */
 const CODE: readonly number[] = [
-  0xb8, 0x68, 0x58, 0x4d, 0x56, // mov eax, 0x564d5868      ; magic
-  0xbb, 0x97, 0xa7, 0xb2, 0xa9, // mov ebx, ~magic          ; anything but the magic
-  0xb9, 0x0a, 0x00, 0x00, 0x00, // mov ecx, 10              ; GETVERSION
-  0xba, 0x58, 0x56, 0x00, 0x00, // mov edx, 0x5658          ; the LB port
+  0xb8, ...imm32(BDOOR_MAGIC), // mov eax, 0x564d5868      ; magic
+  0xbb, ...imm32(~BDOOR_MAGIC), // mov ebx, ~magic          ; anything but the magic
+  0xb9, ...imm32(BdoorCmd.GETVERSION), // mov ecx, 10       ; GETVERSION
+  0xba, ...imm32(BDOOR_PORT), // mov edx, 0x5658            ; the LB port
   0xed, // in eax, dx                                       ; #GP → SIGSEGV without a backdoor
   0x48, 0x83, 0xec, 0x10, // sub rsp, 16
   0x89, 0x04, 0x24, // mov [rsp], eax
@@ -58,31 +58,9 @@ const CODE: readonly number[] = [
   0x0f, 0x05, // syscall
 ];
 
-/** The probe as a static ELF-64 executable: header, one read+execute PT_LOAD of the whole file, the code. */
+/** The probe as a static ELF-64 executable (`host/static-elf.ts`): one read+execute segment holding the code. */
 export function probeExecutable(): Uint8Array {
-  const EH = 64;
-  const PH = 56;
-  const img = new Uint8Array(EH + PH + CODE.length);
-  const dv = new DataView(img.buffer);
-  img.set([0x7f, 0x45, 0x4c, 0x46, 2 /* 64-bit */, 1 /* little-endian */, 1 /* version */, 0 /* SysV */]);
-  dv.setUint16(16, 2, true); // e_type ET_EXEC
-  dv.setUint16(18, 0x3e, true); // e_machine x86-64
-  dv.setUint32(20, 1, true); // e_version
-  dv.setBigUint64(24, VADDR + BigInt(EH + PH), true); // e_entry: the code
-  dv.setBigUint64(32, BigInt(EH), true); // e_phoff
-  dv.setUint16(52, EH, true); // e_ehsize
-  dv.setUint16(54, PH, true); // e_phentsize
-  dv.setUint16(56, 1, true); // e_phnum
-  dv.setUint32(EH, 1, true); // p_type PT_LOAD
-  dv.setUint32(EH + 4, 5, true); // p_flags R|X
-  dv.setBigUint64(EH + 8, 0n, true); // p_offset
-  dv.setBigUint64(EH + 16, VADDR, true); // p_vaddr
-  dv.setBigUint64(EH + 24, VADDR, true); // p_paddr
-  dv.setBigUint64(EH + 32, BigInt(img.length), true); // p_filesz
-  dv.setBigUint64(EH + 40, BigInt(img.length), true); // p_memsz
-  dv.setBigUint64(EH + 48, 0x1000n, true); // p_align
-  img.set(CODE, EH + PH);
-  return img;
+  return staticImage(() => [...CODE], new Uint8Array(0)).image;
 }
 
 type MemfdCreate = (name: string, flags: number) => number;
@@ -154,5 +132,5 @@ export function probeInChild(kind: "native" | "node" = "native"): ProbeAnswer {
 
 /** True when `a` is the answer of a host with the backdoor (EBX = the magic). */
 export function backdoorAnswered(a: ProbeAnswer): boolean {
-  return a.answered && a.magic === MAGIC;
+  return a.answered && a.magic === BDOOR_MAGIC;
 }

@@ -16,6 +16,7 @@
 import { RegisterFile } from "../x86/registers.js";
 import { newPortAccess } from "../bus/port-bus.js";
 import type { VirtualMachine } from "../vm/virtual-machine.js";
+import { BDOOR_PORT, BDOORHB_PORT } from "../devices/backdoor/constants.js";
 
 /** The parts of v86's internals the embedding uses (not part of v86's public types). */
 export interface V86Internals {
@@ -35,8 +36,8 @@ export interface V86Attachment {
   readonly accesses: () => number;
 }
 
-const LB = 0x5658;
-const HB = 0x5659;
+const LB = BDOOR_PORT;
+const HB = BDOORHB_PORT;
 const ECX = 1;
 const EBX = 3;
 

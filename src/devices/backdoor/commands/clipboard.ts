@@ -10,6 +10,7 @@
 import { BdoorCmd, MAX_SELECTION_BUFFER_LENGTH, SELECTION_NOT_READY } from "../constants.js";
 import type { CommandHandler, CommandRegistry } from "../command-registry.js";
 import type { BackdoorState } from "../backdoor-state.js";
+import { packLe32, unpackLe32 } from "../../../core/bytes.js";
 
 /** GETSELLENGTH: EAX = length of the staged host text (and rewind), or −1 when none is staged. */
 export const getSelLength: CommandHandler = (_f, ctx, out) => {
@@ -25,10 +26,7 @@ export const getNextPiece: CommandHandler = (_f, ctx, out) => {
   const t = s.hostClipboard;
   let v = 0;
   if (t !== null) {
-    for (let k = 0; k < 4; k++) {
-      const i = s.hostClipboardPos + k;
-      if (i < t.length) v |= t[i]! << (8 * k);
-    }
+    v = packLe32(t, s.hostClipboardPos);
     s.hostClipboardPos = Math.min(s.hostClipboardPos + 4, t.length);
   }
   return out.eax(v);
@@ -65,9 +63,8 @@ export const setNextPiece: CommandHandler = (f, ctx, out) => {
     s.clipboardStrayPieces++;
     return out;
   }
-  for (let k = 0; k < 4 && s.guestPendingLength < s.guestExpected; k++) {
-    buf[s.guestPendingLength++] = (f.ebx >>> (8 * k)) & 0xff;
-  }
+  unpackLe32(f.ebx, buf, s.guestPendingLength, s.guestExpected - s.guestPendingLength);
+  s.guestPendingLength = Math.min(s.guestPendingLength + 4, s.guestExpected);
   if (s.guestPendingLength === s.guestExpected) {
     s.guestPending = null;
     publish(s, buf);
