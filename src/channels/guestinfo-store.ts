@@ -66,6 +66,11 @@ export class GuestinfoStore {
     return key.length > GUESTINFO_PREFIX.length && GuestinfoStore.norm(key.slice(0, GUESTINFO_PREFIX.length)) === GUESTINFO_PREFIX;
   }
 
+  /** `key` with the `guestinfo.` prefix (any case) it may already have, or with one added: the rule every front end uses. */
+  static withPrefix(key: string): string {
+    return GuestinfoStore.isGuestinfoKey(key) ? key : GUESTINFO_PREFIX + key;
+  }
+
   /** The value of `key`, or undefined. */
   get(key: string): Uint8Array | undefined {
     return this.map.get(GuestinfoStore.norm(key))?.value;
@@ -109,7 +114,7 @@ export class GuestinfoStore {
    * @throws VmportError VMPORT_GUESTINFO_LIMIT naming the bound that refused it.
    */
   set(key: string, value: string | Uint8Array): void {
-    const k = GuestinfoStore.isGuestinfoKey(key) ? key : GUESTINFO_PREFIX + key;
+    const k = GuestinfoStore.withPrefix(key);
     const v = typeof value === "string" ? utf8(value) : value;
     const refusal = this.trySet(k, v, "host");
     if (refusal !== null) {
@@ -119,7 +124,7 @@ export class GuestinfoStore {
 
   /** Delete `key` (host side). Returns whether it existed. */
   delete(key: string): boolean {
-    const n = GuestinfoStore.norm(GuestinfoStore.isGuestinfoKey(key) ? key : GUESTINFO_PREFIX + key);
+    const n = GuestinfoStore.norm(GuestinfoStore.withPrefix(key));
     const old = this.map.get(n);
     if (!old) return false;
     this.map.delete(n);

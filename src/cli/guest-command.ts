@@ -8,6 +8,7 @@
 import { VmportError, isVmportError } from "../core/errors.js";
 import { lookupOwn } from "../core/own-keys.js";
 import * as guest from "../guest/index.js";
+import { GuestinfoStore } from "../channels/guestinfo-store.js";
 
 const NOT_VMWARE = "must be run inside a virtual machine on a VMware hypervisor product.";
 
@@ -57,7 +58,7 @@ export function runGuest(cmd: string, args: string[], opts: { lb?: boolean; prod
 }
 
 function prefixed(k: string | undefined): string {
-  return k === undefined ? "" : /^guestinfo\./i.test(k) ? k : `guestinfo.${k}`;
+  return k === undefined ? "" : GuestinfoStore.withPrefix(k);
 }
 
 /** The guest half of `vmport demo`: each step prints one line. */

@@ -9,6 +9,7 @@
 import { VmportError } from "../core/errors.js";
 import { BDOOR_MAGIC, LB_PORT, call, getVersionHere } from "./backdoor.js";
 import { rpc, type RpcOptions } from "./rpc.js";
+import { GuestinfoStore } from "../channels/guestinfo-store.js";
 
 export { detect, requireBackdoor, hypervisorSignature, type Detection, BDOOR_MAGIC } from "./backdoor.js";
 export { rpc, type RpcReply, type RpcOptions, MAX_MESSAGE } from "./rpc.js";
@@ -20,9 +21,7 @@ export function getVersion(): { version: number; productType: number } {
   return { version: r.version, productType: r.productType };
 }
 
-function key(k: string): string {
-  return /^guestinfo\./i.test(k) ? k : `guestinfo.${k}`;
-}
+const key = (k: string): string => GuestinfoStore.withPrefix(k);
 
 /** guestinfo variables (prefix optional). */
 export const guestinfo = {
