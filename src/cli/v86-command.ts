@@ -13,6 +13,7 @@ import { VirtualMachine } from "../vm/virtual-machine.js";
 import { SystemClock } from "../host/system-clock.js";
 import { attachToV86, type V86Internals } from "../v86/attach.js";
 import { usage } from "./errors.js";
+import { HOST_FILE_LIMITS, readHostFile } from "../host/state-file.js";
 
 /** Options of `vmport v86`. */
 export interface V86Options {
@@ -32,7 +33,15 @@ function ab(b: Buffer): ArrayBuffer {
 export async function runV86(o: V86Options): Promise<number> {
   if (!existsSync(o.multiboot)) usage(`--multiboot ${o.multiboot}: no such file`);
   if (!existsSync(o.bios)) usage(`--bios ${o.bios}: no such file (Debian: apt-get install -y seabios)`);
-  const profile = o.profile !== undefined ? (JSON.parse(readFileSync(o.profile, "utf8")) as object) : {};
+  let profile: object = {};
+  if (o.profile !== undefined) {
+    const text = readHostFile(o.profile, "--profile", HOST_FILE_LIMITS.profile).toString("utf8");
+    try {
+      profile = JSON.parse(text) as object;
+    } catch (e) {
+      usage(`--profile ${o.profile}: not JSON (${(e as Error).message})`);
+    }
+  }
   resolveProfile(profile);
   let V86: new (opts: object) => V86Internals & { stop(): void; add_listener(e: string, f: (x: never) => void): void };
   let wasm: string;
