@@ -3,7 +3,7 @@
  *
  * Emulates: what a VMX remembers between backdoor calls for commands 4–9 and 11–14.
  * Source of truth: `protocol.md` §3.3; v86 `src/vmware.js` (clipboard staging).
- * Does not: serialise itself (the message-channel issue adds the persistence API over this state).
+ * Does not: serialise itself (`vm/persistence.ts` saves and restores it).
  */
 import { MAX_SELECTION_BUFFER_LENGTH } from "./constants.js";
 import type { RemovableDevice, VmProfile } from "../profile.js";
