@@ -157,7 +157,7 @@ test("vmtoolsd's appInfo plugin (private plugin dir): the process list reaches g
   // poll-interval 1: the plugin gathers every second instead of every 6 hours.
   const conf = file("tools.conf", "[logging]\nlog = false\n[appinfo]\npoll-interval = 1\n");
   // One shell in the VM: start vmtoolsd, wait (bounded) until a guest program reads appInfo back, then stop vmtoolsd
-  // with STOP_SIGNAL and read it again.
+  // with `signal` and read it again.
   const script = (signal: string) =>
     `vmtoolsd -n vmsvc -c '${conf}' -p '${plug}' --common-path '${common}' & pid=$!
      i=0; while [ $i -lt 120 ]; do v=$(vmware-rpctool 'info-get guestinfo.appInfo' 2>/dev/null) && [ -n "$v" ] && break; i=$((i+1)); sleep 0.25; done
