@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { VirtualClock } from "../core/clock.js";
 import { SeededRandom } from "../core/random.js";
 import { VirtualMachine } from "../vm/virtual-machine.js";
+import { durableGeneration, saveDurableState } from "../vm/persistence.js";
 import type { VmProfileInput } from "../devices/profile.js";
 import { ClientChannel, Guest, LB, RPCI, rpcOne } from "../test-support/guest.js";
 import { GUESTINFO_MAX_VALUE_BYTES } from "./guestinfo-store.js";
@@ -99,6 +100,22 @@ test("vmx.set_option synctime 0 1 turns on GUI option 0x400, which GETGUIOPTIONS
   rpcOne(g, "vmx.set_option synctime 1 0");
   assert.equal(g.call("in", { ecx: 13, edx: LB }).eax & 0x400, 0);
   assert.equal(rpcOne(g, "vmx.set_option synctime"), "0 Invalid arguments");
+});
+
+test("vmx.set_option synctime is a durable change: the state generation moves when the bit flips, not otherwise", () => {
+  const { vm, g } = setup({ guiOptions: 0x3 });
+  const gen = () => durableGeneration(vm);
+  const g0 = gen();
+  rpcOne(g, "vmx.set_option synctime 0 1", {}, true); // vmware-toolbox-cmd timesync enable
+  assert.equal(gen(), g0 + 1);
+  assert.equal(saveDurableState(vm).guiOptions, 0x403);
+  rpcOne(g, "vmx.set_option synctime 0 1", {}, true); // already on: nothing to save
+  assert.equal(gen(), g0 + 1);
+  rpcOne(g, "vmx.set_option synctime 1 0", {}, true);
+  assert.equal(gen(), g0 + 2);
+  assert.equal(saveDurableState(vm).guiOptions, 0x3);
+  rpcOne(g, "vmx.set_option broadcastIP 0 1"); // recorded in the model, not durable state
+  assert.equal(gen(), g0 + 2);
 });
 
 test("SetGuestInfo text types (with their NUL), uptime in hundredths, unknown types refused", () => {

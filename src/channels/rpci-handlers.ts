@@ -181,7 +181,10 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** `vmx.set_option NAME OLD NEW`: recorded; `synctime` flips GUI option 0x400 (what `timesync status` reads). */
+/**
+ * `vmx.set_option NAME OLD NEW`: recorded; `synctime` flips GUI option 0x400 (what `timesync status` reads), a
+ * durable change like SETGUIOPTIONS: it bumps the state generation so `--state` saves it while the guest runs.
+ */
 function vmxSetOption(req: RpciRequest, ctx: RpciContext): RpciReply {
   const parts = req.argsText.trim().split(/\s+/);
   if (parts.length !== 3 || parts[0] === "") return reply.fail("Invalid arguments");
@@ -189,7 +192,9 @@ function vmxSetOption(req: RpciRequest, ctx: RpciContext): RpciReply {
   ctx.guest.setVmxOption(name, value);
   if (name === "synctime" && ctx.backdoorState !== null) {
     const s = ctx.backdoorState;
-    s.guiOptions = value === "1" ? (s.guiOptions | GuiOption.SYNC_TIME) >>> 0 : (s.guiOptions & ~GuiOption.SYNC_TIME) >>> 0;
+    const next = value === "1" ? (s.guiOptions | GuiOption.SYNC_TIME) >>> 0 : (s.guiOptions & ~GuiOption.SYNC_TIME) >>> 0;
+    if (next !== s.guiOptions) s.durableGeneration++;
+    s.guiOptions = next;
   }
   return reply.ok();
 }

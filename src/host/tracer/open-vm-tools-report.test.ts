@@ -2,7 +2,8 @@
  * Conformance: what the real, unmodified open-vm-tools (Debian's package) report reaches the host whole, and the
  * RPCs they send beyond the basics are answered as the profile's host type would — checked through
  * `vmport run --report`, against what this machine itself says (`ip -j addr`, `ip -j route`, `/etc/resolv.conf`).
- * Clients: `vmware-toolbox-cmd info update network|stat raw|disk list`, vmtoolsd's guestInfo plugin,
+ * Clients: `vmware-toolbox-cmd info update network|stat raw|disk list`, vmtoolsd's guestInfo plugin (also on an
+ * older host: `nicInfoVersion` 2 and 1),
  * `vmware-rpctool` / `vmtoolsd --cmd machine.id.get`, `vmware-namespace-cmd`, `vmware-xferlogs`; and the report of
  * a program killed by a signal, and `--report` misuse.
  * Safety: vmtoolsd runs with a private plugin directory holding only libguestInfo.so, an empty common directory and
@@ -135,6 +136,36 @@ test("vmtoolsd's guestInfo plugin (private plugin dir) reports NICs, routes and 
   assert.ok(rep.log.lines.some((l) => /Version: 12\.2\.0/.test(l)), "the tools' version line is in the log");
 });
 
+test("vmtoolsd's guestInfo plugin on an older host (nicInfoVersion 2, 1) falls back to NIC report v2, then v1", { skip: skip || ip }, () => {
+  const plug = join(dir, "plugins");
+  const common = join(dir, "common");
+  mkdirSync(plug, { recursive: true });
+  mkdirSync(common, { recursive: true });
+  const lib = "/usr/lib/x86_64-linux-gnu/open-vm-tools/plugins/vmsvc/libguestInfo.so";
+  assert.ok(existsSync(lib), "libguestInfo.so not found");
+  if (!existsSync(join(plug, "libguestInfo.so"))) symlinkSync(lib, join(plug, "libguestInfo.so"));
+  const conf = file("tools.conf", "[logging]\nlog = false\n[guestinfo]\npoll-interval = 1\n");
+  const vmtoolsd = ["timeout", "-s", "TERM", "8", "vmtoolsd", "-n", "vmsvc", "-c", conf, "-p", plug, "--common-path", common];
+  const expected = machineNics();
+  // A v2 host refuses type 10: the plugin sends the same NICs as a GuestNicList over type 9 (prefixes kept, no routes).
+  const v2 = run(vmtoolsd, { profile: { nicInfoVersion: 2 }, timeoutMs: 60_000 });
+  assert.equal(v2.status, 124, v2.stderr);
+  assert.deepEqual(v2.report?.guest.nicReport, { type: 9, version: 2 });
+  assert.deepEqual(reportedNics(v2.report), expected);
+  assert.deepEqual(v2.report.guest.routes, []);
+  // A v1 host takes only the fixed struct over type 2: IPv4 addresses as text, without prefixes.
+  const v1 = run(vmtoolsd, { profile: { nicInfoVersion: 1 }, timeoutMs: 60_000 });
+  assert.equal(v1.status, 124, v1.stderr);
+  assert.deepEqual(v1.report?.guest.nicReport, { type: 2, version: 1 });
+  const ipv4 = new Map([...expected].map(([mac, addrs]) => [mac, addrs.filter((a) => a.includes(".")).map((a) => a.split("/")[0]!)]));
+  const got = new Map(v1.report.guest.nics.map((nic) => [nic.mac.toLowerCase(), nic.ips.map((a) => [a.address, a.prefixLength])]));
+  assert.deepEqual(got, new Map([...ipv4].map(([mac, addrs]) => [mac, addrs.map((a) => [a, null])])));
+  // `vmware-toolbox-cmd info update network` sends v3 only (toolbox/toolboxcmd-info.c): refused, it fails.
+  const tool = run(["vmware-toolbox-cmd", "info", "update", "network"], { profile: { nicInfoVersion: 2 } });
+  assert.equal(tool.status, 1, tool.stderr);
+  assert.equal(tool.report?.guest.nicReport, null);
+});
+
 test("machine.id.get: empty without machineId, the profile's value with it (vmware-rpctool, vmtoolsd --cmd)", { skip }, () => {
   const none = run(["vmware-rpctool", "machine.id.get"]);
   assert.equal(none.status, 0, none.stderr);
@@ -162,6 +193,11 @@ test("vmware-toolbox-cmd stat raw: the stat list, text session and json host bui
   const host = JSON.parse(json.stdout) as { session: string; metrics: Record<string, { value: number } | string> };
   assert.equal(host.session, "8936827754555253747");
   assert.deepEqual(host.metrics["cpu.processorMHz"], { type: "static", units: "MHz", value: 3100 });
+  // The other encodings and stats, and the two stats with no data in the profile (no virtual disks or NICs).
+  const more = run(["sh", "-c", ["xml resources", "yaml host", "text vscsi", "text vnet"].map((a) => `vmware-toolbox-cmd stat raw ${a}; echo "exit $?"`).join("; ")], { profile });
+  assert.match(more.stdout, /^<metrics session="8936827754555253747">.*<metric name="cpu\.limit" type="static" units="MHz">3100<\/metric>.*<\/metrics>\n?exit 0\n/s);
+  assert.match(more.stdout, /\ncpu\.processorMHz:\n {4}type: static\n {4}units: MHz\n {4}value: 3100\n(.|\n)*exit 0\nexit 75\nexit 75\n$/);
+  assert.equal(more.stderr, "Failed to get stat: This value is not available on this host\n".repeat(2));
   const ws = run(["vmware-toolbox-cmd", "stat", "raw", "text", "session"], { profile: { vmxType: 4 }, extra: ["--verbose"] });
   assert.equal(ws.status, 75); // EX_TEMPFAIL: Workstation has no extended stats
   assert.match(ws.stderr, /This value is not available on this host/);
