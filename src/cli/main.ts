@@ -18,7 +18,6 @@ import { runGuest, runGuestDemo } from "./guest-command.js";
 import { runDemo } from "./demo-command.js";
 import { runV86 } from "./v86-command.js";
 import { runCompare } from "./compare-command.js";
-import { runCtl } from "./ctl-command.js";
 import { EXIT_USAGE, reportError, usage } from "./errors.js";
 
 const MODES = Object.keys(CLI_MODES);
@@ -108,6 +107,7 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .argument("<command>", "a command (query-guest, guestinfo-set, tclo-send, …) or watch")
     .argument("[args...]", "arguments: NAME=VALUE (a string) or NAME:=JSON; for watch, event names")
     .action(async (path: string, command: string, args: string[], opts: { json: boolean }) => {
+      const { runCtl } = await import("./ctl-command.js"); // loaded only for ctl
       setStatus(await runCtl(path, command, args, opts));
     });
   program

@@ -17,7 +17,7 @@ import { resolveProfile } from "../devices/profile.js";
 import { restoreDurableState } from "../vm/persistence.js";
 import { VirtualMachine } from "../vm/virtual-machine.js";
 import { ExecError, start, type VmSession } from "../host/session.js";
-import { ControlServer, prepareControlPath } from "../host/control-server.js";
+import type { ControlServer } from "../host/control-server.js";
 import { checkWritableTarget, HOST_FILE_LIMITS, prepareDurableWrites, readHostFile, readStateFile, writeDurableFile } from "../host/state-file.js";
 import { usage } from "./errors.js";
 
@@ -76,7 +76,9 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
   if (argv.length === 0) usage("run: missing PROGRAM (usage: vmport run [options] -- PROGRAM [ARGS...])");
   if (process.platform !== "linux" || process.arch !== "x64") usage(`run needs Linux on x86-64 (this is ${process.platform}/${process.arch})`);
   const { profile, guestinfo } = prepare(o);
-  if (o.control !== undefined) await prepareControlPath(o.control);
+  // Loaded only when asked for: start-up of a plain run stays what it was.
+  const control = o.control !== undefined ? await import("../host/control-server.js") : null;
+  if (control !== null) await control.prepareControlPath(o.control!);
   if (o.report !== undefined) await prepareDurableWrites();
 
   let session: VmSession | null = null;
@@ -103,16 +105,16 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
     if (pending !== null) s.kill(pending);
     s.on("state-error", (e) => process.stderr.write(`vmport: --state ${o.state}: ${e.message}\n`));
     if (o.verbose) s.on("tclo-result", (r) => process.stderr.write(`vmport: tclo "${escapeText(r.command)}": ${r.ok ? "OK" : "ERROR"} ${escapeText(r.text)}\n`));
-    let control: ControlServer | null = null;
-    if (o.control !== undefined) {
+    let server: ControlServer | null = null;
+    if (control !== null) {
       try {
-        control = await ControlServer.listen(s, o.control);
+        server = await control.ControlServer.listen(s, o.control!);
       } catch (e) {
         process.stderr.write(`vmport: --control ${o.control}: ${escapeText((e as Error).message)}\n`); // the program runs on without it
       }
     }
     const out = await s.exited;
-    await control?.closed;
+    await server?.closed;
     if (o.report !== undefined) {
       try {
         writeDurableFile(o.report, JSON.stringify(out.report, null, 2) + "\n");

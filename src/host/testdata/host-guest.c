@@ -11,7 +11,9 @@
  *   clip-get          the host's clipboard text (commands 6, 7): "host-clipboard [TEXT]" or "host-clipboard none"
  *   clip-set TEXT     send TEXT as the guest's selection (commands 8, 9): "clip-set done"
  *   devices           list removable devices (command 11): "device NAME enabled=E" per device, then "devices done"
+ *   rpcs N TEXT       N RPCI exchanges of TEXT: "rpcs done"
  *   loop N            N GETVERSION calls: "ok=N"
+ *   mark PATH         create the file PATH (a sign the host can see while its event loop is busy): "marked"
  *   exit N            exit with status N
  * The message channel is driven as open-vm-tools' lib/message/message.c drives it over LB: OPEN with the cookie
  * flag, SENDSIZE + SENDPAYLOAD 4 bytes at a time, RECVSIZE + RECVPAYLOAD + RECVSTATUS, CLOSE.
@@ -192,7 +194,21 @@ int main(void) {
     else if (!strcmp(line, "clip-get")) do_clip_get();
     else if (!strcmp(line, "clip-set")) do_clip_set(arg);
     else if (!strcmp(line, "devices")) do_devices();
-    else if (!strcmp(line, "loop")) {
+    else if (!strcmp(line, "rpcs")) {
+      long n = atol(arg);
+      char *text = strchr(arg, ' ');
+      text = text ? text + 1 : arg + strlen(arg);
+      struct chan ch;
+      for (long i = 0; i < n; i++) {
+        if (ch_open(&ch, RPCI) && ch_send(&ch, text, strlen(text))) ch_recv(&ch, big, sizeof big);
+        ch_close(&ch);
+      }
+      printf("rpcs done\n");
+    } else if (!strcmp(line, "mark")) {
+      FILE *f = fopen(arg, "w");
+      if (f) fclose(f);
+      printf("marked\n");
+    } else if (!strcmp(line, "loop")) {
       long n = atol(arg), ok = 0;
       for (long i = 0; i < n; i++) ok += bd(10, 0, 0x5658, 0, 0).b == MAGIC;
       printf("ok=%ld\n", ok);
