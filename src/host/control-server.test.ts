@@ -35,7 +35,7 @@ class Raw {
   readonly lines: Record<string, unknown>[] = [];
   private wake: (() => void) | null = null;
   closed = false;
-  private constructor(readonly socket: Socket) {
+  constructor(readonly socket: Socket) {
     socket.setEncoding("utf8");
     socket.on("data", (d: string) => {
       this.buf += d;
@@ -354,4 +354,22 @@ test("the socket path: a stale socket is replaced, a live one or another file re
   await assert.rejects(prepareControlPath(file), /exists and is not a socket/);
   await assert.rejects(prepareControlPath(join(dir, "x".repeat(120))), /longer than 107 bytes/);
   await assert.rejects(prepareControlPath(join(dir, "missing", "c.sock")), (e: unknown) => isVmportError(e) && /directory/.test(e.message));
+});
+
+test("BACKDOOR_CALL lines written field by field are exactly what JSON.stringify of the event gives", async () => {
+  const { backdoorLine, wire } = await import("./control-server.js");
+  const { VirtualMachine } = await import("../vm/virtual-machine.js");
+  const { setup, MAGIC } = await import("../test-support/harness.js");
+  const vm = new VirtualMachine();
+  let checked = 0;
+  vm.trace.on((a) => {
+    const r = a.toRecord();
+    const ns = BigInt(r.timeNs);
+    assert.equal(backdoorLine(r), wire({ event: "BACKDOOR_CALL", data: r, timestamp: { seconds: Number(ns / 1_000_000_000n), microseconds: Number((ns % 1_000_000_000n) / 1000n) } }));
+    checked++;
+  });
+  for (const code of ["ed", "66 ed", "ec", "e5 58", "f0 ed", "0f 33", "90", "f3 6e"]) {
+    for (const rdx of [0x5658n, 0x5659n, 0x80n]) vm.handleGp(setup(code, { rax: MAGIC, rcx: 10n, rdx, rbx: 0xffffffffffffffffn }, { vcpu: 1234 }).cpu, setup(code).mem);
+  }
+  assert.equal(checked, 24);
 });

@@ -12,6 +12,7 @@ export {
   ExecError,
   SESSION_EVENTS,
   TRACE_POLL_MS,
+  TRACE_DELIVERY_MAX_PER_POLL,
   WAIT_POLL_MS,
   WAIT_DEFAULT_TIMEOUT_MS,
   type StartOptions,

@@ -11,8 +11,9 @@
  * for any number of requests. With no listener and no request, a trap runs exactly the work it ran before.
  * Events: `guest-change`, `guest-log`, `tclo-result`, `backdoor-call`, `events-dropped`, `state-error`, `exit`.
  * The worker forwards guest-model events only while someone listens to them, and backdoor-call records go through
- * a shared ring (`trace-ring.ts`) read every {@link TRACE_POLL_MS} ms while someone listens; the worker drops
- * events (and says how many, as `events-dropped`) rather than queue more than its named bounds.
+ * a shared ring (`trace-ring.ts`) read every {@link TRACE_POLL_MS} ms while someone listens, at most
+ * {@link TRACE_DELIVERY_MAX_PER_POLL} records each time; events beyond a named bound are dropped and counted
+ * (`events-dropped`), never queued without limit.
  * No global state: two sessions in one process are independent (separate workers, VMs, doorbells, rings). Errors
  * are `VmportError`s with a code (`VMPORT_BAD_ARGUMENT`, `VMPORT_BAD_PROFILE`, `VMPORT_BAD_STATE`,
  * `VMPORT_EXEC_FAILED` for a program that cannot be executed, `VMPORT_SESSION_EXITED`, `VMPORT_TIMEOUT`, and the
@@ -47,6 +48,13 @@ import type { GuestStateSnapshot } from "../channels/guest-state.js";
 
 /** How often the backdoor-call ring is read while someone listens, in ms (the most a record waits). */
 export const TRACE_POLL_MS = 10;
+/**
+ * Most backdoor-call records delivered per read of the ring (so at most 25 000 per second): the newest are kept,
+ * older ones are dropped without being decoded and counted (`events-dropped`). Decoding and delivering a record
+ * costs the host's event loop a few µs; a guest trapping faster than this would otherwise keep a CPU busy that the
+ * traps themselves need (`docs/performance.md`). Every record still goes to a `trace` file.
+ */
+export const TRACE_DELIVERY_MAX_PER_POLL = 250;
 /** How often {@link VmSession.waitForGuest} re-reads the model besides re-reading it after every guest event, in ms. */
 export const WAIT_POLL_MS = 500;
 /** Default time {@link VmSession.waitForGuest} waits, in ms. */
@@ -714,7 +722,7 @@ export class VmSession {
 
   /** Hand the records waiting in the ring to `backdoor-call` listeners. */
   private drainRing(): void {
-    const { records, dropped } = this.ring.read();
+    const { records, dropped } = this.ring.read(TRACE_DELIVERY_MAX_PER_POLL);
     if (dropped > 0) this.emit("events-dropped", { kind: "backdoor-call", count: dropped });
     for (const r of records) this.emit("backdoor-call", r);
   }

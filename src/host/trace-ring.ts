@@ -10,6 +10,8 @@
  * counted (the reader collects the count with the records).
  * Layout: 4 Int32 header words — records written, records read (both counting up, wrapping at 2^32), records
  * dropped since the reader last looked, unused — then the slots.
+ * Time: each record's time is the host's wall clock (epoch time at creation plus `process.hrtime`), taken when the
+ * record is written.
  * Does not: block either side, or order records across two rings.
  */
 import { TRACE_WORDS, decodeTrace, encodeTrace, type TraceAccess, type TraceRecord } from "../vm/trace.js";
@@ -36,11 +38,18 @@ export class TraceRingWriter {
   private readonly head: Int32Array;
   private readonly words: Uint32Array;
   private readonly mask: number;
+  // Wall-clock time without BigInt: the epoch time at creation plus `process.hrtime` since then.
+  private readonly hr0 = process.hrtime();
+  private readonly baseSec: number;
+  private readonly baseNs: number;
 
   constructor(buf: SharedArrayBuffer) {
     this.head = new Int32Array(buf, 0, HEADER);
     this.words = new Uint32Array(buf, HEADER * 4);
     this.mask = slotsOf(buf) - 1;
+    const ms = Date.now();
+    this.baseSec = Math.floor(ms / 1000);
+    this.baseNs = (ms % 1000) * 1_000_000;
   }
 
   /** The `vm.trace` listener: copy the access into the next slot, or count it dropped when the ring is full. */
@@ -50,7 +59,14 @@ export class TraceRingWriter {
       Atomics.add(this.head, H_DROPPED, 1);
       return;
     }
-    encodeTrace(a, a.timeNs(), this.words, (w & this.mask) * TRACE_WORDS);
+    const d = process.hrtime(this.hr0);
+    let ns = this.baseNs + d[1];
+    let sec = this.baseSec + d[0];
+    if (ns >= 1_000_000_000) {
+      ns -= 1_000_000_000;
+      sec++;
+    }
+    encodeTrace(a, sec, ns, this.words, (w & this.mask) * TRACE_WORDS);
     Atomics.store(this.head, H_WRITE, (w + 1) | 0);
   };
 }
@@ -67,17 +83,23 @@ export class TraceRingReader {
     this.mask = slotsOf(buf) - 1;
   }
 
-  /** Records waiting (at most `max`), oldest first, and how many were dropped since the last call. */
+  /**
+   * The newest `max` records waiting (all when fewer), oldest first, and how many were dropped since the last call:
+   * by the writer (the ring was full) and here (older than the newest `max`, skipped without being decoded).
+   */
   read(max = Infinity): { records: TraceRecord[]; dropped: number } {
     const w = Atomics.load(this.head, H_WRITE);
     let r = this.head[H_READ]!; // only this thread writes it
+    const waiting = (w - r) | 0;
+    const skipped = waiting > max ? waiting - max : 0;
+    r = (r + skipped) | 0;
     const records: TraceRecord[] = [];
-    while (r !== w && records.length < max) {
+    while (r !== w) {
       records.push(decodeTrace(this.words, (r & this.mask) * TRACE_WORDS));
       r = (r + 1) | 0;
     }
     Atomics.store(this.head, H_READ, r); // the slots read may now be written again
-    return { records, dropped: Atomics.exchange(this.head, H_DROPPED, 0) };
+    return { records, dropped: Atomics.exchange(this.head, H_DROPPED, 0) + skipped };
   }
 
   /** Skip everything waiting (nobody listens any more); returns how many records that was. */

@@ -2,7 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MAGIC, setup, vmWith } from "../test-support/harness.js";
-import { TRACE_WORDS, decodeTrace, encodeTrace, type TraceAccess, type TraceRecord } from "./trace.js";
+import { TRACED_REGISTERS, TRACE_WORDS, decodeTrace, encodeTrace, type TraceAccess, type TraceRecord } from "./trace.js";
+import { REGISTER_NAMES } from "../x86/registers.js";
 
 test("a GETVERSION through the intercept yields one complete record", () => {
   const vm = vmWith();
@@ -26,6 +27,8 @@ test("a GETVERSION through the intercept yields one complete record", () => {
   assert.equal(r.regsOut["rip"], "0x0000000000001002");
   assert.equal(r.outcome, "completed");
   assert.equal(r.fault, null);
+  assert.deepEqual(Object.keys(r.regsIn), TRACED_REGISTERS.map((x) => REGISTER_NAMES[x]));
+  assert.deepEqual(Object.keys(r.regsOut), TRACED_REGISTERS.map((x) => REGISTER_NAMES[x]));
   assert.match(r.timeNs, /^\d+$/);
   assert.doesNotThrow(() => JSON.stringify(r));
 });
@@ -74,7 +77,7 @@ test("encodeTrace/decodeTrace give back exactly the record, for random accesses 
   vm.trace.on((t) => {
     const rec = t.toRecord();
     const time = BigInt(rec.timeNs);
-    encodeTrace(t, time, words, TRACE_WORDS); // at an offset, to check the slot arithmetic
+    encodeTrace(t, Number(time / 1_000_000_000n), Number(time % 1_000_000_000n), words, TRACE_WORDS); // at an offset, to check the slot arithmetic
     assert.deepEqual(decodeTrace(words, TRACE_WORDS), rec);
     n++;
   });

@@ -10,7 +10,7 @@
  * {@link decodeTrace} rebuilds the identical record there).
  * Does not: buffer or write anything; front ends decide where records go.
  */
-import { REGISTER_COUNT, REGISTER_NAMES, Reg } from "../x86/registers.js";
+import { REGISTER_COUNT, Reg } from "../x86/registers.js";
 import type { CpuState } from "../x86/cpu-state.js";
 import type { DecodedInstruction } from "../x86/decoder.js";
 import { OP_NAMES } from "../x86/decoder.js";
@@ -54,20 +54,25 @@ export interface TraceSource {
   readonly clock: { realtimeNs(): bigint };
 }
 
+/** Two lowercase hex digits per byte value (a table: `toString(16)` costs 3× more per register). */
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 /** `0x` + 16 hex digits of the 64-bit value with halves `lo`, `hi`. */
 function hex64(lo: number, hi: number): string {
-  return "0x" + (hi >>> 0).toString(16).padStart(8, "0") + (lo >>> 0).toString(16).padStart(8, "0");
+  return "0x" + HEX[hi >>> 24]! + HEX[(hi >>> 16) & 255]! + HEX[(hi >>> 8) & 255]! + HEX[hi & 255]! + HEX[lo >>> 24]! + HEX[(lo >>> 16) & 255]! + HEX[(lo >>> 8) & 255]! + HEX[lo & 255]!;
 }
 
-/** The traced registers of a register file's words (`stride` 2: lo/hi per register, at `r * 2`). */
+/**
+ * The traced registers from register words: `traced` false reads a register file's words (register r at `r * 2`),
+ * true the packed form of {@link encodeTrace} (the i-th traced register at `i * 2`).
+ */
 function regsOf(words: Uint32Array, base: number, traced: boolean): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < TRACED_REGISTERS.length; i++) {
-    const r = TRACED_REGISTERS[i]!;
-    const at = traced ? base + i * 2 : base + r * 2;
-    out[REGISTER_NAMES[r]!] = hex64(words[at]!, words[at + 1]!);
-  }
-  return out;
+  const w = (i: number): string => {
+    const at = base + (traced ? i : TRACED_REGISTERS[i]!) * 2;
+    return hex64(words[at]!, words[at + 1]!);
+  };
+  // One object literal: one hidden class for every record.
+  return { rax: w(0), rbx: w(1), rcx: w(2), rdx: w(3), rsi: w(4), rdi: w(5), rbp: w(6), rip: w(7) };
 }
 
 /** Build the record of one access from the state before and after. */
@@ -82,7 +87,7 @@ export function buildTraceRecord(
 ): TraceRecord {
   const n = insn.length > 0 ? insn.length : fetcher.filled;
   let bytes = "";
-  for (let i = 0; i < n; i++) bytes += fetcher.buffer[i]!.toString(16).padStart(2, "0");
+  for (let i = 0; i < n; i++) bytes += HEX[fetcher.buffer[i]!]!;
   const ran = res.command >= 0;
   return {
     timeNs: vm.clock.realtimeNs().toString(),
@@ -136,9 +141,9 @@ export class TraceAccess {
 }
 
 /**
- * 32-bit words one access takes in the compact form of {@link encodeTrace}: time (2), vCPU, flags (via, op, size,
- * outcome, fault, gpLevel, byte count), port, command, subcommand, instruction bytes (4), the traced registers
- * before (16) and after (16).
+ * 32-bit words one access takes in the compact form of {@link encodeTrace}: time (seconds and nanoseconds), vCPU,
+ * flags (via, op, size, outcome, fault, gpLevel, byte count), port, command, subcommand, instruction bytes (4), the
+ * traced registers before (16) and after (16).
  */
 export const TRACE_WORDS = 44;
 const W_TIME = 0;
@@ -151,13 +156,16 @@ const W_BYTES = 7;
 const W_IN = 11;
 const W_OUT = 27;
 
-/** Copy `a` into `out[at … at + TRACE_WORDS)`, with `timeNs` as its time. */
-export function encodeTrace(a: TraceAccess, timeNs: bigint, out: Uint32Array, at: number): void {
+/**
+ * Copy `a` into `out[at … at + TRACE_WORDS)`, with `seconds` + `nanoseconds` (since the epoch) as its time —
+ * numbers, so the copy allocates nothing.
+ */
+export function encodeTrace(a: TraceAccess, seconds: number, nanoseconds: number, out: Uint32Array, at: number): void {
   const res = a.res!;
   const cpu = a.cpu!;
   const n = a.insn.length > 0 ? a.insn.length : a.fetcher.filled;
-  out[at + W_TIME] = Number(timeNs & 0xffffffffn);
-  out[at + W_TIME + 1] = Number(timeNs >> 32n);
+  out[at + W_TIME] = seconds;
+  out[at + W_TIME + 1] = nanoseconds;
   out[at + W_VCPU] = cpu.vcpu >>> 0;
   out[at + W_FLAGS] = (a.via === "step" ? 1 : 0) | (res.op << 1) | (res.size << 5) | (res.outcome << 9) | (res.fault << 13) | (res.gpLevel << 18) | (n << 20);
   out[at + W_PORT] = res.port >= 0 ? res.port + 1 : 0;
@@ -182,11 +190,11 @@ export function decodeTrace(words: Uint32Array, at: number): TraceRecord {
   const f = words[at + W_FLAGS]!;
   const n = (f >>> 20) & 0xf;
   let bytes = "";
-  for (let i = 0; i < n; i++) bytes += ((words[at + W_BYTES + (i >> 2)]! >>> ((i & 3) * 8)) & 0xff).toString(16).padStart(2, "0");
+  for (let i = 0; i < n; i++) bytes += HEX[(words[at + W_BYTES + (i >> 2)]! >>> ((i & 3) * 8)) & 0xff]!;
   const port = words[at + W_PORT]!;
   const command = words[at + W_COMMAND]!;
   return {
-    timeNs: ((BigInt(words[at + W_TIME + 1]!) << 32n) | BigInt(words[at + W_TIME]!)).toString(),
+    timeNs: words[at + W_TIME] === 0 ? String(words[at + W_TIME + 1]) : words[at + W_TIME] + String(words[at + W_TIME + 1]).padStart(9, "0"),
     vcpu: words[at + W_VCPU]! | 0,
     via: (f & 1) === 1 ? "step" : "gp",
     bytes,
