@@ -128,7 +128,8 @@ interface Client {
   lines: (string | null)[];
   busy: boolean;
   events: string[];
-  dropped: number;
+  /** Events not delivered to this client and not announced yet, by kind (`client-queue`, `backdoor-call`, `events`). */
+  dropped: Map<string, number>;
   /** A flush of `events` is scheduled (events go out in one write per batch, not one per event). */
   flushing: boolean;
   closed: boolean;
@@ -155,9 +156,9 @@ export class ControlServer {
     const line = backdoorLine(r);
     for (const c of this.clients) if (c.backdoor) this.queueEvent(c, line);
   };
+  /** Events the session dropped: counted per client (never a queued line that could itself be dropped). */
   private readonly onDropped = (d: { kind: string; count: number }): void => {
-    const line = this.eventLine("EVENTS_DROPPED", { count: d.count, kind: d.kind });
-    for (const c of this.clients) if (d.kind !== "backdoor-call" || c.backdoor) this.queueEvent(c, line);
+    for (const c of this.clients) if (c.negotiated && (d.kind !== "backdoor-call" || c.backdoor)) this.countDropped(c, d.kind, d.count);
   };
   private readonly onExit = (e: SessionExit): void => void this.shutdown(e);
 
@@ -237,7 +238,7 @@ export class ControlServer {
       socket.end(wire({ error: { class: "GenericError", desc: `too many clients (at most ${CONTROL_MAX_CLIENTS})` } }));
       return;
     }
-    const c: Client = { socket, negotiated: false, backdoor: false, parts: [], partBytes: 0, discarding: false, lines: [], busy: false, events: [], dropped: 0, flushing: false, closed: false };
+    const c: Client = { socket, negotiated: false, backdoor: false, parts: [], partBytes: 0, discarding: false, lines: [], busy: false, events: [], dropped: new Map(), flushing: false, closed: false };
     this.clients.add(c);
     socket.write(wire({ QMP: { version: qmpVersion(() => readFileSync(new URL("../../package.json", import.meta.url), "utf8")), capabilities: [] } }));
     socket.on("data", (chunk: Buffer) => this.read(c, chunk));
@@ -397,24 +398,37 @@ export class ControlServer {
     if (!c.negotiated || c.closed) return;
     if (c.events.length >= CONTROL_EVENT_QUEUE) {
       c.events.shift();
-      c.dropped++;
+      c.dropped.set("client-queue", (c.dropped.get("client-queue") ?? 0) + 1);
     }
     c.events.push(line);
-    if (!c.flushing) {
-      c.flushing = true;
-      setImmediate(() => this.flush(c));
-    }
+    this.scheduleFlush(c);
+  }
+
+  private countDropped(c: Client, kind: string, n: number): void {
+    if (c.closed) return;
+    c.dropped.set(kind, (c.dropped.get(kind) ?? 0) + n);
+    this.scheduleFlush(c);
+  }
+
+  private scheduleFlush(c: Client): void {
+    if (c.flushing) return;
+    c.flushing = true;
+    setImmediate(() => this.flush(c));
+  }
+
+  /** One EVENTS_DROPPED per kind still to announce (then forgotten). */
+  private droppedLines(c: Client): string {
+    let out = "";
+    for (const [kind, count] of c.dropped) out += this.eventLine("EVENTS_DROPPED", { count, kind });
+    c.dropped.clear();
+    return out;
   }
 
   /** Write what waits for `c` while its socket holds less than the high-water mark; first how many were dropped. */
   private flush(c: Client): void {
     c.flushing = false;
-    if (c.closed || c.events.length === 0 || c.socket.writableLength >= CONTROL_EVENT_HIGH_WATER) return;
-    let out = "";
-    if (c.dropped > 0) {
-      out = this.eventLine("EVENTS_DROPPED", { count: c.dropped, kind: "client-queue" });
-      c.dropped = 0;
-    }
+    if (c.closed || (c.events.length === 0 && c.dropped.size === 0) || c.socket.writableLength >= CONTROL_EVENT_HIGH_WATER) return;
+    let out = this.droppedLines(c);
     let k = 0;
     let bytes = c.socket.writableLength + out.length;
     while (k < c.events.length && bytes < CONTROL_EVENT_HIGH_WATER) bytes += c.events[k++]!.length;
@@ -443,10 +457,8 @@ export class ControlServer {
     const ends: Promise<void>[] = [];
     for (const c of this.clients) {
       if (c.negotiated) {
-        let out = c.dropped > 0 ? this.eventLine("EVENTS_DROPPED", { count: c.dropped, kind: "client-queue" }) : "";
-        out += c.events.join("") + line;
+        const out = this.droppedLines(c) + c.events.join("") + line;
         c.events = [];
-        c.dropped = 0;
         c.socket.write(out);
       }
       ends.push(new Promise((r) => c.socket.once("close", () => r())));
