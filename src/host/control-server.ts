@@ -181,15 +181,20 @@ export class ControlServer {
   static async listen(session: VmSession, path: string): Promise<ControlServer> {
     const server = createServer({ allowHalfOpen: false, pauseOnConnect: false });
     const cs = new ControlServer(session, path, server);
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      const old = process.umask(0o177); // srw------- from the moment the socket exists (bind is synchronous)
-      try {
-        server.listen(path, () => resolve());
-      } finally {
-        process.umask(old);
-      }
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        const old = process.umask(0o177); // srw------- from the moment the socket exists (bind is synchronous)
+        try {
+          server.listen(path, () => resolve());
+        } finally {
+          process.umask(old);
+        }
+      });
+    } catch (e) {
+      session.off("exit", cs.onExit);
+      throw e;
+    }
     chmodSync(path, 0o600);
     cs.ino = statSync(path).ino;
     if (!session.running) await cs.shutdown((await session.exited));
