@@ -5,6 +5,8 @@
  * not; ratios are trap rates against the baseline of the same kind. Plain `vmport run` (no socket) is measured too.
  * Pinned runs are measured twice: as they come, and "placed" — vmport and the clients started under
  * `taskset -c 1`, so that only the tracer thread and the program (pinned to CPU 0 by `--pin 0`) run on CPU 0.
+ * In process, the part of a trap the subscription adds: `VirtualMachine.handleGp` (GETVERSION) with and without the
+ * trace-ring listener (`host/trace-ring.ts`), and the main thread's cost to decode a record and write its line.
  * Method: the program waits for a line on stdin (`sh -c 'read x; exec probe loop N'`); the clients (a process of
  * their own, `control-clients.mjs`) connect, negotiate, subscribe and make one round trip through the tracer; then
  * the line is written and the time to vmport's exit taken. Per-trap figures subtract a run with few traps (median of
@@ -15,6 +17,11 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TracerFigure } from "./tracer.bench.js";
+import { VirtualMachine } from "../src/vm/virtual-machine.js";
+import { CpuMode, CpuState, FlatMemory, Reg } from "../src/x86/index.js";
+import { SystemClock } from "../src/host/system-clock.js";
+import { TraceRingReader, TraceRingWriter, createTraceRing } from "../src/host/trace-ring.js";
+import { backdoorLine } from "../src/host/control-server.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const CLI = join(ROOT, "dist/cli/main.js");
@@ -68,6 +75,55 @@ async function median(k: number, f: () => Promise<number>): Promise<number> {
   return v[Math.floor(k / 2)]!;
 }
 
+/** ns per `handleGp` (GETVERSION) without and with the ring listener; ns to decode a record and build its line. */
+function inProcess(): TracerFigure[] {
+  const vm = new VirtualMachine({ clock: new SystemClock() });
+  const mem = new FlatMemory(new Uint8Array(0x2000));
+  mem.ram[0x1000] = 0xed; // in eax,dx
+  const cpu = new CpuState({ mode: CpuMode.LONG64, cpl: 3 });
+  const calls = (n: number): number => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      cpu.regs.set32ZeroExtend(Reg.RAX, 0x564d5868);
+      cpu.regs.set32ZeroExtend(Reg.RCX, 10);
+      cpu.regs.set32ZeroExtend(Reg.RDX, 0x5658);
+      cpu.regs.set32ZeroExtend(Reg.RIP, 0x1000);
+      vm.handleGp(cpu, mem);
+    }
+    return Number(process.hrtime.bigint() - t0) / n;
+  };
+  const buf = createTraceRing();
+  const w = new TraceRingWriter(buf);
+  const r = new TraceRingReader(buf);
+  const without: number[] = [];
+  const withRing: number[] = [];
+  const decode: number[] = [];
+  for (let k = 0; k < 7; k++) {
+    without.push(calls(100_000));
+    vm.trace.on(w.write);
+    withRing.push(calls(100_000));
+    vm.trace.off(w.write);
+    r.skip();
+    vm.trace.on(w.write);
+    calls(4000);
+    vm.trace.off(w.write);
+    const t0 = process.hrtime.bigint();
+    const { records } = r.read();
+    let bytes = 0;
+    for (const rec of records) bytes += backdoorLine(rec).length;
+    if (bytes === 0) throw new Error("no records decoded");
+    decode.push(Number(process.hrtime.bigint() - t0) / records.length);
+  }
+  const med = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
+  const a = med(without);
+  const b = med(withRing);
+  return [
+    { name: "in process: handleGp (GETVERSION), no listener (baseline)", value: a, unit: "ns" },
+    { name: "in process: handleGp with the trace-ring listener", value: b, unit: "ns", note: `+${(b - a).toFixed(0)} ns per trap while someone is subscribed` },
+    { name: "in process: decode one record and build its BACKDOOR_CALL line", value: decode.length > 0 ? med(decode) : 0, unit: "ns", note: "the host's event loop, off the trap path" },
+  ];
+}
+
 /** Run the control-socket benchmarks; null when this machine cannot. */
 export async function benchControl(): Promise<TracerFigure[] | null> {
   if (process.platform !== "linux" || process.arch !== "x64" || !existsSync(CLI)) return null;
@@ -86,7 +142,7 @@ export async function benchControl(): Promise<TracerFigure[] | null> {
     { name: "placed: --control, no client (baseline)", clients: { n: 0, subscribe: false }, placed: true },
     { name: "placed: --control, 5 clients subscribed to BACKDOOR_CALL", clients: { n: 5, subscribe: true }, placed: true },
   ];
-  const out: TracerFigure[] = [];
+  const out: TracerFigure[] = inProcess();
   for (const [pin, configs] of [[true, [...base, ...placed]], [false, base]] as const) {
     const N = pin ? 100_000 : 20_000;
     const few = 1_000;

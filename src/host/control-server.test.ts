@@ -356,7 +356,7 @@ test("the socket path: a stale socket is replaced, a live one or another file re
   await assert.rejects(prepareControlPath(join(dir, "missing", "c.sock")), (e: unknown) => isVmportError(e) && /directory/.test(e.message));
 });
 
-test("BACKDOOR_CALL lines written field by field are exactly what JSON.stringify of the event gives", async () => {
+test("BACKDOOR_CALL lines are exactly what the general QMP writer gives for the event", async () => {
   const { backdoorLine, wire } = await import("./control-server.js");
   const { VirtualMachine } = await import("../vm/virtual-machine.js");
   const { setup, MAGIC } = await import("../test-support/harness.js");
