@@ -18,13 +18,15 @@
  * `EVENTS_DROPPED {count}` before the rest), {@link CONTROL_SHUTDOWN_GRACE_MS} for clients to take `SHUTDOWN`.
  * Malformed JSON, an unknown command, a wrong argument: an error reply; nothing a client sends, and no client that
  * disconnects mid-request, affects the others.
- * The socket is created mode 0600 (through the umask, so no other user can connect even for an instant) and
- * removed when the server closes; a stale socket left by a killed vmport is replaced, a live one is refused.
+ * The socket is made in a fresh private directory (mode 0700), set to mode 0600 and then renamed into place, so no
+ * other user can connect even for an instant (and no process-wide umask is touched); it is removed when the server
+ * closes. A stale socket left by a killed vmport is replaced, a live one is refused.
  * Source of truth: QEMU `docs/interop/qmp-spec.rst`; the README section "Control socket" (commands, events).
  * Does not: authenticate (the file mode is the access control), or listen on TCP.
  */
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { lstatSync, readFileSync, statSync, unlinkSync, chmodSync } from "node:fs";
+import { chmodSync, lstatSync, mkdtempSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { VmportError } from "../core/errors.js";
 import { SystemClock } from "./system-clock.js";
 import { checkWritableTarget } from "./state-file.js";
@@ -48,6 +50,10 @@ export const CONTROL_EVENT_QUEUE = 1024;
 export const CONTROL_SHUTDOWN_GRACE_MS = 2000;
 /** Longest socket path, in bytes (`sun_path` holds 108 with its NUL). */
 export const CONTROL_MAX_PATH_BYTES = 107;
+/** The private directory the socket is made in before it is renamed into place (`mkdtemp` adds 6 characters). */
+const TEMP_PREFIX = ".vmport-";
+/** Bytes the private directory and the socket's temporary name add to the directory's path. */
+const TEMP_EXTRA_BYTES = 1 + TEMP_PREFIX.length + 6 + 2;
 /** Deepest nesting accepted in a request's `id` (it is echoed back). */
 const MAX_ID_DEPTH = 64;
 
@@ -85,6 +91,10 @@ function depthOver(v: unknown, limit: number): boolean {
 export async function prepareControlPath(path: string): Promise<void> {
   const what = "--control";
   if (Buffer.byteLength(path) > CONTROL_MAX_PATH_BYTES) throw new VmportError("VMPORT_BAD_ARGUMENT", `${what} ${path}: longer than ${CONTROL_MAX_PATH_BYTES} bytes (a Unix socket path)`);
+  if (Buffer.byteLength(dirname(path)) + TEMP_EXTRA_BYTES > CONTROL_MAX_PATH_BYTES) {
+    throw new VmportError("VMPORT_BAD_ARGUMENT", `${what} ${path}: its directory's path is longer than ${CONTROL_MAX_PATH_BYTES - TEMP_EXTRA_BYTES} bytes (the socket is made in a private directory there first)`);
+  }
+  if (basename(path) === "") throw new VmportError("VMPORT_BAD_ARGUMENT", `${what} ${path}: not a file name`);
   checkWritableTarget(path, what, { regularOnly: false });
   let st;
   try {
@@ -171,21 +181,27 @@ export class ControlServer {
   static async listen(session: VmSession, path: string): Promise<ControlServer> {
     const server = createServer({ allowHalfOpen: false, pauseOnConnect: false });
     const cs = new ControlServer(session, path, server);
+    const dir = mkdtempSync(join(dirname(path), TEMP_PREFIX)); // mode 0700: nobody else reaches the socket in it
+    const temp = join(dir, "s");
     try {
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        const old = process.umask(0o177); // srw------- from the moment the socket exists (bind is synchronous)
-        try {
-          server.listen(path, () => resolve());
-        } finally {
-          process.umask(old);
-        }
+        server.listen(temp, () => resolve());
       });
+      chmodSync(temp, 0o600);
+      renameSync(temp, path);
     } catch (e) {
       session.off("exit", cs.onExit);
+      server.close();
       throw e;
+    } finally {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // renamed into place (or never made)
+      }
+      rmdirSync(dir);
     }
-    chmodSync(path, 0o600);
     cs.ino = statSync(path).ino;
     if (!session.running) await cs.shutdown((await session.exited));
     return cs;
