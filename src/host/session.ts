@@ -387,8 +387,7 @@ type AnyListener = (e: never) => void;
 
 /** A running (then exited) program and the simulated host it talks to. Create with {@link start}. */
 export class VmSession {
-  /** The program's process id. */
-  pid = 0;
+  private pidValue = 0;
   /** The resolved VM profile (every key, defaults filled in). */
   readonly profile: VmProfile;
   /** The program's standard input, when `stdio` is `"pipe"` (end it to give the program EOF); else null. */
@@ -477,7 +476,7 @@ export class VmSession {
     worker.on("message", (m: WorkerMessage) => {
       switch (m.type) {
         case "started":
-          this.pid = m.pid;
+          this.pidValue = m.pid;
           this.doorbellFd = m.doorbellFd;
           this.started = true;
           this.closeChildEnds(); // the program has its copies
@@ -519,6 +518,11 @@ export class VmSession {
       port.close();
       fail(new Error("tracer worker exited without a result"));
     });
+  }
+
+  /** The program's process id. */
+  get pid(): number {
+    return this.pidValue;
   }
 
   /** True until the program has exited. */
