@@ -129,7 +129,7 @@ test("the log keeps the newest GUEST_LOG_MAX_LINES lines, oldest dropped first, 
   assert.equal(log[0], "line 1");
   assert.equal(log[GUEST_LOG_MAX_LINES - 1], `line ${GUEST_LOG_MAX_LINES}`);
   assert.equal(events.length, GUEST_LOG_MAX_LINES + 1);
-  assert.equal(g.droppedLogLines, 1);
+  assert.equal(g.counters.droppedLogLines, 1);
   g.log("same");
   g.log("same");
   assert.deepEqual(g.snapshot().log.slice(-2), ["same", "same"]);
@@ -147,10 +147,10 @@ test("log lines longer than GUEST_LOG_MAX_LINE are cut to it; the event carries 
 test("named entries: GUEST_MAX_NAMED_ENTRIES per map kept, further new names dropped and counted", () => {
   const { g, events } = recorded();
   for (let i = 0; i < GUEST_MAX_NAMED_ENTRIES; i++) g.setCapability(`cap${i}`, "1");
-  assert.equal(g.droppedEntries, 0);
+  assert.equal(g.counters.droppedEntries, 0);
   g.setCapability("one-more", "1");
   g.setCapability("two-more", "1");
-  assert.equal(g.droppedEntries, 2);
+  assert.equal(g.counters.droppedEntries, 2);
   assert.equal(events.length, GUEST_MAX_NAMED_ENTRIES);
   assert.equal(Object.keys(g.snapshot().capabilities).length, GUEST_MAX_NAMED_ENTRIES);
   assert.equal(g.snapshot().capabilities["one-more"], undefined);
@@ -159,10 +159,10 @@ test("named entries: GUEST_MAX_NAMED_ENTRIES per map kept, further new names dro
   g.setVmxOption("synctime", "0");
   assert.equal(g.snapshot().capabilities["cap0"], "2");
   assert.deepEqual(g.snapshot().vmxOptions, { synctime: "0" });
-  assert.equal(g.droppedEntries, 2);
+  assert.equal(g.counters.droppedEntries, 2);
   for (let i = 1; i < GUEST_MAX_NAMED_ENTRIES; i++) g.setVmxOption(`opt${i}`, "1");
   g.setVmxOption("opt-more", "1");
-  assert.equal(g.droppedEntries, 3);
+  assert.equal(g.counters.droppedEntries, 3);
 });
 
 test("guestinfo appears in the snapshot as text under its first spelling, live from the store", () => {

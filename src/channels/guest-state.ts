@@ -11,6 +11,7 @@
  */
 import { fromUtf8 } from "../core/text.js";
 import type { GuestinfoStore } from "./guestinfo-store.js";
+import { EventSet, type Listener } from "../core/events.js";
 
 /** Log lines kept (`log` RPCI and `guest.log.text`), oldest dropped first. */
 export const GUEST_LOG_MAX_LINES = 1000;
@@ -181,7 +182,16 @@ export interface GuestStateChange {
   field: GuestStateField;
   /** For `capabilities`, `vmxOptions` and `guestinfo`: the entry's name. */
   key?: string;
+  /** The new value (plain data); for `guestinfo` the text, or null when the key was deleted; for `log` the line. */
   value: unknown;
+}
+
+/** What the model counted. */
+export interface GuestStateCounters {
+  /** Named entries dropped because {@link GUEST_MAX_NAMED_ENTRIES} was reached. */
+  droppedEntries: number;
+  /** Log lines dropped (oldest first) because {@link GUEST_LOG_MAX_LINES} were kept. */
+  droppedLogLines: number;
 }
 
 type Scalar = Omit<GuestStateSnapshot, "capabilities" | "vmxOptions" | "guestinfo" | "log">;
@@ -216,30 +226,33 @@ export class GuestState {
   private readonly capabilities = new Map<string, string>();
   private readonly vmxOptions = new Map<string, string>();
   private readonly logLines: string[] = [];
-  private readonly listeners = new Set<(c: GuestStateChange) => void>();
-  /** Named entries dropped because {@link GUEST_MAX_NAMED_ENTRIES} was reached. */
-  droppedEntries = 0;
-  /** Log lines dropped (oldest first) because {@link GUEST_LOG_MAX_LINES} were kept. */
-  droppedLogLines = 0;
+  /** Every change, as it happens (guestinfo changes included, log lines as field `log`). */
+  readonly changes = new EventSet<GuestStateChange>();
+  /** What the model counted. */
+  readonly counters: GuestStateCounters = { droppedEntries: 0, droppedLogLines: 0 };
 
   constructor(private readonly guestinfo: GuestinfoStore) {}
 
-  /** Subscribe to changes; returns the unsubscribe function. */
-  on(listener: (c: GuestStateChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Subscribe to changes (same as `changes.on`); returns the unsubscribe function. */
+  on(listener: Listener<GuestStateChange>): () => void {
+    return this.changes.on(listener);
   }
 
-  /** @internal Emit a change (the guestinfo store's hook calls this too). */
+  /** Unsubscribe (same as `changes.off`). */
+  off(listener: Listener<GuestStateChange>): boolean {
+    return this.changes.off(listener);
+  }
+
+  /** @internal Emit a change (the guestinfo store's listener calls this too). */
   emit(c: GuestStateChange): void {
-    for (const l of this.listeners) l(c);
+    this.changes.emit(c);
   }
 
   /** Set a scalar field; emits only when the value changed (by JSON comparison). */
   set<K extends keyof Scalar>(field: K, value: Scalar[K]): void {
     if (JSON.stringify(this.s[field]) === JSON.stringify(value)) return;
     this.s[field] = value;
-    this.emit({ field, value });
+    if (this.changes.size > 0) this.emit({ field, value });
   }
 
   /** Current value of a scalar field. */
@@ -259,12 +272,12 @@ export class GuestState {
 
   private setNamed(map: Map<string, string>, field: GuestStateField, name: string, value: string): void {
     if (!map.has(name) && map.size >= GUEST_MAX_NAMED_ENTRIES) {
-      this.droppedEntries++;
+      this.counters.droppedEntries++;
       return;
     }
     if (map.get(name) === value) return;
     map.set(name, value);
-    this.emit({ field, key: name, value });
+    if (this.changes.size > 0) this.emit({ field, key: name, value });
   }
 
   /** Append a log line (cut to {@link GUEST_LOG_MAX_LINE}). */
@@ -273,9 +286,9 @@ export class GuestState {
     this.logLines.push(l);
     if (this.logLines.length > GUEST_LOG_MAX_LINES) {
       this.logLines.shift();
-      this.droppedLogLines++;
+      this.counters.droppedLogLines++;
     }
-    this.emit({ field: "log", value: l });
+    if (this.changes.size > 0) this.emit({ field: "log", value: l });
   }
 
   /** One consistent snapshot, as plain data (deep copies). */

@@ -27,7 +27,7 @@ const keyOfBytes = (n: number, fill = "k"): string => GUESTINFO_PREFIX + fill.re
 function recorded(): { s: GuestinfoStore; changes: GuestinfoChange[] } {
   const s = new GuestinfoStore();
   const changes: GuestinfoChange[] = [];
-  s.onChange = (c) => changes.push({ ...c, value: c.value === null ? null : c.value.slice() });
+  s.changes.on((c) => changes.push({ ...c, value: c.value === null ? null : c.value.slice() }));
   return { s, changes };
 }
 
@@ -197,7 +197,7 @@ test("delete: with or without prefix, any case; reports whether the key existed;
 test("refused sets and clear emit nothing; a set emits after the value is readable", () => {
   const s = new GuestinfoStore();
   const seen: (string | undefined)[] = [];
-  s.onChange = (c) => seen.push(s.getText(c.key));
+  s.changes.on((c) => seen.push(s.getText(c.key)));
   s.trySet("guestinfo.a", bytes("1"));
   s.trySet("other.a", bytes("1"));
   s.trySet("guestinfo.b", new Uint8Array(GUESTINFO_MAX_VALUE_BYTES + 1));

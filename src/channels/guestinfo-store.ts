@@ -10,6 +10,7 @@
  */
 import { VmportError } from "../core/errors.js";
 import { fromUtf8, utf8 } from "../core/text.js";
+import { EventSet } from "../core/events.js";
 
 /** Every guestinfo key starts with this (compared case-insensitively). */
 export const GUESTINFO_PREFIX = "guestinfo.";
@@ -50,8 +51,8 @@ export interface GuestinfoChange {
 export class GuestinfoStore {
   private readonly map = new Map<string, Entry>();
   private totalBytes = 0;
-  /** Called after every change. */
-  onChange: ((c: GuestinfoChange) => void) | null = null;
+  /** Every change, after it was applied. */
+  readonly changes = new EventSet<GuestinfoChange>();
   /** Incremented by every change (set or delete): a cheap "did anything change" for state saving. */
   generation = 0;
 
@@ -105,7 +106,7 @@ export class GuestinfoStore {
     const copy = value.slice();
     this.map.set(n, { key: old?.key ?? key, value: copy });
     this.generation++;
-    this.onChange?.({ key: old?.key ?? key, value: copy, by });
+    if (this.changes.size > 0) this.changes.emit({ key: old?.key ?? key, value: copy, by });
     return null;
   }
 
@@ -130,7 +131,7 @@ export class GuestinfoStore {
     this.map.delete(n);
     this.totalBytes -= old.value.length + utf8(old.key).length;
     this.generation++;
-    this.onChange?.({ key: old.key, value: null, by: "host" });
+    if (this.changes.size > 0) this.changes.emit({ key: old.key, value: null, by: "host" });
     return true;
   }
 

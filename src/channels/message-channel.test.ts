@@ -20,7 +20,7 @@ function setup(profile: VmProfileInput = {}) {
   const clock = new VirtualClock();
   const vm = new VirtualMachine({ profile, clock, random: new SeededRandom(42) });
   const seen: string[] = [];
-  vm.messaging.rpci.observer = (req) => void seen.push(req.name + (req.args.length ? " " + dec.decode(req.args) : ""));
+  vm.messaging.rpci.exchanges.on(({ request: req }) => void seen.push(req.name + (req.args.length ? " " + dec.decode(req.args) : "")));
   return { vm, clock, g: new Guest(vm), seen };
 }
 

@@ -9,6 +9,7 @@
  */
 import type { Clock } from "../core/clock.js";
 import { cryptoRandom, type RandomSource } from "../core/random.js";
+import { fromUtf8 } from "../core/text.js";
 import type { VmProfile } from "../devices/profile.js";
 import type { BackdoorState } from "../devices/backdoor/backdoor-state.js";
 import { GuestinfoStore } from "./guestinfo-store.js";
@@ -51,20 +52,19 @@ export class Messaging {
 
   constructor(o: MessagingOptions) {
     this.guest = new GuestState(this.guestinfo);
-    this.guestinfo.onChange = (c) => this.guest.emit({ field: "guestinfo", key: c.key, value: c.value });
+    // guestinfo changes are guest-model changes too (value as text, null when deleted).
+    this.guestinfo.changes.on((c) => {
+      if (this.guest.changes.size > 0) this.guest.emit({ field: "guestinfo", key: c.key, value: c.value === null ? null : fromUtf8(c.value) });
+    });
     this.tclo = new TcloQueue(o.clock, { resetOnOpen: o.profile.tcloResetOnOpen, trailingNul: o.profile.tcloTrailingNul });
-    this.tclo.observer = {
-      onQueued: this.tcloHistory.observer.onQueued,
-      onFailed: this.tcloHistory.observer.onFailed,
-      onResult: (command, r, internal) => {
-        this.tcloHistory.observer.onResult(command, r, internal);
-        // vmtoolsd answers reset with "OK ATR <service>" (toolbox, toolbox-dnd).
-        if (command === "reset" && r.ok && r.text.startsWith("ATR ")) {
-          this.guest.set("toolsRunning", true);
-          this.guest.set("toolsService", r.text.slice(4));
-        }
-      },
-    };
+    this.tclo.events.on(this.tcloHistory.listener);
+    this.tclo.events.on((e) => {
+      // vmtoolsd answers reset with "OK ATR <service>" (toolbox, toolbox-dnd).
+      if (e.type === "result" && e.command === "reset" && e.result.ok && e.result.text.startsWith("ATR ")) {
+        this.guest.set("toolsRunning", true);
+        this.guest.set("toolsService", e.result.text.slice(4));
+      }
+    });
     registerStandardRpci(this.rpci, {
       profile: o.profile,
       clock: o.clock,

@@ -128,7 +128,7 @@ test("bounds: name, key and value lengths, ops per request, keys per namespace, 
 test("host side: set, create, entries as copies, replaceWith, change events for applied changes only", () => {
   const db = new NamespaceDb();
   const changes: NamespaceChange[] = [];
-  db.onChange = (c) => changes.push(c);
+  db.changes.on((c) => changes.push(c));
   db.set("ns", "k", "v");
   db.create("empty");
   db.setKeys(setKey("ns", "k", "w", "nope")); // refused: no event

@@ -19,6 +19,7 @@
  */
 import { VmportError } from "../core/errors.js";
 import { concatBytes, fromUtf8, fromUtf8Strict, utf8 } from "../core/text.js";
+import { EventSet } from "../core/events.js";
 
 /** Namespaces kept at once. */
 export const NAMESPACE_MAX_NAMESPACES = 64;
@@ -49,7 +50,7 @@ export const NamespaceRefusal = {
   FULL: "Namespace database is full",
 } as const;
 
-/** One change, for observers (state saving). */
+/** One change, the event of {@link NamespaceDb.changes}. */
 export interface NamespaceChange {
   namespace: string;
   key: string;
@@ -95,8 +96,8 @@ function nameText(b: Uint8Array, max: number): string | null {
 export class NamespaceDb {
   private readonly spaces = new Map<string, Map<string, Uint8Array>>();
   private bytes = 0;
-  /** Called after every applied change. */
-  onChange: ((c: NamespaceChange) => void) | null = null;
+  /** Every applied change, one event per key. */
+  readonly changes = new EventSet<NamespaceChange>();
   /** Incremented by every applied change: a cheap "did anything change" for state saving. */
   generation = 0;
 
@@ -226,7 +227,7 @@ export class NamespaceDb {
     this.spaces.set(ns, next);
     this.bytes = bytes;
     this.generation++;
-    for (const o of ops) this.onChange?.({ namespace: ns, key: o.key, value: next.get(o.key) ?? null });
+    if (this.changes.size > 0) for (const o of ops) this.changes.emit({ namespace: ns, key: o.key, value: next.get(o.key) ?? null });
     return null;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The RPCI dispatcher: one trailing NUL stripped, the name/args split (bare names, binary args), exact and
  * prefix registrations and their precedence, duplicate registrations, the exact unknown-command reply, reply
- * encoding, counters and the observer.
+ * encoding, counters and the exchange events.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -157,11 +157,11 @@ test("replies: \"1 \" or \"0 \" then the text; binary reply bytes kept as they a
   assert.deepEqual([...encodeReply({ ok: false, text: "" })], [0x30, 0x20]); // "0 "
 });
 
-test("the observer sees each request (with its channel) and reply; onGuestMessage dispatches; nothing is polled", () => {
+test("exchange listeners see each request (with its channel) and reply; onGuestMessage dispatches; nothing is polled", () => {
   const d = new RpciDispatcher();
   d.register("ping", () => reply.ok("pong"));
   const seen: [string, string, boolean, string, Channel][] = [];
-  d.observer = (req, r) => seen.push([req.name, req.argsText, r.ok, typeof r.text === "string" ? r.text : "?", req.channel]);
+  d.exchanges.on(({ request: req, reply: r }) => seen.push([req.name, req.argsText, r.ok, typeof r.text === "string" ? r.text : "?", req.channel]));
   const other = new Channel(5, "rpci", true, 1, 2, 0n);
   assert.equal(dec(d.onGuestMessage(other, enc("ping 1\0"))), "1 pong");
   d.dispatch(enc("zap"), ch);

@@ -15,6 +15,7 @@
  */
 import { concatBytes, fromUtf8, utf8 } from "../core/text.js";
 import { VmportError } from "../core/errors.js";
+import { EventSet } from "../core/events.js";
 import type { Channel, ChannelEndpoint } from "./message-channel.js";
 
 /** The reply for an unknown command (`RPCI_UNKNOWN_COMMAND`), exact text. */
@@ -56,8 +57,11 @@ export interface RpciRequest {
 /** A handler: pure with respect to the wire, may update the guest model. */
 export type RpciHandler = (req: RpciRequest) => RpciReply;
 
-/** Observer of every request and reply (traces, the console). */
-export type RpciObserver = (req: RpciRequest, reply: RpciReply) => void;
+/** One request and the reply it got: the event of {@link RpciDispatcher.exchanges}. */
+export interface RpciExchange {
+  request: RpciRequest;
+  reply: RpciReply;
+}
 
 const SPACE = 0x20;
 
@@ -83,8 +87,8 @@ export class RpciDispatcher implements ChannelEndpoint {
   readonly counters = { requests: 0, unknown: 0 };
   /** Unknown commands whose name did not fit in the {@link RPCI_MAX_UNKNOWN_NAMES} counted one by one. */
   unknownOther = 0;
-  /** Observer, or null. */
-  observer: RpciObserver | null = null;
+  /** Every request with its reply, after it was handled (traces, the console). */
+  readonly exchanges = new EventSet<RpciExchange>();
 
   /**
    * Register `handler` for the command `name`, or for every name starting with `prefix` when `name` ends in `*`
@@ -132,7 +136,7 @@ export class RpciDispatcher implements ChannelEndpoint {
     const r: RpciReply = found === undefined ? reply.fail(RPCI_UNKNOWN_COMMAND) : found.handler(req);
     // A handler may also answer "Unknown command" (a command this host type does not have): counted the same.
     if (!r.ok && r.text === RPCI_UNKNOWN_COMMAND) this.countUnknown(name === "" ? RPCI_UNNAMED : name);
-    this.observer?.(req, r);
+    if (this.exchanges.size > 0) this.exchanges.emit({ request: req, reply: r });
     return encodeReply(r);
   }
 

@@ -59,14 +59,16 @@ test("a command nobody polls for times out on the VM clock and is recorded as su
 
 test("bounds: TCLO_HISTORY_MAX entries kept (oldest dropped, counted), texts cut to TCLO_HISTORY_MAX_TEXT", () => {
   const h = new TcloHistory();
-  for (let i = 0; i < TCLO_HISTORY_MAX + 3; i++) h.observer.onQueued(`cmd${i}`, false);
+  for (let i = 0; i < TCLO_HISTORY_MAX + 3; i++) h.listener({ type: "queued", id: i + 1, command: `cmd${i}`, internal: false });
   assert.equal(h.entries().length, TCLO_HISTORY_MAX);
   assert.equal(h.dropped, 3);
   assert.equal(h.entries()[0]!.command, "cmd3");
-  h.observer.onResult("cmd0", { ok: true, text: "late", raw: "OK late" }, false); // dropped already: ignored
+  h.listener({ type: "result", id: 1, command: "cmd0", internal: false, result: { ok: true, text: "late", raw: "OK late" } }); // dropped already: ignored
+  assert.ok(h.entries().every((e) => e.outcome === "pending"));
   const long = "x".repeat(TCLO_HISTORY_MAX_TEXT + 10);
-  h.observer.onQueued(long, false);
-  h.observer.onResult(long, { ok: true, text: long, raw: "OK " + long }, false);
+  const id = TCLO_HISTORY_MAX + 4;
+  h.listener({ type: "queued", id, command: long, internal: false });
+  h.listener({ type: "result", id, command: long, internal: false, result: { ok: true, text: long, raw: "OK " + long } });
   const last = h.entries().at(-1)!;
   assert.equal(last.command.length, TCLO_HISTORY_MAX_TEXT);
   assert.equal(last.text?.length, TCLO_HISTORY_MAX_TEXT);

@@ -3,12 +3,12 @@
  * nothing yet.
  *
  * Emulates: nothing; it records what the host side of the TCLO loop (`tclo.ts`) did, for reports and the console.
- * Source of truth: `tclo.ts` (its observer hooks).
+ * Source of truth: `tclo.ts` (its events).
  * Does not: grow without bound: it keeps the newest {@link TCLO_HISTORY_MAX} commands (older ones are dropped and
  * counted) and cuts every command and result text to {@link TCLO_HISTORY_MAX_TEXT} characters — results are
  * guest-controlled, up to 64 KiB each.
  */
-import type { TcloObserver, TcloResult } from "./tclo.js";
+import type { TcloEvent } from "./tclo.js";
 
 /** Commands kept, newest last. */
 export const TCLO_HISTORY_MAX = 1000;
@@ -34,29 +34,26 @@ function cut(s: string): string {
   return s.length > TCLO_HISTORY_MAX_TEXT ? s.slice(0, TCLO_HISTORY_MAX_TEXT) : s;
 }
 
-/** The history; {@link TcloHistory.observer} is what the queue calls. */
+/** The history; {@link TcloHistory.listener} is what listens to the queue's events. */
 export class TcloHistory {
-  private readonly list: TcloHistoryEntry[] = [];
+  private readonly list: (TcloHistoryEntry & { id: number })[] = [];
   /** Entries dropped because {@link TCLO_HISTORY_MAX} were kept. */
   dropped = 0;
 
-  /** Hooks to merge into the queue's observer. */
-  readonly observer: Required<Pick<TcloObserver, "onQueued" | "onResult" | "onFailed">> = {
-    onQueued: (command, internal) => {
-      this.list.push({ command: cut(command), internal, outcome: "pending", text: null });
+  /** Listener for `TcloQueue.events`. */
+  readonly listener = (e: TcloEvent): void => {
+    if (e.type === "queued") {
+      this.list.push({ id: e.id, command: cut(e.command), internal: e.internal, outcome: "pending", text: null });
       if (this.list.length > TCLO_HISTORY_MAX) {
         this.list.shift();
         this.dropped++;
       }
-    },
-    onResult: (command, r: TcloResult, internal) => this.settle(command, internal, r.ok ? "ok" : "error", r.text),
-    onFailed: (command, code, message, internal) => this.settle(command, internal, code === "VMPORT_TCLO_TIMEOUT" ? "timeout" : "closed", message),
+    } else if (e.type === "result") this.settle(e.id, e.result.ok ? "ok" : "error", e.result.text);
+    else this.settle(e.id, e.code === "VMPORT_TCLO_TIMEOUT" ? "timeout" : "closed", e.message);
   };
 
-  /** The oldest pending entry for this command settles (the queue hands out identical commands in order). */
-  private settle(command: string, internal: boolean, outcome: TcloHistoryEntry["outcome"], text: string): void {
-    const c = cut(command);
-    const e = this.list.find((x) => x.outcome === "pending" && x.internal === internal && x.command === c);
+  private settle(id: number, outcome: TcloHistoryEntry["outcome"], text: string): void {
+    const e = this.list.find((x) => x.id === id);
     if (e === undefined) return; // dropped from the history already
     e.outcome = outcome;
     e.text = cut(text);
@@ -64,6 +61,6 @@ export class TcloHistory {
 
   /** The entries, oldest first (copies). */
   entries(): TcloHistoryEntry[] {
-    return this.list.map((e) => ({ ...e }));
+    return this.list.map(({ command, internal, outcome, text }) => ({ command, internal, outcome, text }));
   }
 }

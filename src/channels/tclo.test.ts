@@ -86,16 +86,16 @@ test("idle polls are not results; a message on another channel is a stray, not t
   const other = tcloChannel(2);
   q.onGuestMessage(ch, new Uint8Array(0)); // first send of the loop: empty
   q.onGuestMessage(ch, new Uint8Array([0x00])); // an idle poll with its NUL
-  assert.equal(q.strayResults, 0);
+  assert.equal(q.counters.strayResults, 0);
   q.onGuestMessage(ch, enc("OK late\0"));
-  assert.equal(q.strayResults, 1);
+  assert.equal(q.counters.strayResults, 1);
 
   const t = track(q.send("ping"));
   q.pollHostMessage(ch);
   q.onGuestMessage(other, enc("OK \0"));
   await settle();
   assert.equal(t.state, "pending");
-  assert.equal(q.strayResults, 2);
+  assert.equal(q.counters.strayResults, 2);
   assert.equal(q.pollHostMessage(other), null); // still awaiting ch's result
   q.onGuestMessage(ch, enc("OK \0"));
   await settle();
@@ -117,7 +117,7 @@ test("a command in flight times out on the VM clock with VMPORT_TCLO_TIMEOUT; th
   q.expire();
   await settle();
   assert.equal(slow.code, "VMPORT_TCLO_TIMEOUT");
-  assert.equal(q.timeouts, 1);
+  assert.equal(q.counters.timeouts, 1);
   assert.equal(q.awaiting, null);
   assert.equal(next.state, "pending");
   assert.equal(wire(q.pollHostMessage(ch)), "Capabilities_Register");
@@ -143,7 +143,7 @@ test("a command the guest never polls for times out too, counted from when it wa
   assert.equal(q.pollHostMessage(tcloChannel()), null); // a poll expires first: nothing left to hand over
   await settle();
   assert.equal(b.code, "VMPORT_TCLO_TIMEOUT");
-  assert.equal(q.timeouts, 2);
+  assert.equal(q.counters.timeouts, 2);
 });
 
 test("the default timeout is TCLO_DEFAULT_TIMEOUT_MS of VM time", async () => {
@@ -173,7 +173,7 @@ test("closing the channel with a command in flight rejects it with VMPORT_TCLO_C
   await settle();
   assert.equal(inFlight.code, "VMPORT_TCLO_CLOSED");
   assert.equal(waiting.state, "pending");
-  assert.equal(q.timeouts, 0);
+  assert.equal(q.counters.timeouts, 0);
   const reopened = tcloChannel(3);
   assert.equal(wire(q.pollHostMessage(reopened)), "Capabilities_Register");
 });
@@ -213,11 +213,13 @@ test("trailingNul (QEMU-patch framing): every command, the automatic reset too, 
   assert.deepEqual(bip.value, { ok: true, text: "", raw: "OK " });
 });
 
-test("resetOnOpen: one internal reset goes first, even if opened twice; its result reaches the observer", async () => {
+test("resetOnOpen: one internal reset goes first, even if opened twice; its result reaches event listeners", async () => {
   const q = new TcloQueue(new VirtualClock(), { resetOnOpen: true });
   const ch = tcloChannel();
   const results: [string, TcloResult, boolean][] = [];
-  q.observer = { onResult: (c, r, internal) => results.push([c, r, internal]) };
+  q.events.on((e) => {
+    if (e.type === "result") results.push([e.command, e.result, e.internal]);
+  });
   const ping = track(q.send("ping"));
   q.onOpen();
   q.onOpen();
@@ -249,7 +251,7 @@ test("resetOnOpen: an internal reset that times out or is cut by a close rejects
     assert.equal(wire(q.pollHostMessage(ch)), "reset");
     clock.advance(100n * MS);
     q.expire();
-    assert.equal(q.timeouts, 1);
+    assert.equal(q.counters.timeouts, 1);
     q.onOpen();
     q.pollHostMessage(ch);
     q.onClose(ch);
@@ -282,6 +284,28 @@ test("a TCLO OPEN with the host queue full still succeeds: the automatic reset i
   const q = new TcloQueue(clock, { resetOnOpen: true });
   for (let i = 0; i < TCLO_MAX_QUEUED; i++) q.send(`cmd${i}`).catch(() => {});
   assert.doesNotThrow(() => q.onOpen());
-  assert.equal(q.resetsSkipped, 1);
+  assert.equal(q.counters.resetsSkipped, 1);
   assert.equal(q.queued, TCLO_MAX_QUEUED);
+});
+
+test("events are emitted synchronously, with ids in queue order: enqueue() works with no promise and no event loop", () => {
+  const clock = new VirtualClock();
+  const q = new TcloQueue(clock, { resetOnOpen: true });
+  const ch = tcloChannel();
+  const seen: string[] = [];
+  q.events.on((e) => seen.push(`${e.type} ${e.id} ${e.command}${e.internal ? " (internal)" : ""}${e.type === "result" ? ` ${e.result.text}` : e.type === "failed" ? ` ${e.code}` : ""}`));
+  const ping = q.enqueue("ping");
+  const slow = q.enqueue("Capabilities_Register", { timeoutMs: 10 });
+  q.onOpen();
+  assert.equal(wire(q.pollHostMessage(ch)), "reset");
+  q.onGuestMessage(ch, enc("OK ATR toolbox"));
+  assert.equal(wire(q.pollHostMessage(ch)), "ping");
+  q.onGuestMessage(ch, enc("OK "));
+  // No await: every result above is already known.
+  assert.deepEqual(seen, ["queued 1 ping", "queued 2 Capabilities_Register", "queued 3 reset (internal)", "result 3 reset (internal) ATR toolbox", "result 1 ping "]);
+  clock.advance(11n * MS);
+  q.expire();
+  assert.equal(seen.at(-1), `failed ${slow} Capabilities_Register VMPORT_TCLO_TIMEOUT`);
+  assert.equal(ping, 1);
+  assert.deepEqual(q.counters, { queued: 3, results: 2, timeouts: 1, closed: 0, strayResults: 0, resetsSkipped: 0 });
 });

@@ -17,6 +17,7 @@
  * Does not: retry a command, or know what a command does in the guest (see the safety rules for vmtoolsd).
  */
 import { VmportError } from "../core/errors.js";
+import { EventSet } from "../core/events.js";
 import type { Clock } from "../core/clock.js";
 import { concatBytes, fromUtf8, utf8 } from "../core/text.js";
 import { MAX_REPLY_SIZE } from "./constants.js";
@@ -48,6 +49,7 @@ export const TcloCommands = {
 } as const;
 
 interface Pending {
+  id: number;
   command: string;
   bytes: Uint8Array;
   deadlineNs: bigint;
@@ -56,14 +58,35 @@ interface Pending {
   internal: boolean;
 }
 
-/** Observers of the loop (the guest-state model, traces). */
-export interface TcloObserver {
-  /** A command got its result. */
-  onResult?(command: string, result: TcloResult, internal: boolean): void;
-  /** A command was queued (`internal`: the automatic `reset`). */
-  onQueued?(command: string, internal: boolean): void;
-  /** A command failed without a result: it timed out, or the guest closed its channel with it in flight. */
-  onFailed?(command: string, code: "VMPORT_TCLO_TIMEOUT" | "VMPORT_TCLO_CLOSED", message: string, internal: boolean): void;
+/** Why a command ended without a result. */
+export type TcloFailure = "VMPORT_TCLO_TIMEOUT" | "VMPORT_TCLO_CLOSED";
+
+/**
+ * One step of a command, the event of {@link TcloQueue.events}. `id` numbers commands in the order queued (from 1,
+ * per queue); `internal` marks the `reset` the queue sends by itself when the guest opens its TCLO channel.
+ * - `queued`: the command waits for the guest's next poll;
+ * - `result`: the guest answered it;
+ * - `failed`: it timed out, or the guest closed its channel with it in flight.
+ */
+export type TcloEvent =
+  | { type: "queued"; id: number; command: string; internal: boolean }
+  | { type: "result"; id: number; command: string; internal: boolean; result: TcloResult }
+  | { type: "failed"; id: number; command: string; internal: boolean; code: TcloFailure; message: string };
+
+/** What the queue counted. */
+export interface TcloCounters {
+  /** Commands queued (the automatic `reset` included). */
+  queued: number;
+  /** Commands the guest answered. */
+  results: number;
+  /** Commands that timed out. */
+  timeouts: number;
+  /** Commands in flight when the guest closed its TCLO channel. */
+  closed: number;
+  /** Results that arrived with nothing in flight (idle polls carry none; this counts non-empty strays). */
+  strayResults: number;
+  /** `reset`s not queued at a TCLO OPEN because the queue was full. */
+  resetsSkipped: number;
 }
 
 /** Parse a TCLO result: strip one trailing NUL, split the OK/ERROR prefix. */
@@ -75,19 +98,18 @@ export function parseTcloResult(bytes: Uint8Array): TcloResult {
   return { ok: m[1] === "OK", text: raw.slice(m[0].length), raw };
 }
 
+function ignore(): void {}
+
 /** The per-VM TCLO queue; it is the channel table's TCLO endpoint. */
 export class TcloQueue implements ChannelEndpoint {
   private readonly queue: Pending[] = [];
   private inFlight: Pending | null = null;
   private inFlightChannel: Channel | null = null;
-  /** Results that arrived with nothing in flight (idle polls carry none; this counts non-empty strays). */
-  strayResults = 0;
-  /** Commands that timed out. */
-  timeouts = 0;
-  /** `reset`s not queued at a TCLO OPEN because the queue was full. */
-  resetsSkipped = 0;
-  /** Loop observer. */
-  observer: TcloObserver | null = null;
+  private nextId = 1;
+  /** What the queue counted. */
+  readonly counters: TcloCounters = { queued: 0, results: 0, timeouts: 0, closed: 0, strayResults: 0, resetsSkipped: 0 };
+  /** Every command queued, answered or failed, as it happens. */
+  readonly events = new EventSet<TcloEvent>();
 
   /**
    * @param opts.resetOnOpen queue `reset` first whenever the guest opens a TCLO channel.
@@ -107,10 +129,30 @@ export class TcloQueue implements ChannelEndpoint {
    * @throws VmportError VMPORT_TCLO_QUEUE_FULL (more than 1024 waiting), VMPORT_BAD_ARGUMENT (longer than 64 KiB − 1).
    */
   send(command: string, options: { timeoutMs?: number } = {}): Promise<TcloResult> {
-    return this.push(command, options.timeoutMs ?? this.opts.timeoutMs ?? TCLO_DEFAULT_TIMEOUT_MS, false, false);
+    let resolve: (r: TcloResult) => void = ignore;
+    let reject: (e: Error) => void = ignore;
+    const p = new Promise<TcloResult>((y, n) => {
+      resolve = y;
+      reject = n;
+    });
+    this.push(command, this.timeoutOf(options), false, false, resolve, reject); // a refusal throws here, synchronously
+    return p;
   }
 
-  private push(command: string, timeoutMs: number, internal: boolean, head: boolean): Promise<TcloResult> {
+  /**
+   * Queue `command` without a promise, for front ends that learn results from {@link events} (a thread that does
+   * not return to its event loop while the guest runs never sees a promise settle). Returns the command's `id`.
+   * @throws VmportError as {@link send}.
+   */
+  enqueue(command: string, options: { timeoutMs?: number } = {}): number {
+    return this.push(command, this.timeoutOf(options), false, false, ignore, ignore);
+  }
+
+  private timeoutOf(options: { timeoutMs?: number }): number {
+    return options.timeoutMs ?? this.opts.timeoutMs ?? TCLO_DEFAULT_TIMEOUT_MS;
+  }
+
+  private push(command: string, timeoutMs: number, internal: boolean, head: boolean, resolve: (r: TcloResult) => void, reject: (e: Error) => void): number {
     if (this.queue.length >= TCLO_MAX_QUEUED) {
       throw new VmportError("VMPORT_TCLO_QUEUE_FULL", `TCLO queue is full (${TCLO_MAX_QUEUED} commands waiting)`);
     }
@@ -118,19 +160,13 @@ export class TcloQueue implements ChannelEndpoint {
     if (bytes.length > MAX_REPLY_SIZE) {
       throw new VmportError("VMPORT_BAD_ARGUMENT", `TCLO command of ${bytes.length} bytes exceeds ${MAX_REPLY_SIZE}`);
     }
-    return new Promise<TcloResult>((resolve, reject) => {
-      const p: Pending = {
-        command,
-        bytes,
-        deadlineNs: this.clock.monotonicNs() + BigInt(Math.max(0, Math.round(timeoutMs))) * 1_000_000n,
-        resolve,
-        reject,
-        internal,
-      };
-      if (head) this.queue.unshift(p);
-      else this.queue.push(p);
-      this.observer?.onQueued?.(command, internal);
-    });
+    const t = Number.isFinite(timeoutMs) ? Math.max(0, Math.round(timeoutMs)) : TCLO_DEFAULT_TIMEOUT_MS;
+    const p: Pending = { id: this.nextId++, command, bytes, deadlineNs: this.clock.monotonicNs() + BigInt(t) * 1_000_000n, resolve, reject, internal };
+    if (head) this.queue.unshift(p);
+    else this.queue.push(p);
+    this.counters.queued++;
+    if (this.events.size > 0) this.events.emit({ type: "queued", id: p.id, command, internal });
+    return p.id;
   }
 
   /** Commands waiting (not yet handed to the guest). */
@@ -161,9 +197,10 @@ export class TcloQueue implements ChannelEndpoint {
     }
   }
 
-  private fail(p: Pending, code: "VMPORT_TCLO_TIMEOUT" | "VMPORT_TCLO_CLOSED", msg: string): void {
-    if (code === "VMPORT_TCLO_TIMEOUT") this.timeouts++;
-    this.observer?.onFailed?.(p.command, code, msg, p.internal);
+  private fail(p: Pending, code: TcloFailure, msg: string): void {
+    if (code === "VMPORT_TCLO_TIMEOUT") this.counters.timeouts++;
+    else this.counters.closed++;
+    if (this.events.size > 0) this.events.emit({ type: "failed", id: p.id, command: p.command, internal: p.internal, code, message: msg });
     if (p.internal) p.resolve({ ok: false, text: msg, raw: "" });
     else p.reject(new VmportError(code, msg));
   }
@@ -175,10 +212,11 @@ export class TcloQueue implements ChannelEndpoint {
       this.inFlight = null;
       this.inFlightChannel = null;
       const r = parseTcloResult(message);
-      this.observer?.onResult?.(p.command, r, p.internal);
+      this.counters.results++;
+      if (this.events.size > 0) this.events.emit({ type: "result", id: p.id, command: p.command, internal: p.internal, result: r });
       p.resolve(r);
     } else if (message.length > 0 && !(message.length === 1 && message[0] === 0)) {
-      this.strayResults++;
+      this.counters.strayResults++;
     }
     this.expire();
     return null;
@@ -200,10 +238,10 @@ export class TcloQueue implements ChannelEndpoint {
     const head = this.queue[0];
     if (head !== undefined && head.internal && head.command === "reset") return; // one is already first in line
     if (this.queue.length >= TCLO_MAX_QUEUED) {
-      this.resetsSkipped++; // a guest OPEN must never fail because the host filled the queue
+      this.counters.resetsSkipped++; // a guest OPEN must never fail because the host filled the queue
       return;
     }
-    void this.push("reset", this.opts.timeoutMs ?? TCLO_DEFAULT_TIMEOUT_MS, true, true);
+    this.push("reset", this.opts.timeoutMs ?? TCLO_DEFAULT_TIMEOUT_MS, true, true, ignore, ignore);
   }
 
   onClose(ch: Channel): void {

@@ -2,7 +2,9 @@
 /**
  * The `vmport` command line.
  *
- * Commands: `decode` (what the decoder makes of a byte string) and `step` (execute one instruction on a fresh VM).
+ * Commands: `decode` (what the decoder makes of a byte string), `step` (execute one instruction on a fresh VM),
+ * `run` (a program against the simulated host), `ctl` (drive a `run --control` socket), `guest`, `v86`, `compare`,
+ * `demo`.
  * Every usage error is one `vmport:` line on stderr and exit status 2.
  */
 // First: records how descriptors 0–2 were given, before anything (Node's libuv) changes their flags.
@@ -90,10 +92,23 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .option("--pin <cpu>", "pin the tracer and the program to this CPU", intIn("--pin", 0, 4095))
     .option("--verbose", "report TCLO results and a summary on stderr", false)
     .option("--report <file>", "at exit, write what the host learnt (guest model, TCLO results, log, unknown RPCs) as JSON")
+    .option("--control <path>", "serve a QMP control socket (mode 0600) at PATH while the program runs (vmport ctl PATH …)")
     .argument("<program...>", "program and its arguments (after --)")
     .passThroughOptions()
-    .action(async (prog: string[], opts: { guestinfo: string[]; state?: string; profile?: string; tclo: string[]; trace?: string; traceLimit?: number; pin?: number; verbose: boolean; report?: string }) => {
+    .action(async (prog: string[], opts: { guestinfo: string[]; state?: string; profile?: string; tclo: string[]; trace?: string; traceLimit?: number; pin?: number; verbose: boolean; report?: string; control?: string }) => {
       setStatus(await runRun(prog, opts));
+    });
+  program
+    .command("ctl")
+    .description("drive a running vmport run --control PATH: COMMAND [NAME=VALUE | NAME:=JSON ...], or watch [EVENT ...]")
+    .usage("[--json] PATH COMMAND [NAME=VALUE | NAME:=JSON ...]  |  [--json] PATH watch [EVENT ...]")
+    .option("--json", "print the return value (or each event) as JSON", false)
+    .argument("<path>", "the control socket")
+    .argument("<command>", "a command (query-guest, guestinfo-set, tclo-send, …) or watch")
+    .argument("[args...]", "arguments: NAME=VALUE (a string) or NAME:=JSON; for watch, event names")
+    .action(async (path: string, command: string, args: string[], opts: { json: boolean }) => {
+      const { runCtl } = await import("./ctl-command.js"); // loaded only for ctl
+      setStatus(await runCtl(path, command, args, opts));
     });
   program
     .command("guest")

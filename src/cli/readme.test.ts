@@ -60,3 +60,9 @@ test("README examples", () => {
     e.expected.forEach((exp, i) => assert.ok(matches(lines[i]!, exp), `${e.command}\n  got      ${lines[i]}\n  expected ${exp}`));
   }
 });
+
+test("the README's vmport/host example is src/host/example.test.ts, exactly (npm test runs it)", () => {
+  const text = readFileSync(join(ROOT, "README.md"), "utf8");
+  const file = readFileSync(join(ROOT, "src/host/example.test.ts"), "utf8");
+  assert.ok(text.includes("```ts\n" + file + "```\n"), "the README's ```ts block differs from src/host/example.test.ts");
+});

@@ -8,14 +8,16 @@
  * bounded size, a state directory that does not exist or is not writable — is one `vmport:` line and exit 2,
  * before the program starts. Everything printed that came from the guest is escaped (`escapeText`).
  * `--report FILE` writes the run report (`vm/report.ts`) atomically when the program has exited.
+ * Built on `vmport/host` (`host/session.ts`): the program runs in a session; `--control PATH` serves that session
+ * on a QMP socket (`host/control-server.ts`) until the program exits and `SHUTDOWN` has been sent.
  */
 import { VmportError } from "../core/errors.js";
 import { escapeText } from "../core/text.js";
 import { resolveProfile } from "../devices/profile.js";
-import { restoreDurableState, type DurableState } from "../vm/persistence.js";
+import { restoreDurableState } from "../vm/persistence.js";
 import { VirtualMachine } from "../vm/virtual-machine.js";
-import { ExecError, runTraced } from "../host/tracer/run.js";
-import { execFailure } from "../host/tracer/program.js";
+import { ExecError, start, type VmSession } from "../host/session.js";
+import type { ControlServer } from "../host/control-server.js";
 import { checkWritableTarget, HOST_FILE_LIMITS, prepareDurableWrites, readHostFile, readStateFile, writeDurableFile } from "../host/state-file.js";
 import { usage } from "./errors.js";
 
@@ -31,6 +33,8 @@ export interface RunCliOptions {
   verbose: boolean;
   /** Write the run report (JSON) here at exit. */
   report?: string;
+  /** Serve a QMP control socket here while the program runs. */
+  control?: string;
 }
 
 /** `KEY=VALUE` or `KEY=@file` → [key, value]; the `guestinfo.` prefix is optional. */
@@ -44,7 +48,7 @@ export function parseGuestinfo(spec: string): [string, string] {
 }
 
 /** Read and validate everything the host side gave, before the program starts. */
-function prepare(o: RunCliOptions): { profile: object; state: unknown; guestinfo: [string, string][] } {
+function prepare(o: RunCliOptions): { profile: object; guestinfo: [string, string][] } {
   let profile: unknown = {};
   if (o.profile !== undefined) {
     const text = readHostFile(o.profile, "--profile", HOST_FILE_LIMITS.profile).toString("utf8");
@@ -64,65 +68,53 @@ function prepare(o: RunCliOptions): { profile: object; state: unknown; guestinfo
   const scratch = new VirtualMachine({ profile: profile as object });
   if (state !== null) restoreDurableState(scratch, state);
   for (const [k, v] of guestinfo) scratch.messaging.guestinfo.set(k, v);
-  return { profile: profile as object, state, guestinfo };
+  return { profile: profile as object, guestinfo };
 }
 
 /** Run; returns the exit status. */
 export async function runRun(argv: string[], o: RunCliOptions): Promise<number> {
   if (argv.length === 0) usage("run: missing PROGRAM (usage: vmport run [options] -- PROGRAM [ARGS...])");
   if (process.platform !== "linux" || process.arch !== "x64") usage(`run needs Linux on x86-64 (this is ${process.platform}/${process.arch})`);
-  const { profile, state, guestinfo } = prepare(o);
-  if (o.state !== undefined || o.report !== undefined) await prepareDurableWrites();
+  const { profile, guestinfo } = prepare(o);
+  // Loaded only when asked for: start-up of a plain run stays what it was.
+  const control = o.control !== undefined ? await import("../host/control-server.js") : null;
+  if (control !== null) await control.prepareControlPath(o.control!);
+  if (o.report !== undefined) await prepareDurableWrites();
 
-  let saveError: string | null = null;
-  let saves = 0;
-  const save = (s: DurableState) => {
-    if (o.state === undefined) return;
-    saves++;
-    try {
-      writeDurableFile(o.state, JSON.stringify(s, null, 2) + "\n");
-    } catch (e) {
-      if (saveError === null) process.stderr.write(`vmport: --state ${o.state}: ${(e as Error).message}\n`);
-      saveError = (e as Error).message;
-    }
-  };
-  let childPid = 0;
+  let session: VmSession | null = null;
   let pending: NodeJS.Signals | null = null; // a signal that came before the program started
-  const send = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(childPid, sig);
-    } catch {
-      // already gone
-    }
-  };
   const forward = (sig: NodeJS.Signals) => () => {
-    if (childPid > 0) send(sig);
+    if (session !== null) session.kill(sig);
     else pending = sig;
   };
   const handlers: [NodeJS.Signals, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => [s, forward(s)]);
   for (const [s, h] of handlers) process.on(s, h);
   try {
-    const out = await runTraced({
+    const s = await start({
       argv,
-      env: Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ""}`),
       profile,
-      state,
-      guestinfo,
+      guestinfo: Object.fromEntries(guestinfo),
+      ...(o.state !== undefined ? { state: o.state } : {}),
       tclo: o.tclo,
-      tracePath: o.trace ?? null,
-      traceLimit: o.traceLimit ?? null,
-      pinCpu: o.pin ?? null,
-      seccomp: true,
-      onStarted: (pid) => {
-        childPid = pid;
-        if (pending !== null) send(pending);
-      },
-      ...(o.state !== undefined ? { onState: save } : {}),
-      onTclo: (cmd, ok, text) => {
-        if (o.verbose) process.stderr.write(`vmport: tclo "${escapeText(cmd)}": ${ok ? "OK" : "ERROR"} ${escapeText(text)}\n`);
-      },
+      ...(o.trace !== undefined ? { trace: o.trace } : {}),
+      ...(o.traceLimit !== undefined ? { traceLimit: o.traceLimit } : {}),
+      pin: o.pin ?? null,
+      stdio: "inherit",
     });
-    save(out.state);
+    session = s;
+    if (pending !== null) s.kill(pending);
+    s.on("state-error", (e) => process.stderr.write(`vmport: --state ${o.state}: ${e.message}\n`));
+    if (o.verbose) s.on("tclo-result", (r) => process.stderr.write(`vmport: tclo "${escapeText(r.command)}": ${r.ok ? "OK" : "ERROR"} ${escapeText(r.text)}\n`));
+    let server: ControlServer | null = null;
+    if (control !== null) {
+      try {
+        server = await control.ControlServer.listen(s, o.control!);
+      } catch (e) {
+        process.stderr.write(`vmport: --control ${o.control}: ${escapeText((e as Error).message)}\n`); // the program runs on without it
+      }
+    }
+    const out = await s.exited;
+    await server?.closed;
     if (o.report !== undefined) {
       try {
         writeDurableFile(o.report, JSON.stringify(out.report, null, 2) + "\n");
@@ -130,15 +122,15 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
         process.stderr.write(`vmport: --report ${o.report}: ${(e as Error).message}\n`); // the program's status still stands
       }
     }
-    if (out.result.execErrno !== null) {
-      process.stderr.write(`vmport: run: ${escapeText(execFailure(argv[0]!, out.result.execErrno).message)}\n`);
-      return out.result.exitStatus;
+    if (out.execError !== null) {
+      process.stderr.write(`vmport: run: ${escapeText(out.execError)}\n`);
+      return out.status;
     }
     if (o.verbose) {
-      const c = out.counters;
-      process.stderr.write(`vmport: exit ${out.result.exitStatus}, ${out.result.traps} backdoor calls emulated\n`);
+      const c = out.counters["tracer"] ?? {};
+      process.stderr.write(`vmport: exit ${out.status}, ${out.report.backdoorCalls} backdoor calls emulated\n`);
       process.stderr.write(`vmport: cpuid: ${c["patched"] ?? 0} sites patched, ${c["cpuids"] ?? 0} emulated; ${c["execMmaps"] ?? 0} executable mmaps followed; peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB\n`);
-      if (o.state !== undefined) process.stderr.write(`vmport: state saves ${saves} (coalesced)\n`);
+      if (o.state !== undefined) process.stderr.write(`vmport: state saves ${out.stateSaves} (coalesced)\n`);
       const skipped = ["sharedSkipped", "mappedNotRegular", "mappedUnreadable", "sectionsTooLarge", "sitesOverLimit", "killedAfterRoot", "foreignSeccomp"].filter((k) => (c[k] ?? 0) > 0);
       if (skipped.length > 0) process.stderr.write(`vmport: ${skipped.map((k) => `${k} ${c[k]}`).join(", ")}\n`);
       const g = out.report.guest;
@@ -149,7 +141,7 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
       const unknown = Object.entries(out.report.unknownRpc.commands).map(([name, n]) => `"${escapeText(name)}" x${n}`);
       if (unknown.length > 0) process.stderr.write(`vmport: RPCs answered "Unknown command": ${unknown.join(", ")}\n`);
     }
-    return out.result.exitStatus;
+    return out.status;
   } catch (e) {
     if (e instanceof ExecError) {
       process.stderr.write(`vmport: run: ${escapeText(e.message)}\n`);

@@ -18,12 +18,17 @@ export type VmportErrorCode =
   | "VMPORT_GUEST_NOT_VMWARE"
   | "VMPORT_GUEST_RPC"
   | "VMPORT_GUEST_UNSUPPORTED"
+  | "VMPORT_INTERNAL"
   | "VMPORT_INVALID_ACCESS_WIDTH"
   | "VMPORT_INVALID_RANGE"
+  | "VMPORT_NO_BACKDOOR"
+  | "VMPORT_NO_DEVICE"
   | "VMPORT_OVERLAPPING_RANGE"
+  | "VMPORT_SESSION_EXITED"
   | "VMPORT_TCLO_CLOSED"
   | "VMPORT_TCLO_QUEUE_FULL"
-  | "VMPORT_TCLO_TIMEOUT";
+  | "VMPORT_TCLO_TIMEOUT"
+  | "VMPORT_TIMEOUT";
 
 /** A host-side error with a stable {@link VmportErrorCode}. */
 export class VmportError extends Error {

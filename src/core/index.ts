@@ -5,3 +5,4 @@ export * from "./clock.js";
 export * from "./random.js";
 export * from "./text.js";
 export * from "./own-keys.js";
+export * from "./events.js";

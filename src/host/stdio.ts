@@ -30,6 +30,11 @@ const O_RDWR = 2;
 export interface StdioPlan {
   /** Per descriptor 0–2: it was closed when vmport started (Node replaced it with /dev/null). */
   closed: boolean[];
+  /**
+   * Per descriptor 0–2: the descriptor of this process the program gets in its place (a pipe, `/dev/null`), or -1
+   * for closed. Default: the same number (vmport's own descriptors).
+   */
+  fds?: number[];
 }
 
 /** Whether descriptor `fd` is Node's stand-in for a descriptor that was closed: `/dev/null` opened read-write. */

@@ -30,12 +30,12 @@ test("backdoor IN at CPL 3 (ed: in eax,dx) with the L1 intercept: a nested exit,
   assert.equal(res.gpLevel, GpLevel.L1);
   assert.ok(cpu.regs.equals(before), "registers and RIP unchanged");
   assert.equal(mem.readCalls, 0, "nothing was fetched or decoded");
-  assert.deepEqual([vm.counters.gpExits, vm.counters.nestedExits, vm.counters.emulated, vm.counters.reflectedGp], [1, 1, 0, 0]);
+  assert.deepEqual([vm.interceptCounters.gpExits, vm.interceptCounters.nestedExits, vm.interceptCounters.emulated, vm.interceptCounters.reflectedGp], [1, 1, 0, 0]);
   assert.equal(vm.backdoor!.counters.commands, 0, "the backdoor never saw it");
   // A segment-related #GP (non-zero error code) goes to L1 with its error code.
   const seg = setup("ed", GETVERSION);
   assert.equal(vm.handleGp(seg.cpu, seg.mem, { errorCode: 0x18 }).errorCode, 0x18);
-  assert.equal(vm.counters.nestedExits, 2);
+  assert.equal(vm.interceptCounters.nestedExits, 2);
 });
 
 test("the same access without the L1 intercept is today's: L0 emulates GETVERSION (nested or not)", () => {
@@ -46,7 +46,7 @@ test("the same access without the L1 intercept is today's: L0 emulates GETVERSIO
     assert.equal(res.gpLevel, GpLevel.L0);
     assert.equal(regValue(cpu.regs, "rbx"), MAGIC);
     assert.equal(regValue(cpu.regs, "rip"), 0x1001n);
-    assert.equal(vm.counters.nestedExits, 0);
+    assert.equal(vm.interceptCounters.nestedExits, 0);
   }
 });
 
@@ -73,7 +73,7 @@ test("an allowed access raises no #GP, so there is no nested exit: CPL 0, IOPL 3
     assert.equal(res.outcome, Outcome.COMPLETED, JSON.stringify(cpuInit));
     assert.equal(res.gpLevel, GpLevel.NONE);
     assert.equal(regValue(cpu.regs, "rbx"), MAGIC);
-    assert.deepEqual([vm.counters.gpExits, vm.counters.nestedExits], [0, 0]);
+    assert.deepEqual([vm.interceptCounters.gpExits, vm.interceptCounters.nestedExits], [0, 0]);
   }
   // The same access denied (CPL 3, IOPL 0): #GP, which L1 takes.
   const vm = nestedVm();
@@ -88,7 +88,7 @@ test("RDPMC pseudo-counters (0f 33) #GP only when not permitted: CPL 3 without C
   const vm = nestedVm();
   assert.equal(vm.step(denied.cpu, denied.mem).outcome, Outcome.NESTED_EXIT);
   assert.ok(denied.cpu.regs.equals(before));
-  assert.equal(vm.counters.pseudoPmcReads, 0);
+  assert.equal(vm.interceptCounters.pseudoPmcReads, 0);
   for (const cpuInit of [{ cpl: 0 }, { cr4Pce: true }]) {
     const ok = setup("0f 33", { rcx: 0x10001n }, cpuInit);
     const res = vm.step(ok.cpu, ok.mem);
@@ -138,7 +138,7 @@ test("the exit can say it came from L2 (GpExitInfo.nested) whatever the VM defau
 test("trace records say which level took each #GP", () => {
   const vm = nestedVm(0);
   const recs: TraceRecord[] = [];
-  vm.traceSink = (r) => void recs.push(r);
+  vm.trace.on((a) => void recs.push(a.toRecord()));
   const emulated = setup("ed", GETVERSION);
   vm.handleGp(emulated.cpu, emulated.mem);
   vm.nested = L1_GP;

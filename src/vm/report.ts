@@ -44,8 +44,8 @@ export interface VmReport {
   /** Backdoor accesses emulated (IN/OUT/INS/OUTS on 0x5658/0x5659 and pseudo-PMC reads). */
   backdoorCalls: number;
   /**
-   * Counters by component: `intercept` (the #GP intercept), `backdoor` (LB device), `channels` (message channel),
-   * `rpci`, `tclo`, `guest` (dropped model entries), `mouse`, and from `vmport run` `tracer` (ptrace engine).
+   * Counters by component, as `vm.counters()` gathers them (`intercept`, `backdoor`, `hb`, `clipboard`, `channels`,
+   * `rpci`, `tclo`, `guest`, `mouse`, `events`), and from `vmport run` `tracer` (ptrace engine).
    */
   counters: Record<string, Record<string, number>>;
   /** The whole guest-state model. */
@@ -99,24 +99,16 @@ export function buildReport(vm: VirtualMachine, run: ReportRunInfo | null = null
   for (const [ns, entries] of m.namespaces.entries()) {
     namespaces[ns] = Object.fromEntries(entries.map(([k, v]) => [k, toStoredBytes(v)]));
   }
-  const counters: Record<string, Record<string, number>> = {
-    intercept: { ...vm.counters },
-    channels: { ...m.channels.counters },
-    rpci: { ...m.rpci.counters },
-    tclo: { timeouts: m.tclo.timeouts, strayResults: m.tclo.strayResults, resetsSkipped: m.tclo.resetsSkipped },
-    guest: { droppedEntries: m.guest.droppedEntries, droppedLogLines: m.guest.droppedLogLines },
-    mouse: { ...vm.mouse.counters },
-  };
-  if (vm.backdoor !== null) counters["backdoor"] = { ...vm.backdoor.counters };
+  const counters = vm.counters();
   if (run?.counters !== undefined) counters["tracer"] = { ...run.counters };
   return {
     schema: REPORT_SCHEMA,
     exit: run === null ? null : { status: run.exitStatus, signal: run.signal, signalName: run.signal === null ? null : signalName(run.signal) },
-    backdoorCalls: run?.backdoorCalls ?? vm.counters.emulated,
+    backdoorCalls: run?.backdoorCalls ?? vm.interceptCounters.emulated,
     counters,
     guest: { ...model, namespaces },
     tclo: { commands: m.tcloHistory.entries(), dropped: m.tcloHistory.dropped },
-    log: { lines: log, dropped: m.guest.droppedLogLines },
+    log: { lines: log, dropped: m.guest.counters.droppedLogLines },
     unknownRpc: { commands: m.rpci.unknownCommands(), other: m.rpci.unknownOther, total: m.rpci.counters.unknown },
   };
 }

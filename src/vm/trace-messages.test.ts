@@ -18,7 +18,7 @@ const enc = new TextEncoder();
 function traced(): { vm: VirtualMachine; g: Guest; records: TraceRecord[] } {
   const vm = new VirtualMachine({ clock: new VirtualClock(), random: new SeededRandom(2) });
   const records: TraceRecord[] = [];
-  vm.traceSink = (r) => records.push(JSON.parse(JSON.stringify(r)) as TraceRecord);
+  vm.trace.on((a) => records.push(JSON.parse(JSON.stringify(a.toRecord())) as TraceRecord));
   return { vm, g: new Guest(vm), records };
 }
 

@@ -121,7 +121,7 @@ test("real and vm86 modes: ED is in ax,dx; IP wraps at 64 KiB; CS base applies",
   const real = setup("66 ed", { rax: MAGIC, rcx: 10n, rdx: 0x5658n }, { mode: CpuMode.REAL });
   assert.equal(vm.step(real.cpu, real.mem).outcome, Outcome.COMPLETED);
   assert.equal(regValue(real.cpu.regs, "rax"), 6n);
-  assert.equal(vm.counters.gpExits, 1, "the real-mode access did not go through #GP");
+  assert.equal(vm.interceptCounters.gpExits, 1, "the real-mode access did not go through #GP");
 });
 
 test("a disabled backdoor behaves like hardware without VMware: ring 3 faults, ring 0 reads all-ones", () => {
@@ -263,7 +263,7 @@ test("a wrong exit length hint is counted, and the decoded length wins", () => {
   const { cpu, mem } = setup("66 ed", { rax: MAGIC, rcx: 10n, rdx: 0x5658n });
   vm.handleGp(cpu, mem, { instructionLength: 1 });
   assert.equal(regValue(cpu.regs, "rip"), 0x1002n);
-  assert.equal(vm.counters.lengthHintMismatches, 1);
+  assert.equal(vm.interceptCounters.lengthHintMismatches, 1);
 });
 
 test("TSS bitmap that allows 0x5658 at CPL 3: step reaches the device without a #GP", () => {
@@ -272,7 +272,7 @@ test("TSS bitmap that allows 0x5658 at CPL 3: step reaches the device without a 
   bm[0x5658 >>> 3] = 0;
   const { cpu, mem } = setup("ed", { rax: MAGIC, rcx: 10n, rdx: 0x5658n }, { ioBitmap: bm });
   assert.equal(vm.step(cpu, mem).outcome, Outcome.COMPLETED);
-  assert.equal(vm.counters.gpExits, 0);
+  assert.equal(vm.interceptCounters.gpExits, 0);
   assert.equal(regValue(cpu.regs, "rbx"), MAGIC);
 });
 

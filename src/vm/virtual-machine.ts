@@ -38,7 +38,8 @@ import type { RandomSource } from "../core/random.js";
 import { BdoorCmd } from "../devices/backdoor/constants.js";
 import { Messaging } from "../channels/messaging.js";
 import { Vmmouse } from "../devices/vmmouse/vmmouse.js";
-import { buildTraceRecord, type TraceSink } from "./trace.js";
+import { TraceAccess } from "./trace.js";
+import { EventSet } from "../core/events.js";
 import { GpLevel, checkNested, type NestedL1 } from "./nested.js";
 
 /**
@@ -109,8 +110,8 @@ export class VirtualMachine {
   readonly backdoor: BackdoorDevice | null;
   /** HB device, or null when the profile disables the backdoor. */
   readonly hb: BackdoorHbDevice | null;
-  /** Counters. */
-  readonly counters: VmCounters = {
+  /** What the intercept counted (one record of {@link counters}). */
+  readonly interceptCounters: VmCounters = {
     gpExits: 0, emulated: 0, reflectedGp: 0, raisedUd: 0, raisedPf: 0, partialStrings: 0, pseudoPmcReads: 0, lengthHintMismatches: 0,
     nestedExits: 0,
   };
@@ -125,8 +126,11 @@ export class VirtualMachine {
   readonly messaging: Messaging;
   /** The absolute pointer; feed host input with `vm.mouse.event(x, y, buttons, wheel)`. */
   readonly mouse = new Vmmouse();
-  /** Receives one record per intercepted or stepped instruction, or null (the default: no cost). */
-  traceSink: TraceSink | null = null;
+  /**
+   * One event per intercepted or stepped instruction: a {@link TraceAccess} valid during the call (`toRecord()`
+   * builds the JSON record). With no listener, tracing costs one comparison per access.
+   */
+  readonly trace = new EventSet<TraceAccess>();
 
   private readonly access = newPortAccess();
   private readonly fetcher = new InstructionFetcher();
@@ -135,6 +139,9 @@ export class VirtualMachine {
   private scratch = new Uint8Array(4096);
   /** L1's exception bitmap for the exit or step in progress; 0 when the guest is not an L2 guest. */
   private l1Bitmap = 0;
+  private readonly access1 = new TraceAccess(this, this.fetcher, this.insn);
+  /** True inside a traced `step`: a denied access re-enters `handleGp`, and the step is recorded once. */
+  private stepping = false;
 
   /** @throws VmportError VMPORT_BAD_PROFILE for a bad profile key, VMPORT_BAD_ARGUMENT for a bad `nested`. */
   constructor(options: VirtualMachineOptions = {}) {
@@ -165,6 +172,32 @@ export class VirtualMachine {
     }
   }
 
+  /**
+   * Every component's counters, one record each: `intercept` (this VM's #GP intercept), `backdoor` (LB device) and
+   * `hb` (HB device) when the backdoor is enabled, `clipboard` (legacy clipboard misuse), `channels` (message
+   * channel), `rpci`, `tclo`, `guest` (dropped model entries), `mouse`, and `events` (listener calls that threw,
+   * over every listener set of the VM). Copies: reading them changes nothing.
+   */
+  counters(): Record<string, Record<string, number>> {
+    const m = this.messaging;
+    const out: Record<string, Record<string, number>> = { intercept: { ...this.interceptCounters } };
+    if (this.backdoor !== null) {
+      const st = this.backdoor.ctx.state;
+      out["backdoor"] = { ...this.backdoor.counters };
+      out["clipboard"] = { refused: st.clipboardRefused, strayPieces: st.clipboardStrayPieces };
+    }
+    if (this.hb !== null) out["hb"] = { ...this.hb.counters };
+    out["channels"] = { ...m.channels.counters };
+    out["rpci"] = { ...m.rpci.counters };
+    out["tclo"] = { ...m.tclo.counters };
+    out["guest"] = { ...m.guest.counters };
+    out["mouse"] = { ...this.mouse.counters };
+    const sets: { readonly errors: number }[] = [this.trace, this.mouse.packets, m.guestinfo.changes, m.guest.changes, m.tclo.events, m.rpci.exchanges, m.namespaces.changes];
+    if (this.backdoor !== null) sets.push(this.backdoor.ctx.state.guestSelections);
+    out["events"] = { listenerErrors: sets.reduce((n, e) => n + e.errors, 0) };
+    return out;
+  }
+
   /** Run time-based work on the VM clock (TCLO command timeouts). Front ends call it periodically. */
   runTimers(): void {
     this.messaging.tclo.expire();
@@ -176,17 +209,21 @@ export class VirtualMachine {
    * The returned object is reused by the next call.
    */
   handleGp(cpu: CpuState, mem: GuestMemory, exit?: GpExitInfo): ExitResult {
-    if (this.traceSink === null) return this.gpExit(cpu, mem, exit);
-    const before = cpu.regs.words.slice();
+    if (this.trace.size === 0 || this.stepping) return this.gpExit(cpu, mem, exit);
+    const a = this.access1;
+    a.before.set(cpu.regs.words);
     const res = this.gpExit(cpu, mem, exit);
-    this.traceSink(buildTraceRecord(this, cpu, before, this.fetcher, this.insn, res, "gp"));
+    a.via = "gp";
+    a.cpu = cpu;
+    a.res = res;
+    this.trace.emit(a);
     return res;
   }
 
   private gpExit(cpu: CpuState, mem: GuestMemory, exit?: GpExitInfo): ExitResult {
     const res = this.result;
     res.reset();
-    this.counters.gpExits++;
+    this.interceptCounters.gpExits++;
     const nested = exit === undefined || exit.nested === undefined ? this.nested : exit.nested;
     const l1 = (this.l1Bitmap = nested === null ? 0 : nested.exceptionBitmap);
     const errorCode = exit?.errorCode ?? 0;
@@ -210,17 +247,21 @@ export class VirtualMachine {
    * The returned object is reused by the next call.
    */
   step(cpu: CpuState, mem: GuestMemory): ExitResult {
-    if (this.traceSink === null) return this.stepInner(cpu, mem);
-    const before = cpu.regs.words.slice();
-    const sink = this.traceSink;
-    this.traceSink = null; // a denied access re-enters handleGp: record the step once
+    if (this.trace.size === 0) return this.stepInner(cpu, mem);
+    const a = this.access1;
+    a.before.set(cpu.regs.words);
+    this.stepping = true; // a denied access re-enters handleGp: record the step once
+    let res: ExitResult;
     try {
-      const res = this.stepInner(cpu, mem);
-      sink(buildTraceRecord(this, cpu, before, this.fetcher, this.insn, res, "step"));
-      return res;
+      res = this.stepInner(cpu, mem);
     } finally {
-      this.traceSink = sink;
+      this.stepping = false;
     }
+    a.via = "step";
+    a.cpu = cpu;
+    a.res = res;
+    this.trace.emit(a);
+    return res;
   }
 
   private stepInner(cpu: CpuState, mem: GuestMemory): ExitResult {
@@ -258,7 +299,7 @@ export class VirtualMachine {
     res.size = insn.size;
     res.length = insn.length;
     if (st !== DecodeStatus.OK && st !== DecodeStatus.NOT_IO) return this.fetchFault(cpu, st, res);
-    if (hint > 0 && insn.length > 0 && hint !== insn.length) this.counters.lengthHintMismatches++;
+    if (hint > 0 && insn.length > 0 && hint !== insn.length) this.interceptCounters.lengthHintMismatches++;
     return true;
   }
 
@@ -274,7 +315,7 @@ export class VirtualMachine {
     const f = this.fetcher;
     if (st === DecodeStatus.LOCK) {
       if (this.toL1(res, Fault.UD)) return false;
-      this.counters.raisedUd++;
+      this.interceptCounters.raisedUd++;
       res.outcome = Outcome.FAULT;
       res.fault = Fault.UD;
     } else if (st === DecodeStatus.TOO_LONG || f.fault === FetchFault.GP) {
@@ -283,7 +324,7 @@ export class VirtualMachine {
       res.faultAddress = f.faultAddress();
       res.errorCode = pfErrorCode(cpu, false, true);
       if (this.toL1(res, Fault.PF)) return false;
-      this.counters.raisedPf++;
+      this.interceptCounters.raisedPf++;
       res.outcome = Outcome.FAULT;
       res.fault = Fault.PF;
     }
@@ -294,7 +335,7 @@ export class VirtualMachine {
   private reflectGp(res: ExitResult, errorCode: number): ExitResult {
     res.errorCode = errorCode;
     if (this.toL1(res, Fault.GP)) return res;
-    this.counters.reflectedGp++;
+    this.interceptCounters.reflectedGp++;
     res.outcome = Outcome.FAULT;
     res.fault = Fault.GP;
     res.gpLevel = GpLevel.L0;
@@ -307,7 +348,7 @@ export class VirtualMachine {
    */
   private toL1(res: ExitResult, fault: Fault): boolean {
     if ((this.l1Bitmap & (1 << fault)) === 0) return false;
-    this.counters.nestedExits++;
+    this.interceptCounters.nestedExits++;
     res.outcome = Outcome.NESTED_EXIT;
     res.fault = fault;
     if (fault === Fault.GP) res.gpLevel = GpLevel.L1;
@@ -335,8 +376,8 @@ export class VirtualMachine {
       default:
         return this.reflectGp(res, 0);
     }
-    this.counters.pseudoPmcReads++;
-    this.counters.emulated++;
+    this.interceptCounters.pseudoPmcReads++;
+    this.interceptCounters.emulated++;
     v = BigInt.asUintN(64, v);
     regs.set32ZeroExtend(Reg.RAX, Number(v & 0xffffffffn));
     regs.set32ZeroExtend(Reg.RDX, Number(v >> 32n));
@@ -365,13 +406,13 @@ export class VirtualMachine {
     } else {
       if (!this.stringIo(cpu, mem, res)) return res;
       if (res.outcome === Outcome.PARTIAL) {
-        this.counters.emulated++;
+        this.interceptCounters.emulated++;
         return res;
       }
     }
     const bd = this.backdoor;
     res.command = port === BDOOR_PORT && bd !== null ? bd.lastCommand : -1;
-    this.counters.emulated++;
+    this.interceptCounters.emulated++;
     advanceIp(cpu, insn.length);
     return res; // outcome is COMPLETED since reset()
   }
@@ -484,7 +525,7 @@ export class VirtualMachine {
         if (lo < 0) w[Reg.RCX * 2 + 1] = (w[Reg.RCX * 2 + 1]! - 1) >>> 0;
       }
       if (n < count) {
-        this.counters.partialStrings++;
+        this.interceptCounters.partialStrings++;
         res.outcome = Outcome.PARTIAL;
       }
     }
@@ -495,7 +536,7 @@ export class VirtualMachine {
     res.faultAddress = addressToBigInt(lo, hi);
     res.errorCode = pfErrorCode(cpu, write, false);
     if (this.toL1(res, Fault.PF)) return;
-    this.counters.raisedPf++;
+    this.interceptCounters.raisedPf++;
     res.outcome = Outcome.FAULT;
     res.fault = Fault.PF;
   }

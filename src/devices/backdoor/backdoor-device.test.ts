@@ -180,7 +180,7 @@ test("legacy clipboard: host → guest in 4-byte pieces; guest → host complete
   assert.equal(call("ed", { rax: MAGIC, rcx: 7n }, { vm }).r("rax"), 0x6c6c6568n); // "hell"
   assert.equal(call("ed", { rax: MAGIC, rcx: 7n }, { vm }).r("rax"), 0x6fn); // "o"
   let got = "";
-  vm.backdoor!.ctx.state.onGuestClipboard = (t) => (got = new TextDecoder().decode(t));
+  vm.backdoor!.ctx.state.guestSelections.on((t) => (got = new TextDecoder().decode(t)));
   call("ed", { rax: MAGIC, rcx: 8n, rbx: 6n }, { vm });
   call("ed", { rax: MAGIC, rcx: 9n, rbx: 0x67617576n }, { vm }); // "vuag"
   assert.equal(got, "");

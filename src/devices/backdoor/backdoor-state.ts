@@ -7,6 +7,7 @@
  */
 import { MAX_SELECTION_BUFFER_LENGTH } from "./constants.js";
 import type { RemovableDevice, VmProfile } from "../profile.js";
+import { EventSet } from "../../core/events.js";
 
 /** Guest-visible state of the backdoor device. */
 export class BackdoorState {
@@ -36,8 +37,8 @@ export class BackdoorState {
    * "did anything change" for state saving.
    */
   durableGeneration = 0;
-  /** Called when the guest completes a selection. */
-  onGuestClipboard: ((text: Uint8Array) => void) | null = null;
+  /** Every selection the guest completes. */
+  readonly guestSelections = new EventSet<Uint8Array>();
 
   constructor(profile: VmProfile) {
     this.guiOptions = profile.guiOptions >>> 0;

@@ -14,10 +14,11 @@
  * packet is dropped and counted.
  * Source of truth: `protocol.md` §7 (constants, commands, handshakes), Linux `drivers/input/mouse/vmmouse.c`,
  * QEMU `hw/i386/vmmouse.c`, v86 `src/vmware.js`.
- * Does not: inject PS/2 bytes or raise IRQ 12 itself — an embedding does that in `onPacket`; RESTRICT is recorded
+ * Does not: inject PS/2 bytes or raise IRQ 12 itself — an embedding does that on `packets`; RESTRICT is recorded
  * but not enforced (QEMU ignores it too).
  */
 import { BdoorCmd } from "../backdoor/constants.js";
+import { EventSet } from "../../core/events.js";
 import type { CommandHandler, CommandRegistry } from "../backdoor/command-registry.js";
 
 /** ABSPOINTER_COMMAND arguments. */
@@ -52,6 +53,18 @@ export interface VmmouseCounters {
   dataErrors: number;
 }
 
+/** A packet the host queued for the guest, the event of {@link Vmmouse.packets}. */
+export interface VmmousePacket {
+  /** Word 0: button bits, and {@link VMMOUSE_RELATIVE_PACKET} in relative mode. */
+  flags: number;
+  /** Position (absolute) or delta (relative) as queued. */
+  x: number;
+  y: number;
+  wheel: number;
+  /** True when the move replaced (absolute) or added to (relative) a move still waiting. */
+  coalesced: boolean;
+}
+
 /** The device. */
 export class Vmmouse {
   /** True after READ_ID until DISABLE or an error. */
@@ -61,8 +74,8 @@ export class Vmmouse {
   /** Last RESTRICT value (0 any, 1 CPL0, 2 IOPL). */
   restrict = 0;
   readonly counters: VmmouseCounters = { packets: 0, coalesced: 0, dropped: 0, ignored: 0, dataErrors: 0 };
-  /** Called after a packet was queued or merged (an embedding raises IRQ 12 here). */
-  onPacket: (() => void) | null = null;
+  /** Every packet queued or merged (an embedding raises IRQ 12 here). */
+  readonly packets = new EventSet<VmmousePacket>();
   private readonly q = new Uint32Array(VMMOUSE_QUEUE_WORDS);
   private head = 0;
   private len = 0;
@@ -95,12 +108,13 @@ export class Vmmouse {
 
   /**
    * Host input: a pointer event. Absolute: `x`, `y` in 0…0xFFFF (clamped). Relative mode (guest's choice): pass
-   * deltas. `buttons` is a {@link VmmouseButton} mask; `wheel` a signed delta.
+   * deltas. `buttons` is a {@link VmmouseButton} mask; `wheel` a signed delta. Returns whether the event reached
+   * the queue: false when the guest has not enabled the device (counted `ignored`) or the queue is full (`dropped`).
    */
-  event(x: number, y: number, buttons = 0, wheel = 0): void {
+  event(x: number, y: number, buttons = 0, wheel = 0): boolean {
     if (!this.enabled) {
       this.counters.ignored++;
-      return;
+      return false;
     }
     const flags = (buttons & 0x38) | (this.absolute ? 0 : VMMOUSE_RELATIVE_PACKET);
     const px = this.absolute ? Math.max(0, Math.min(0xffff, Math.round(x))) : Math.round(x) | 0;
@@ -116,12 +130,12 @@ export class Vmmouse {
         this.setAt(this.lastMove + 2, (this.at(this.lastMove + 2) | 0) + py);
       }
       this.counters.coalesced++;
-      this.onPacket?.();
-      return;
+      if (this.packets.size > 0) this.packets.emit({ flags, x: this.at(this.lastMove + 1) | 0, y: this.at(this.lastMove + 2) | 0, wheel: 0, coalesced: true });
+      return true;
     }
     if (this.len + PACKET > VMMOUSE_QUEUE_WORDS) {
       this.counters.dropped++;
-      return;
+      return false;
     }
     const start = this.len;
     this.push(flags);
@@ -130,7 +144,8 @@ export class Vmmouse {
     this.push(wheel | 0);
     this.lastMove = plainMove ? start : -1;
     this.counters.packets++;
-    this.onPacket?.();
+    if (this.packets.size > 0) this.packets.emit({ flags, x: px, y: py, wheel: wheel | 0, coalesced: false });
+    return true;
   }
 
   /** Pop `n` words (the caller checked n ≤ queued). */

@@ -74,6 +74,8 @@ export interface Libc {
   faAddDup2(fa: unknown, fd: number, newfd: number): number;
   faAddClose(fa: unknown, fd: number): number;
   faAddOpen(fa: unknown, fd: number, path: string, oflag: number, mode: number): number;
+  /** `posix_spawn_file_actions_addchdir_np` (glibc ≥ 2.29). */
+  faAddChdir(fa: unknown, path: string): number;
   faDestroy(fa: unknown): number;
   attrInit(attr: unknown): number;
   attrSetFlags(attr: unknown, flags: number): number;
@@ -108,6 +110,7 @@ export function libc(): Libc {
   const faAddClose = lib.func("int posix_spawn_file_actions_addclose(void* fa, int fd)");
   const faAddOpen = lib.func("int posix_spawn_file_actions_addopen(void* fa, int fd, const char* path, int oflag, uint32_t mode)");
   const faDestroy = lib.func("int posix_spawn_file_actions_destroy(void* fa)");
+  const faAddChdir = lib.func("int posix_spawn_file_actions_addchdir_np(void* fa, const char* path)");
   const attrInit = lib.func("int posix_spawnattr_init(void* attr)");
   const attrSetFlags = lib.func("int posix_spawnattr_setflags(void* attr, short flags)");
   const attrSetSigDefault = lib.func("int posix_spawnattr_setsigdefault(void* attr, void* set)");
@@ -131,6 +134,7 @@ export function libc(): Libc {
     faAddDup2: (fa, a, b) => faAddDup2(fa, a, b) as number,
     faAddClose: (fa, fd) => faAddClose(fa, fd) as number,
     faAddOpen: (fa, fd, p, o, m) => faAddOpen(fa, fd, p, o, m) as number,
+    faAddChdir: (fa, p) => faAddChdir(fa, p) as number,
     faDestroy: (fa) => faDestroy(fa) as number,
     attrInit: (a) => attrInit(a) as number,
     attrSetFlags: (a, f) => attrSetFlags(a, f) as number,

@@ -119,17 +119,19 @@ export function resolveExec(argv: string[], pathVar: string | undefined, cwd = p
   const prog = argv[0]!;
   let path: string;
   if (prog.includes("/")) {
-    const r = check(prog, prog);
+    // Checked where it will be found (the program starts in `cwd`); executed by the name given, so a script's $0
+    // is what the caller wrote.
+    const r = check(prog, isAbsolute(prog) ? prog : join(cwd, prog));
     if ("message" in r) return r;
     path = prog;
   } else {
     let found: string | null = null;
     let refusal: ExecRefusal | null = null;
     for (const dir of (pathVar ?? "/usr/local/bin:/usr/bin:/bin").split(delimiter)) {
-      const p = join(dir === "" ? "." : dir, prog);
+      const p = isAbsolute(dir) ? join(dir, prog) : join(cwd, dir, prog);
       const r = check(prog, p);
       if (!("message" in r)) {
-        found = isAbsolute(p) ? p : join(cwd, p);
+        found = p;
         break;
       }
       if (r.exitStatus === 126 && refusal === null && !r.message.endsWith("Is a directory")) refusal = r; // execvp reports EACCES if nothing better is found
@@ -139,9 +141,9 @@ export function resolveExec(argv: string[], pathVar: string | undefined, cwd = p
   }
   // A file the kernel cannot execute as such: a text file without "#!" runs with /bin/sh (execvp's ENOEXEC rule);
   // anything else goes to the kernel, which may know it (binfmt_misc) or answer ENOEXEC.
-  const h = head(path, 4);
+  const h = head(isAbsolute(path) ? path : join(cwd, path), 4);
   const isElf = h !== null && h.length === 4 && h[0] === 0x7f && h[1] === 0x45 && h[2] === 0x4c && h[3] === 0x46;
   const isScript = h !== null && h.length >= 2 && h[0] === 0x23 && h[1] === 0x21;
-  if (!isElf && !isScript && h !== null && !looksBinary(path)) return { path: "/bin/sh", argv: ["sh", path, ...argv.slice(1)] };
+  if (!isElf && !isScript && h !== null && !looksBinary(isAbsolute(path) ? path : join(cwd, path))) return { path: "/bin/sh", argv: ["sh", path, ...argv.slice(1)] };
   return { path, argv };
 }

@@ -1,48 +1,49 @@
 /**
- * Run a program under the tracer worker and collect the result: the front-end API behind `vmport run`.
+ * Run a program under the tracer worker and collect the result: the one-call form of a `vmport/host` session
+ * (`../session.ts`), for `vmport demo` and the tracer's own tests.
  *
  * Before anything starts: PROGRAM is resolved as `execvp` would (a refusal rejects with {@link ExecError}, as a
  * shell would answer it), and vmport's own stdout/stderr are settled so that the program inherits its descriptors
  * in the mode vmport was given them (`stdio.ts`).
  * Durable state: `onState` is called with at most one snapshot at a time (the worker coalesces changes while it
- * runs); it must finish its write before returning.
- * Does not: write files other than the trace (the CLI writes the state file from `onState`).
+ * runs) and with the state at exit; it must finish its write before returning.
+ * Does not: write files other than the trace.
  */
-import { Worker, MessageChannel } from "node:worker_threads";
-import { fileURLToPath } from "node:url";
-import { writeSync } from "node:fs";
-import { VmportError } from "../../core/errors.js";
-import { SAVE_FLAG, type WorkerJob, type WorkerMessage } from "./worker-protocol.js";
+import { ExecError, launch } from "../session.js";
 import type { RunResult } from "./tracer.js";
 import type { GuestStateSnapshot } from "../../channels/guest-state.js";
 import type { DurableState } from "../../vm/persistence.js";
-import { execFailure, resolveExec } from "./program.js";
-import { settleOwnStdio, stdioAtStart } from "../stdio.js";
-
-/** PROGRAM cannot be executed: the message and exit status a shell would give. */
-export class ExecError extends VmportError {
-  /** 126 (found but not executable) or 127 (not found). */
-  readonly exitStatus: number;
-  constructor(message: string, exitStatus: number) {
-    super("VMPORT_EXEC_FAILED", message);
-    this.exitStatus = exitStatus;
-  }
-}
+import type { VmProfileInput } from "../../devices/profile.js";
 import type { VmReport } from "../../vm/report.js";
 
+export { ExecError };
+
 /** Options of {@link runTraced}. */
-export type RunOptions = Omit<WorkerJob, "control" | "exec" | "stdio" | "saveFlags" | "wantState" | "traceLimit"> & {
+export interface RunOptions {
   /** Program and arguments. */
   argv: string[];
+  /** Environment as `KEY=VALUE`. */
+  env: string[];
+  profile: VmProfileInput;
+  /** Durable state to restore first, or null. */
+  state: unknown;
+  /** guestinfo to set (after the state). */
+  guestinfo: [string, string][];
+  /** TCLO commands queued at start. */
+  tclo: string[];
+  /** Path of a JSON Lines trace file, or null. */
+  tracePath: string | null;
   /** Stop the trace file after this many bytes (default: no limit). */
   traceLimit?: number | null;
+  pinCpu: number | null;
+  seccomp: boolean;
   /** Called with the durable state when the guest changed it; at most one call at a time, write before returning. */
   onState?: (s: DurableState) => void;
-  /** Called with each TCLO result. */
+  /** Called with each TCLO result, as it arrives. */
   onTclo?: (command: string, ok: boolean, text: string) => void;
   /** Called once the program is running, with a handle to change the host side while it runs. */
   onStarted?: (pid: number, control: RunControl) => void;
-};
+}
 
 /** A running program: change the host side while it runs. */
 export interface RunControl {
@@ -62,95 +63,34 @@ export interface RunOutcome {
   report: VmReport;
 }
 
-/** PATH from an environment list. */
-function envPath(env: string[]): string | undefined {
-  const e = env.find((x) => x.startsWith("PATH="));
-  return e === undefined ? undefined : e.slice(5);
-}
-
 /**
  * Run `argv` traced; resolves when the root program has exited. Rejects with {@link ExecError} when PROGRAM cannot
  * be executed (nothing ran), or with the worker's error message.
  */
-export function runTraced(o: RunOptions): Promise<RunOutcome> {
-  const plan = resolveExec(o.argv, envPath(o.env));
-  if ("message" in plan) return Promise.reject(new ExecError(plan.message, plan.exitStatus));
-  const here = fileURLToPath(import.meta.url);
-  const ext = here.endsWith(".ts") ? ".ts" : ".js";
-  const { port1, port2 } = new MessageChannel();
-  const { onState, onTclo, onStarted, argv, traceLimit, ...rest } = o;
-  const saveFlags = new Int32Array(new SharedArrayBuffer(8));
-  const job: WorkerJob = {
-    ...rest,
-    exec: plan,
-    traceLimit: traceLimit ?? null,
-    stdio: stdioAtStart(),
-    wantState: onState !== undefined,
-    saveFlags,
-    control: port2,
-  };
-  settleOwnStdio();
-  const url = new URL(`./worker${ext}`, import.meta.url);
-  // Under tsx (tests, benchmarks) the worker must register the TypeScript loader itself before importing the
-  // worker module (Node 20 does not apply the parent's --import hooks to a worker's entry); the built CLI runs JS.
-  const worker =
-    ext === ".ts"
-      ? new Worker(`import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`, {
-          eval: true,
-          workerData: job,
-          transferList: [port2],
-        })
-      : new Worker(url, { workerData: job, transferList: [port2] });
-  return new Promise<RunOutcome>((resolve, reject) => {
-    let settled = false;
-    let doorbellFd = -1;
-    const ring = () => {
-      if (doorbellFd < 0 || settled) return;
-      try {
-        writeSync(doorbellFd, "x"); // wake the tracer even if no trap is pending
-      } catch {
-        // the run is ending
-      }
-    };
-    worker.on("message", (m: WorkerMessage) => {
-      if (m.type === "started") {
-        doorbellFd = m.doorbellFd;
-        const send = (msg: object) => {
-          port1.postMessage(msg);
-          ring();
-        };
-        onStarted?.(m.pid, {
-          setGuestinfo: (key, value) => send({ type: "guestinfo", key, value }),
-          tclo: (command) => send({ type: "tclo", command }),
-        });
-      } else if (m.type === "state") {
-        try {
-          onState?.(m.state);
-        } finally {
-          Atomics.store(saveFlags, SAVE_FLAG.BUSY, 0);
-          if (Atomics.load(saveFlags, SAVE_FLAG.DIRTY) === 1) ring(); // changed meanwhile: ask for the latest
-        }
-      } else if (m.type === "tclo") onTclo?.(m.command, m.ok, m.text);
-      else if (m.type === "error") {
-        settled = true;
-        reject(new Error(m.message));
-      } else if (m.type === "done") {
-        settled = true;
-        const r = m.result;
-        if (r.execErrno !== null) {
-          const f = execFailure(argv[0]!, r.execErrno);
-          r.exitStatus = f.exitStatus;
-          if (m.report.exit !== null) m.report.exit.status = f.exitStatus;
-        }
-        resolve({ result: r, guest: m.guest, state: m.state, counters: m.counters, report: m.report });
-      }
-    });
-    worker.on("error", (e) => {
-      if (!settled) reject(e);
-    });
-    worker.on("exit", () => {
-      port1.close();
-      if (!settled) reject(new Error("tracer worker exited without a result"));
-    });
+export async function runTraced(o: RunOptions): Promise<RunOutcome> {
+  const s = await launch({
+    argv: o.argv,
+    env: o.env,
+    cwd: null,
+    profile: o.profile,
+    state: o.state,
+    guestinfo: o.guestinfo,
+    tclo: o.tclo,
+    tracePath: o.tracePath,
+    traceLimit: o.traceLimit ?? null,
+    pinCpu: o.pinCpu,
+    seccomp: o.seccomp,
+    stdio: "inherit",
+    onState: o.onState ?? null,
+    stateFile: null,
   });
+  const onTclo = o.onTclo;
+  if (onTclo !== undefined) s.on("tclo-result", (r) => onTclo(r.command, r.ok, r.text));
+  o.onStarted?.(s.pid, {
+    setGuestinfo: (key, value) => void s.guestinfo.set(key, value).catch(() => {}),
+    tclo: (command) => void s.tclo(command).catch(() => {}),
+  });
+  const exit = await s.exited;
+  const d = s.finalDetails()!;
+  return { result: d.result, guest: d.guest, state: exit.state, counters: d.counters, report: exit.report };
 }

@@ -40,8 +40,10 @@ export interface TracerOptions {
   pinCpu: number | null;
   /** Install the syscall policy (default true). */
   seccomp?: boolean;
-  /** Descriptors 0–2 as vmport was given them (default: all open, blocking). */
+  /** Descriptors 0–2 for the program (default: vmport's own, all open, blocking). */
   stdio?: StdioPlan;
+  /** Working directory of the program (default: vmport's). */
+  cwd?: string | null;
   /** Called after every emulated backdoor access (state saving). Keep it cheap. */
   afterTrap?: () => void;
   /**
@@ -117,7 +119,7 @@ export class Tracer {
   /** Clear O_NONBLOCK on descriptors 0–2 (Node's libuv set it on pipes; the program shares the descriptions). */
   private restoreStdioFlags(plan: StdioPlan): void {
     for (const fd of [0, 1, 2]) {
-      if (plan.closed[fd]) continue;
+      if (plan.closed[fd] || (plan.fds?.[fd] ?? fd) !== fd) continue; // only vmport's own descriptors are shared
       const cur = this.c.syscall6(SYS_FCNTL, fd, F_GETFL, 0, 0, 0, 0);
       if (cur < 0) continue;
       const want = blockingFlags(cur);
@@ -135,9 +137,11 @@ export class Tracer {
     const attr = c.alloc(336);
     c.faInit(fa.ptr);
     for (const fd of [0, 1, 2]) {
-      if (stdio.closed[fd]) c.faAddClose(fa.ptr, fd); // closed when vmport started: closed for the program too
-      else c.faAddDup2(fa.ptr, fd, fd); // clears FD_CLOEXEC, which Node sets on 0–2
+      const src = stdio.fds?.[fd] ?? fd;
+      if (stdio.closed[fd] || src < 0) c.faAddClose(fa.ptr, fd); // closed when vmport started: closed for the program too
+      else c.faAddDup2(fa.ptr, src, fd); // clears FD_CLOEXEC, which Node sets on 0–2
     }
+    if (this.o.cwd != null && c.faAddChdir(fa.ptr, this.o.cwd) !== 0) throw new Error(`cannot use ${this.o.cwd} as the working directory`);
     c.attrInit(attr.ptr);
     c.attrSetSigDefault(attr.ptr, new Uint8Array(128).fill(0xff)); // Node ignores SIGPIPE/SIGXFSZ: reset all
     c.attrSetSigMask(attr.ptr, new Uint8Array(128));
@@ -185,6 +189,18 @@ export class Tracer {
     const rc = c.posixSpawn(pid, "/usr/bin/head", fa.ptr, null, ["head", "-c", "1", null], [null]);
     c.faDestroy(fa.ptr);
     this.doorbellPid = rc === 0 ? pid[0]! : 0;
+  }
+
+  /**
+   * Close the doorbell pipe after {@link run} (a process may run many tracers one after the other). With
+   * `keepWriteEnd`, {@link doorbellFd} stays open: another thread may still ring it, and closes it itself (a
+   * descriptor closed under a writer could be reused by an unrelated file, which the ring would then write to).
+   */
+  closeDoorbell(keepWriteEnd = false): void {
+    if (this.doorbellRead >= 0) this.c.close(this.doorbellRead);
+    this.doorbellRead = -1;
+    if (!keepWriteEnd && this.doorbellFd >= 0) this.c.close(this.doorbellFd);
+    if (!keepWriteEnd) this.doorbellFd = -1;
   }
 
   private pin(pid: number): void {

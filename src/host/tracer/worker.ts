@@ -4,8 +4,14 @@
  * cost more than the trap).
  *
  * Receives a {@link WorkerJob} as `workerData`; posts `{ type: "started", pid }` once the program runs and
- * `{ type: "done", result, guest, state, report }` at the end (`report`: `vm/report.ts`). Host-side changes while the guest runs arrive on the control
- * port and are applied when the doorbell rings (see `Tracer`), so the per-trap path has no extra work.
+ * `{ type: "done", result, guest, state, report }` at the end (`report`: `vm/report.ts`). Host requests while the
+ * guest runs (`worker-protocol.ts`: guestinfo, TCLO, mouse, clipboard, devices, the model, counters) arrive on the
+ * control port and are answered when the doorbell rings (see `Tracer`), also while the guest makes no backdoor call.
+ * Events: engine listener sets are listened to only while the main thread wants the events (a guest-model listener
+ * for `guest-change`/`guest-log`; a `vm.trace` listener writing into the shared trace ring for backdoor calls), and
+ * each event is posted as it happens — synchronously, from the listener, because this thread never returns to its
+ * event loop while the guest runs (promise callbacks would run only after the program exits). TCLO results are
+ * always forwarded (they are host-paced). With nobody listening, a trap runs exactly the work it ran before.
  * State saving is coalesced: after each access the worker compares one number (`durableGeneration`); when it
  * changed it marks the state dirty, and posts a snapshot only when the writer (the main thread) is free — at most
  * one snapshot is in flight, whatever the guest does; the writer rings the doorbell when it finishes and the
@@ -22,10 +28,15 @@ import { closeSync, constants as FS, openSync, writeSync } from "node:fs";
 import { VirtualMachine } from "../../vm/virtual-machine.js";
 import { durableGeneration, restoreDurableState, saveDurableState } from "../../vm/persistence.js";
 import { buildReport } from "../../vm/report.js";
+import { isVmportError } from "../../core/errors.js";
 import { SystemClock } from "../system-clock.js";
 import { Tracer } from "./tracer.js";
-import type { TraceRecord } from "../../vm/trace.js";
-import { SAVE_FLAG, type WorkerJob, type WorkerMessage } from "./worker-protocol.js";
+import type { TraceAccess, TraceRecord } from "../../vm/trace.js";
+import type { GuestStateChange } from "../../channels/guest-state.js";
+import type { TcloEvent } from "../../channels/tclo.js";
+import { runHostCall } from "../host-calls.js";
+import { TraceRingWriter } from "../trace-ring.js";
+import { EVENT_BACKLOG_MAX, SAVE_FLAG, SIGNAL, type EventWants, type HostRequest, type WorkerEvent, type WorkerJob, type WorkerMessage } from "./worker-protocol.js";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
@@ -60,18 +71,72 @@ setFlagsFromString("--expose-gc");
 const collect = runInNewContext("gc") as () => void;
 
 const job = workerData as WorkerJob;
+const signals = job.signals;
+/** Events not posted because {@link EVENT_BACKLOG_MAX} were in flight, and not announced yet. */
+let droppedEvents = 0;
+
+/** Post an event unless the main thread is {@link EVENT_BACKLOG_MAX} behind (then count it). */
+function postEvent(event: WorkerEvent): void {
+  if (Atomics.load(signals, SIGNAL.EVENTS_IN_FLIGHT) >= EVENT_BACKLOG_MAX - (droppedEvents > 0 ? 1 : 0)) {
+    droppedEvents++;
+    return;
+  }
+  announceDropped();
+  Atomics.add(signals, SIGNAL.EVENTS_IN_FLIGHT, 1);
+  post({ type: "event", event });
+}
+
+/** Say how many events were dropped, once there is room. */
+function announceDropped(): void {
+  if (droppedEvents === 0 || Atomics.load(signals, SIGNAL.EVENTS_IN_FLIGHT) >= EVENT_BACKLOG_MAX) return;
+  Atomics.add(signals, SIGNAL.EVENTS_IN_FLIGHT, 1);
+  post({ type: "event", event: { kind: "dropped", count: droppedEvents } });
+  droppedEvents = 0;
+}
+
+function errorReply(id: number, e: unknown): void {
+  post({ type: "reply", id, ok: false, code: isVmportError(e) ? e.code : "VMPORT_INTERNAL", message: e instanceof Error ? e.message : String(e) });
+}
+
 try {
   const vm = new VirtualMachine({ profile: job.profile, clock: new SystemClock() });
   if (job.state !== null) restoreDurableState(vm, job.state);
   for (const [k, v] of job.guestinfo) vm.messaging.guestinfo.set(k, v);
-  for (const cmd of job.tclo) {
-    vm.messaging.tclo.send(cmd).then(
-      (r) => post({ type: "tclo", command: cmd, ok: r.ok, text: r.text }),
-      (e: unknown) => post({ type: "tclo", command: cmd, ok: false, text: String((e as Error).message) }),
-    );
-  }
+  /** TCLO command id → the request waiting for its result. */
+  const tcloWaiting = new Map<number, number>();
+  vm.messaging.tclo.events.on((e: TcloEvent) => {
+    if (e.type === "queued") return;
+    const outcome = e.type === "result" ? (e.result.ok ? "ok" : "error") : e.code === "VMPORT_TCLO_TIMEOUT" ? "timeout" : "closed";
+    const text = e.type === "result" ? e.result.text : e.message;
+    const id = tcloWaiting.get(e.id);
+    if (id !== undefined) {
+      tcloWaiting.delete(e.id);
+      if (e.type === "result") post({ type: "reply", id, ok: true, value: { ok: e.result.ok, text } });
+      else post({ type: "reply", id, ok: false, code: e.code, message: e.message });
+    }
+    postEvent({ kind: "tclo-result", result: { command: e.command, internal: e.internal, outcome, ok: e.type === "result" && e.result.ok, text } });
+  });
+  for (const cmd of job.tclo) vm.messaging.tclo.enqueue(cmd);
   const trace = job.tracePath !== null ? openTrace(job.tracePath, job.traceLimit) : null;
-  if (trace !== null) vm.traceSink = trace.sink;
+  if (trace !== null) vm.trace.on((a: TraceAccess) => trace.sink(a.toRecord()));
+
+  // Events the main thread asked for: engine listeners exist only while wanted.
+  let wants: EventWants = { guestChange: false, guestLog: false, backdoorCall: false };
+  const onGuest = (c: GuestStateChange): void => {
+    if (c.field === "log") {
+      if (wants.guestLog) postEvent({ kind: "guest-log", line: c.value as string });
+    } else if (wants.guestChange) postEvent({ kind: "guest-change", change: c });
+  };
+  const ring = new TraceRingWriter(job.traceRing);
+  const setWants = (w: EventWants): void => {
+    wants = w;
+    if (w.guestChange || w.guestLog) vm.messaging.guest.changes.on(onGuest);
+    else vm.messaging.guest.changes.off(onGuest);
+    if (w.backdoorCall) vm.trace.on(ring.write);
+    else vm.trace.off(ring.write);
+  };
+  setWants(job.wants);
+
   const flags = job.saveFlags;
   let lastGen = durableGeneration(vm);
   const hb = vm.messaging.channels.counters;
@@ -83,9 +148,52 @@ try {
     Atomics.store(flags, SAVE_FLAG.DIRTY, 0);
     post({ type: "state", state: saveDurableState(vm) });
   };
-  const tracer = new Tracer({
+  let tracer: Tracer | null = null;
+  const tracerCounters = (): Record<string, number> => {
+    const t = tracer!;
+    const scan = t.patcher.scanCounters;
+    return {
+      ...t.counters,
+      cpuids: t.patcher.counters.cpuids,
+      patched: t.patcher.counters.patched,
+      sharedSkipped: t.patcher.counters.sharedSkipped,
+      sitesOverLimit: t.patcher.counters.sitesOverLimit,
+      execMmaps: t.patcher.counters.execMmaps,
+      mappedNotRegular: scan.notRegular,
+      mappedUnreadable: scan.unreadable,
+      sectionsTooLarge: scan.tooLarge,
+      sectionsScanned: scan.scanned,
+    };
+  };
+
+  /** Answer the requests waiting on the control port (synchronously; no event loop runs here). */
+  const drainControl = (port: MessagePort): void => {
+    for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
+      const req = m.message as HostRequest;
+      if (req.op === "events") setWants(req.wants);
+      else if (req.op === "call") {
+        const c = req.call;
+        try {
+          if (c.name === "tclo") {
+            // The caller's deadline counts from when it asked (the clocks are the same monotonic clock).
+            const elapsedMs = Number(process.hrtime.bigint() - c.sentAtNs) / 1e6;
+            const id = vm.messaging.tclo.enqueue(c.command, { timeoutMs: Math.max(0, c.timeoutMs - elapsedMs) });
+            tcloWaiting.set(id, req.id);
+          } else if (c.name === "status") post({ type: "reply", id: req.id, ok: true, value: { backdoorCalls: tracer!.counters.traps } });
+          else if (c.name === "counters") post({ type: "reply", id: req.id, ok: true, value: { ...vm.counters(), tracer: tracerCounters() } });
+          else if (c.name === "guest") post({ type: "reply", id: req.id, ok: true, value: buildReport(vm, null) });
+          else post({ type: "reply", id: req.id, ok: true, value: runHostCall(vm, c) });
+        } catch (e) {
+          errorReply(req.id, e);
+        }
+      }
+    }
+  };
+
+  tracer = new Tracer({
     exec: job.exec,
     env: job.env,
+    cwd: job.cwd,
     vm,
     pinCpu: job.pinCpu,
     seccomp: job.seccomp,
@@ -103,7 +211,10 @@ try {
       offerState();
     },
     onDoorbell: () => {
-      if (job.control !== null) drainControl(vm, job.control);
+      Atomics.store(signals, SIGNAL.RUNG, 0); // requests posted from now on ring again
+      if (job.control !== null) drainControl(job.control);
+      vm.runTimers();
+      announceDropped();
       if (job.wantState) {
         const g = durableGeneration(vm);
         if (g !== lastGen) {
@@ -117,36 +228,22 @@ try {
   const pid = tracer.spawn();
   post({ type: "started", pid, doorbellFd: tracer.doorbellFd });
   const result = tracer.run();
+  // The program is gone: answer what is still waiting, on the final VM.
+  if (job.control !== null) drainControl(job.control);
   vm.runTimers();
+  for (const id of tcloWaiting.values()) post({ type: "reply", id, ok: false, code: "VMPORT_SESSION_EXITED", message: "the program exited before the guest answered" });
+  tracer.closeDoorbell(true); // the main thread may still ring; it closes the write end after "done"
   trace?.close();
-  const scan = tracer.patcher.scanCounters;
+  const counters = { ...tracerCounters(), ...vm.interceptCounters };
   post({
     type: "done",
     result,
     guest: vm.messaging.guest.snapshot(),
     state: saveDurableState(vm),
-    counters: {
-      ...tracer.counters,
-      ...vm.counters,
-      sharedSkipped: tracer.patcher.counters.sharedSkipped,
-      sitesOverLimit: tracer.patcher.counters.sitesOverLimit,
-      execMmaps: tracer.patcher.counters.execMmaps,
-      mappedNotRegular: scan.notRegular,
-      mappedUnreadable: scan.unreadable,
-      sectionsTooLarge: scan.tooLarge,
-      sectionsScanned: scan.scanned,
-    },
-    report: buildReport(vm, { exitStatus: result.exitStatus, signal: result.signal, backdoorCalls: result.traps, counters: { ...tracer.counters } }),
+    counters,
+    report: buildReport(vm, { exitStatus: result.exitStatus, signal: result.signal, backdoorCalls: result.traps, counters: tracerCounters() }),
+    droppedEvents,
   });
 } catch (e) {
   post({ type: "error", message: e instanceof Error ? e.message : String(e) });
-}
-
-/** Apply host → guest changes waiting on the control port (synchronously; no event loop runs here). */
-function drainControl(vm: VirtualMachine, port: MessagePort): void {
-  for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
-    const msg = m.message as { type: string; key?: string; value?: string; command?: string };
-    if (msg.type === "guestinfo" && msg.key !== undefined && msg.value !== undefined) vm.messaging.guestinfo.set(msg.key, msg.value);
-    if (msg.type === "tclo" && msg.command !== undefined) void vm.messaging.tclo.send(msg.command).catch(() => {});
-  }
 }

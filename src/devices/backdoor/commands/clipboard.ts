@@ -75,7 +75,7 @@ export const setNextPiece: CommandHandler = (f, ctx, out) => {
 function publish(s: BackdoorState, text: Uint8Array): void {
   s.guestClipboard = text;
   s.durableGeneration++;
-  s.onGuestClipboard?.(text);
+  if (s.guestSelections.size > 0) s.guestSelections.emit(text);
 }
 
 /** Register this family. */
