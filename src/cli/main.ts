@@ -93,9 +93,11 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .option("--verbose", "report TCLO results and a summary on stderr", false)
     .option("--report <file>", "at exit, write what the host learnt (guest model, TCLO results, log, unknown RPCs) as JSON")
     .option("--control <path>", "serve a QMP control socket (mode 0600) at PATH while the program runs (vmport ctl PATH …)")
+    .option("--console [port]", "serve the web console on 127.0.0.1:PORT (default: a free port); its URL, with a token, is printed first", intIn("--console", 0, 65535))
+    .option("--allow-dangerous-tclo", "let the console send OS_Halt, OS_Reboot, Time_Synchronize, vmbackup.*, deployPkg.*, Vix_* (after a confirmation)", false)
     .argument("<program...>", "program and its arguments (after --)")
     .passThroughOptions()
-    .action(async (prog: string[], opts: { guestinfo: string[]; state?: string; profile?: string; tclo: string[]; trace?: string; traceLimit?: number; pin?: number; verbose: boolean; report?: string; control?: string }) => {
+    .action(async (prog: string[], opts: { guestinfo: string[]; state?: string; profile?: string; tclo: string[]; trace?: string; traceLimit?: number; pin?: number; verbose: boolean; report?: string; console?: number | true; allowDangerousTclo: boolean; control?: string }) => {
       setStatus(await runRun(prog, opts));
     });
   program

@@ -9,7 +9,8 @@
  * before the program starts. Everything printed that came from the guest is escaped (`escapeText`).
  * `--report FILE` writes the run report (`vm/report.ts`) atomically when the program has exited.
  * Built on `vmport/host` (`host/session.ts`): the program runs in a session; `--control PATH` serves that session
- * on a QMP socket (`host/control-server.ts`) until the program exits and `SHUTDOWN` has been sent.
+ * on a QMP socket (`host/control-server.ts`) until the program exits and `SHUTDOWN` has been sent; `--console[=PORT]`
+ * serves the web console (`host/console/`) on 127.0.0.1 and prints its URL, with its token, before the program starts.
  */
 import { VmportError } from "../core/errors.js";
 import { escapeText } from "../core/text.js";
@@ -35,6 +36,10 @@ export interface RunCliOptions {
   report?: string;
   /** Serve a QMP control socket here while the program runs. */
   control?: string;
+  /** Serve the web console on 127.0.0.1 (true: a free port). */
+  console?: number | true;
+  /** Let the console send dangerous TCLO commands (after a confirmation). */
+  allowDangerousTclo?: boolean;
 }
 
 /** `KEY=VALUE` or `KEY=@file` → [key, value]; the `guestinfo.` prefix is optional. */
@@ -80,6 +85,22 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
   const control = o.control !== undefined ? await import("../host/control-server.js") : null;
   if (control !== null) await control.prepareControlPath(o.control!);
   if (o.report !== undefined) await prepareDurableWrites();
+  if (o.allowDangerousTclo === true && o.console === undefined) usage("--allow-dangerous-tclo needs --console");
+  // The console starts first: its one line is printed before the program starts.
+  let consoleHandle: { close(): Promise<void> } | null = null;
+  let consoleSource: { attach(s: VmSession): void; finish(e: Awaited<VmSession["exited"]>): void } | null = null;
+  if (o.console !== undefined) {
+    const [{ startConsole }, { sessionSource }] = await Promise.all([import("../host/console/console-server.js"), import("../host/console/session-source.js")]);
+    const src = sessionSource(argv);
+    try {
+      const h = await startConsole({ source: src, port: o.console === true ? 0 : o.console, allowDangerousTclo: o.allowDangerousTclo === true });
+      process.stderr.write(`vmport: console at ${h.url}\n`);
+      consoleHandle = h;
+      consoleSource = src;
+    } catch (e) {
+      usage(`--console: cannot listen on 127.0.0.1:${o.console === true ? 0 : o.console} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
 
   let session: VmSession | null = null;
   let pending: NodeJS.Signals | null = null; // a signal that came before the program started
@@ -102,6 +123,7 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
       stdio: "inherit",
     });
     session = s;
+    consoleSource?.attach(s);
     if (pending !== null) s.kill(pending);
     s.on("state-error", (e) => process.stderr.write(`vmport: --state ${o.state}: ${e.message}\n`));
     if (o.verbose) s.on("tclo-result", (r) => process.stderr.write(`vmport: tclo "${escapeText(r.command)}": ${r.ok ? "OK" : "ERROR"} ${escapeText(r.text)}\n`));
@@ -115,6 +137,8 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
     }
     const out = await s.exited;
     await server?.closed;
+    consoleSource?.finish(out);
+    await consoleHandle?.close();
     if (o.report !== undefined) {
       try {
         writeDurableFile(o.report, JSON.stringify(out.report, null, 2) + "\n");
@@ -151,5 +175,6 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
     throw new VmportError("VMPORT_BAD_ARGUMENT", `run: ${escapeText((e as Error).message)}`);
   } finally {
     for (const [s, h] of handlers) process.off(s, h);
+    await consoleHandle?.close(); // also when the program could not start
   }
 }

@@ -6,39 +6,25 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
-import { needs, ROOT } from "../../test-support/system.js";
+import { existsSync } from "node:fs";
+import { needs } from "../../test-support/system.js";
+import { artifactPath, launchChromium } from "../../test-support/browser.js";
 import { startConsole, type ConsoleCall, type ConsoleListener, type ConsoleSource } from "./console-server.js";
 
 const skip = needs("chromium", "chromium", () => existsSync("/usr/bin/chromium"));
-
-/** Chromium as root in a sandbox-less CI: the flags this machine kind needs (no background networking). */
-export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-}
-
-/** Where screenshots go (CI artifact; ignored by git). */
-export function artifactPath(name: string): string {
-  const dir = join(ROOT, "artifacts");
-  mkdirSync(dir, { recursive: true });
-  return join(dir, name);
-}
 
 test("the page: guest text stays text, edits and pointer input reach the host, 100 000 calls stay virtualised", { skip }, async () => {
   const listeners = new Set<ConsoleListener>();
   const gi: Record<string, string> = { "guestinfo.long": "L".repeat(5000), "guestinfo.evil": "<img src=x onerror=alert(2)>" };
   const mouse: number[][] = [];
   const source: ConsoleSource = {
-    status: () => ({ argv: ["vmtoolsd", "-n", "vmsvc"], pid: 4242, startedAtMs: Date.now() - 5000, running: true, exitStatus: null, signal: null }),
-    guest: () => ({ toolsRunning: true, toolsVersion: 12352, toolsVersionType: 4, hostname: "<script>alert(1)</script>", osNameFull: "Debian \x1b[31mGNU", nics: [{ mac: "00:50:56:aa:bb:cc", ips: [{ address: "192.0.2.7", prefixLength: 24 }] }], disks: [] }),
-    guestinfo: () => ({ ...gi }),
-    counters: () => ({}),
-    log: () => ["<b>not bold</b>"],
+    snapshot: async () => ({
+      status: { argv: ["vmtoolsd", "-n", "vmsvc"], pid: 4242, startedAtMs: Date.now() - 5000, running: true, exitStatus: null, signal: null },
+      guest: { toolsRunning: true, toolsVersion: 12352, toolsVersionType: 4, hostname: "<script>alert(1)</script>", osNameFull: "Debian \x1b[31mGNU", nics: [{ mac: "00:50:56:aa:bb:cc", ips: [{ address: "192.0.2.7", prefixLength: 24 }] }], disks: [] },
+      guestinfo: { ...gi },
+      counters: {},
+      log: ["<b>not bold</b>"],
+    }),
     setGuestinfo: async (k, v) => void (gi[k.startsWith("guestinfo.") ? k : `guestinfo.${k}`] = v),
     deleteGuestinfo: async (k) => void delete gi[k],
     tclo: async () => ({ ok: true, text: "" }),

@@ -15,11 +15,13 @@ function fakeSource() {
   const gi: Record<string, string> = { "guestinfo.a": "1" };
   const sent: string[] = [];
   const source: ConsoleSource = {
-    status: () => ({ argv: ["prog", "x"], pid: 42, startedAtMs: Date.now(), running: true, exitStatus: null, signal: null }),
-    guest: () => ({ toolsRunning: true, toolsVersion: 12352, hostname: "<script>alert(1)</script>", nics: [], disks: [] }),
-    guestinfo: () => ({ ...gi }),
-    counters: () => ({ intercept: { gpExits: 3 } }),
-    log: () => ["\x1b[2Jline"],
+    snapshot: async () => ({
+      status: { argv: ["prog", "x"], pid: 42, startedAtMs: Date.now(), running: true, exitStatus: null, signal: null },
+      guest: { toolsRunning: true, toolsVersion: 12352, hostname: "<script>alert(1)</script>", nics: [], disks: [] },
+      guestinfo: { ...gi },
+      counters: { intercept: { gpExits: 3 } },
+      log: ["\x1b[2Jline"],
+    }),
     setGuestinfo: async (k, v) => void (gi[k.startsWith("guestinfo.") ? k : `guestinfo.${k}`] = v),
     deleteGuestinfo: async (k) => void delete gi[k],
     tclo: async (c) => {

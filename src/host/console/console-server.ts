@@ -16,6 +16,8 @@
  *   `--allow-dangerous-tclo`, and then need `confirm: true` (the page asks).
  * Bounds: at most {@link CONSOLE_MAX_CLIENTS} event streams; each buffers at most {@link CONSOLE_QUEUE_MAX} events
  * (then the oldest are dropped and the client is told how many); request bodies at most {@link CONSOLE_MAX_BODY}.
+ * Backdoor-call records are only asked for while a page is connected (`wantCalls`), so a console nobody looks at
+ * costs the traps nothing.
  * Source of truth: RFC 6265bis (SameSite), the WHATWG HTML server-sent events format, `docs/console.md`.
  * Does not: serve anything but the one page and its API; keep history for a client that connects late beyond
  * what {@link ConsoleSource} remembers (the model, guestinfo, the last log lines, the counters).
@@ -53,24 +55,41 @@ export interface ConsoleCall {
   outcome: string;
 }
 
-/** What the console needs from a running session (the control-plane session implements it). */
-export interface ConsoleSource {
-  /** Program, pid, state. */
-  status(): { argv: string[]; pid: number; startedAtMs: number; running: boolean; exitStatus: number | null; signal: number | null };
+/** Program, pid and state, as the page's header shows them. */
+export interface ConsoleStatus {
+  argv: string[];
+  /** 0 until the program has started. */
+  pid: number;
+  startedAtMs: number;
+  running: boolean;
+  exitStatus: number | null;
+  signal: number | null;
+}
+
+/** What the page shows at a load or after a change. */
+export interface ConsoleSnapshot {
+  status: ConsoleStatus;
   /** The guest model (the `--report` model's `guest`). */
-  guest(): object;
+  guest: object;
   /** guestinfo as text, by key (with its `guestinfo.` prefix). */
-  guestinfo(): Record<string, string>;
+  guestinfo: Record<string, string>;
   /** Counters by component. */
-  counters(): Record<string, unknown>;
+  counters: object;
   /** The newest guest log lines. */
-  log(): string[];
+  log: string[];
+}
+
+/** What the console needs from a running session (`session-source.ts` adapts a `vmport/host` session). */
+export interface ConsoleSource {
+  snapshot(): Promise<ConsoleSnapshot>;
   setGuestinfo(key: string, value: string): Promise<void>;
   deleteGuestinfo(key: string): Promise<void>;
   tclo(command: string, timeoutMs: number): Promise<{ ok: boolean; text: string }>;
   mouse(x: number, y: number, buttons: number, wheel: number): Promise<void>;
-  /** Subscribe; returns the unsubscribe function. `calls` arrive in batches. */
+  /** Subscribe; returns the unsubscribe function. `calls` may arrive one by one or in batches. */
   subscribe(l: ConsoleListener): () => void;
+  /** Told true when the first page connects and false when the last one leaves: produce `calls` only then. */
+  wantCalls?(want: boolean): void;
 }
 
 /** Events the console forwards to its pages. */
@@ -108,7 +127,13 @@ class Client {
   readonly queue: SseEvent[] = [];
   dropped = 0;
   wake: (() => void) | null = null;
+  /** The console is closing: write what is queued, then end. */
   closed = false;
+  /** The page went away. */
+  aborted = false;
+  done: () => void = () => {};
+  /** Resolves when the writer has ended. */
+  readonly ended = new Promise<void>((r) => (this.done = r));
   push(e: SseEvent): void {
     if (this.closed) return;
     if (this.queue.length >= CONSOLE_QUEUE_MAX) {
@@ -159,19 +184,11 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
     c.header("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
     return c.html(CONSOLE_HTML);
   });
+  app.get("/favicon.ico", (c) => c.body(null, 204));
   app.get("/app.js", (c) => c.body(CONSOLE_JS, 200, { "Content-Type": "text/javascript; charset=utf-8" }));
   app.get("/app.css", (c) => c.body(CONSOLE_CSS, 200, { "Content-Type": "text/css; charset=utf-8" }));
 
-  app.get("/api/state", (c) =>
-    c.json({
-      status: o.source.status(),
-      guest: o.source.guest(),
-      guestinfo: o.source.guestinfo(),
-      counters: o.source.counters(),
-      log: o.source.log(),
-      allowDangerousTclo: o.allowDangerousTclo,
-    }),
-  );
+  app.get("/api/state", async (c) => c.json({ ...(await o.source.snapshot()), allowDangerousTclo: o.allowDangerousTclo }));
 
   const body = async (c: Context): Promise<Record<string, unknown> | null> => {
     const len = Number(c.req.header("content-length") ?? "0");
@@ -203,7 +220,11 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
     const b = await body(c);
     const key = b && str(b, "key");
     if (!key) return c.json({ error: "expected {key}" }, 400);
-    await o.source.deleteGuestinfo(key);
+    try {
+      await o.source.deleteGuestinfo(key);
+    } catch (e) {
+      return c.json({ error: (e as Error).message }, 400);
+    }
     return c.json({ ok: true });
   });
   app.post("/api/tclo", async (c) => {
@@ -230,7 +251,11 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
     const buttons = n("buttons", 0, 7) ?? 0;
     const wheel = n("wheel", -128, 127) ?? 0;
     if (x === null || y === null) return c.json({ error: "expected {x, y} in 0..65535" }, 400);
-    await o.source.mouse(x, y, buttons, wheel);
+    try {
+      await o.source.mouse(x, y, buttons, wheel);
+    } catch (e) {
+      return c.json({ error: (e as Error).message }, 400);
+    }
     return c.json({ ok: true });
   });
 
@@ -238,16 +263,23 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
     if (clients.size >= CONSOLE_MAX_CLIENTS) return c.text("too many event streams", 503);
     const client = new Client();
     clients.add(client);
+    if (clients.size === 1) o.source.wantCalls?.(true);
     return streamSSE(c, async (stream) => {
       stream.onAbort(() => {
         client.closed = true;
+        client.aborted = true;
         client.wake?.();
       });
-      await stream.writeSSE({ event: "hello", data: JSON.stringify({ allowDangerousTclo: o.allowDangerousTclo }) });
       try {
-        while (!client.closed && !stream.aborted) {
-          if (client.queue.length === 0 && client.dropped === 0) await new Promise<void>((r) => (client.wake = r));
-          client.wake = null;
+        await stream.writeSSE({ event: "hello", data: JSON.stringify({ allowDangerousTclo: o.allowDangerousTclo }) });
+        // Write until the stream is aborted, or until the console closes and everything queued has been written.
+        while (!client.aborted) {
+          if (client.queue.length === 0 && client.dropped === 0) {
+            if (client.closed) break;
+            await new Promise<void>((r) => (client.wake = r));
+            client.wake = null;
+            continue;
+          }
           if (client.dropped > 0) {
             await stream.writeSSE({ event: "dropped", data: String(client.dropped) });
             client.dropped = 0;
@@ -257,6 +289,8 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
         }
       } finally {
         clients.delete(client);
+        if (clients.size === 0) o.source.wantCalls?.(false);
+        client.done();
       }
     });
   });
@@ -278,7 +312,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
     pending = [];
     broadcast({ event: "calls", data });
   };
-  const unsubscribe = o.source.subscribe({
+  const listener: ConsoleListener = {
     guestChanged: (field) => broadcast({ event: "guest", data: JSON.stringify({ field }) }),
     log: (line) => broadcast({ event: "log", data: JSON.stringify(line) }),
     tcloResult: (command, ok, text) => broadcast({ event: "tclo", data: JSON.stringify({ command, ok, text }) }),
@@ -294,30 +328,37 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
       flushCalls();
       broadcast({ event: "exit", data: JSON.stringify({ exitStatus, signal }) });
     },
-  });
+  };
+  const unsubscribe = o.source.subscribe(listener);
 
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: o.port }, () => resolve(s));
     s.once("error", reject);
   });
   port = (server.address() as AddressInfo).port;
+  let closing: Promise<void> | null = null;
   return {
     url: `http://127.0.0.1:${port}/?token=${token}`,
     port,
     token,
-    close: async () => {
+    close: () => (closing ??= (async () => {
       unsubscribe();
       if (timer !== null) clearTimeout(timer);
       flushCalls();
-      // Let the streams write what they hold, then end them.
+      // Let every stream write what it holds (the exit event above all), then end them; at most 2 s.
+      const writers = [...clients].map((cl) => cl.ended);
       for (const cl of clients) {
         cl.closed = true;
         cl.wake?.();
       }
+      await Promise.race([Promise.all(writers), new Promise((r) => setTimeout(r, 2000))]);
+      // Stop listening; ended streams finish sending, idle connections close; anything left after 1 s is cut.
+      const srv = server as unknown as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
       await new Promise<void>((r) => {
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         server.close(() => r());
+        setTimeout(() => srv.closeIdleConnections?.(), 50);
+        setTimeout(() => srv.closeAllConnections?.(), 1000).unref();
       });
-    },
+    })()),
   };
 }

@@ -353,7 +353,15 @@ export const CONSOLE_JS = String.raw`"use strict";
     es.addEventListener("tclo", (e) => { const d = JSON.parse(e.data); if (d.internal) return; refreshSoon(); });
     es.addEventListener("calls", (e) => addCalls(JSON.parse(e.data)));
     es.addEventListener("dropped", (e) => { $("dropped").textContent = "(" + e.data + " events dropped: the page was too slow)"; });
-    es.addEventListener("exit", async (e) => { state.endedAt = Date.now(); await refresh(); es.close(); });
+    es.addEventListener("exit", (e) => {
+      // vmport stops the console right after this: show the end from the event itself.
+      const d = JSON.parse(e.data);
+      state.endedAt = Date.now();
+      state.status = Object.assign({}, state.status, { running: false, exitStatus: d.exitStatus, signal: d.signal });
+      renderStatus(); tick();
+      es.close();
+      $("uptime").textContent += " (vmport has exited; the console is closed)";
+    });
   }
   start();
 })();
