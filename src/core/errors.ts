@@ -21,9 +21,12 @@ export type VmportErrorCode =
   | "VMPORT_INVALID_ACCESS_WIDTH"
   | "VMPORT_INVALID_RANGE"
   | "VMPORT_OVERLAPPING_RANGE"
+  | "VMPORT_PTRACE_DENIED"
+  | "VMPORT_SPAWN_FAILED"
   | "VMPORT_TCLO_CLOSED"
   | "VMPORT_TCLO_QUEUE_FULL"
-  | "VMPORT_TCLO_TIMEOUT";
+  | "VMPORT_TCLO_TIMEOUT"
+  | "VMPORT_TRACER_FAILED";
 
 /** A host-side error with a stable {@link VmportErrorCode}. */
 export class VmportError extends Error {

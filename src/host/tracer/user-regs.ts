@@ -4,12 +4,13 @@
  * Emulates: a VMCS/VMCB read at a #GP exit, from a Linux thread: all general registers, RIP, RFLAGS, the mode from
  * CS (0x33 = 64-bit, 0x23 = i386 compatibility mode), CPL 3, FS/GS bases.
  * Source of truth: Linux `arch/x86/include/asm/user_64.h`; `tracer-notes.md` §4.3.
+ * Also: {@link TraceeRegs}, the GETREGS → engine → SETREGS sequence every register-changing path uses.
  * Does not: model segment bases other than FS/GS (Linux user segments are flat).
  */
 import { CpuMode } from "../../x86/cpu-mode.js";
 import { CpuState, Seg } from "../../x86/cpu-state.js";
 import { Reg } from "../../x86/registers.js";
-import { UREG } from "../ptrace/libc.js";
+import { PTRACE, UREG, USER_REGS_SIZE, type Libc } from "../ptrace/libc.js";
 
 /** Our register number → u64 index in `user_regs_struct`. */
 const MAP: [number, number][] = [
@@ -46,5 +47,64 @@ export function storeCpu(cpu: CpuState, u: Uint32Array): void {
   for (const [r, i] of MAP) {
     u[i * 2] = w[r * 2]!;
     u[i * 2 + 1] = w[r * 2 + 1]!;
+  }
+}
+
+/**
+ * The registers of a stopped thread in a native `user_regs_struct` buffer: PTRACE_GETREGS into it, the engine's
+ * view of it, PTRACE_SETREGS from it. Every path that changes a tracee's registers (the #GP trap, CPUID, the
+ * entry breakpoint) goes through {@link update} or {@link fetch}/{@link writeBack}.
+ */
+export class TraceeRegs {
+  /** The buffer as 54 little-endian 32-bit halves (u64 field i is words[2i] + words[2i+1] · 2^32). */
+  readonly words: Uint32Array;
+
+  /**
+   * @param c - libc bindings
+   * @param buf - the native buffer (its own by default; the native step passes a view into its block)
+   */
+  constructor(
+    private readonly c: Libc,
+    private readonly buf: { ptr: unknown; view: Uint8Array } = c.alloc(USER_REGS_SIZE),
+  ) {
+    this.words = new Uint32Array(buf.view.buffer, buf.view.byteOffset, USER_REGS_SIZE / 4);
+  }
+
+  /** PTRACE_GETREGS of `tid`; false when it failed (the thread is gone). */
+  fetch(tid: number): boolean {
+    return this.c.ptraceBuf(PTRACE.GETREGS, tid, 0, this.buf.ptr) === 0;
+  }
+
+  /** PTRACE_SETREGS of `tid`; false when it failed. */
+  writeBack(tid: number): boolean {
+    return this.c.ptraceBuf(PTRACE.SETREGS, tid, 0, this.buf.ptr) === 0;
+  }
+
+  /** Field `i` ({@link UREG}) as a number (exact below 2^53, which user addresses are). */
+  u64(i: number): number {
+    return this.words[i * 2 + 1]! * 0x1_0000_0000 + this.words[i * 2]!;
+  }
+
+  /** Set field `i` to `v` (0 ≤ v < 2^53). */
+  setU64(i: number, v: number): void {
+    this.words[i * 2] = v >>> 0;
+    this.words[i * 2 + 1] = Math.floor(v / 0x1_0000_0000);
+  }
+
+  /** Whether the thread runs i386 code (CS 0x23). */
+  i386(): boolean {
+    return (this.words[UREG.cs * 2]! & 0xffff) === USER_CS_32;
+  }
+
+  /**
+   * GETREGS → `cpu` → `change(cpu)` → SETREGS: the registers are written back only when `change` returns true.
+   * @returns true when `change` accepted and the write-back succeeded
+   */
+  update(tid: number, cpu: CpuState, change: (cpu: CpuState) => boolean): boolean {
+    if (!this.fetch(tid)) return false;
+    loadCpu(this.words, cpu);
+    if (!change(cpu)) return false;
+    storeCpu(cpu, this.words);
+    return this.writeBack(tid);
   }
 }

@@ -189,6 +189,44 @@ static int faults(void) {
   return 0;
 }
 
+/* Every general register (and the arithmetic flags) around one backdoor instruction: what the thread really gets
+   back, upper halves included. Registers are loaded from regs_in and stored to regs_out by the asm itself, so
+   nothing the compiler does in between can hide a difference. Order: rax rbx rcx rdx rsi rdi rbp, then r8-r15. */
+#ifdef __x86_64__
+#define NREGS 15
+#define LOADREGS "mov 0+%[in],%%rax; mov 8+%[in],%%rbx; mov 16+%[in],%%rcx; mov 24+%[in],%%rdx; mov 32+%[in],%%rsi; mov 40+%[in],%%rdi; mov 48+%[in],%%rbp; mov 56+%[in],%%r8; mov 64+%[in],%%r9; mov 72+%[in],%%r10; mov 80+%[in],%%r11; mov 88+%[in],%%r12; mov 96+%[in],%%r13; mov 104+%[in],%%r14; mov 112+%[in],%%r15;"
+#define STOREREGS "mov %%rax,0+%[out]; mov %%rbx,8+%[out]; mov %%rcx,16+%[out]; mov %%rdx,24+%[out]; mov %%rsi,32+%[out]; mov %%rdi,40+%[out]; mov %%rbp,48+%[out]; mov %%r8,56+%[out]; mov %%r9,64+%[out]; mov %%r10,72+%[out]; mov %%r11,80+%[out]; mov %%r12,88+%[out]; mov %%r13,96+%[out]; mov %%r14,104+%[out]; mov %%r15,112+%[out]; pushf; pop %%rax; mov %%rax,%[fl];"
+#define ALLREGS(insn) __asm__ volatile("push %%rbp;" LOADREGS insn ";" STOREREGS "pop %%rbp" : [out] "=m"(regs_out), [fl] "=m"(flags_out) : [in] "m"(regs_in) : "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "memory", "cc")
+#else
+#define NREGS 7
+#define ALLREGS(insn) __asm__ volatile("push %%ebp; mov 0+%[in],%%eax; mov 4+%[in],%%ebx; mov 8+%[in],%%ecx; mov 12+%[in],%%edx; mov 16+%[in],%%esi; mov 20+%[in],%%edi; mov 24+%[in],%%ebp;" insn "; mov %%eax,0+%[out]; mov %%ebx,4+%[out]; mov %%ecx,8+%[out]; mov %%edx,12+%[out]; mov %%esi,16+%[out]; mov %%edi,20+%[out]; mov %%ebp,24+%[out]; pushf; pop %%eax; mov %%eax,%[fl]; pop %%ebp" : [out] "=m"(regs_out), [fl] "=m"(flags_out) : [in] "m"(regs_in) : "eax", "ebx", "ecx", "edx", "esi", "edi", "memory", "cc")
+#endif
+static ureg regs_in[NREGS], regs_out[NREGS], flags_out;
+static void allregs_case(const char *name, uint32_t cmd, uint32_t magic, int which) {
+  for (int i = 0; i < NREGS; i++) regs_in[i] = (ureg)0x0101010101010101ull * (ureg)(i + 1);
+  regs_in[0] = ((ureg)0xA0A0A0A0A0A0A0A0ull & ~(ureg)0xffffffffu) | magic;
+  regs_in[2] = ((ureg)0xC0C0C0C0C0C0C0C0ull & ~(ureg)0xffffffffu) | cmd;
+  regs_in[3] = ((ureg)0xD0D0D0D0D0D0D0D0ull & ~(ureg)0xffffffffu) | 0x5658;
+  switch (which) {
+    case 0: ALLREGS("inl %%dx,%%eax"); break;
+    case 1: ALLREGS("inw %%dx,%%ax"); break;
+    case 2: ALLREGS("inb %%dx,%%al"); break;
+    default: ALLREGS("outl %%eax,%%dx"); break;
+  }
+  printf("%s:", name);
+  for (int i = 0; i < NREGS; i++) printf(" %lx", regs_out[i]);
+  printf(" fl=%lx\n", flags_out & 0x8d5ul); /* CF PF AF ZF SF OF */
+}
+static int allregs(void) {
+  static const struct { const char *name; uint32_t cmd; int which; } cases[] = {
+    {"getversion-in32", 10, 0}, {"getversion-in16", 10, 1}, {"getversion-in8", 10, 2}, {"getversion-out32", 10, 3},
+    {"mhz", 1, 0}, {"hwversion", 17, 0}, {"uuid", 19, 0}, {"memsize", 20, 0}, {"buildnum", 100, 0}, {"unknown", 0xfff, 0},
+  };
+  for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) allregs_case(cases[i].name, cases[i].cmd, MAGIC, cases[i].which);
+  allregs_case("badmagic", 10, 0x12345678, 0);
+  return 0;
+}
+
 /* The message channel over HB, as open-vm-tools does it: one RPCI exchange. */
 static uint32_t cookie_hi, cookie_lo, chan;
 static uint32_t lb(uint32_t type, uint32_t ebx, uint32_t *ebx_out, uint32_t *edx_out) {
@@ -245,6 +283,7 @@ int main(int argc, char **argv) {
   setvbuf(stdout, 0, _IONBF, 0);
   const char *mode = argc > 1 ? argv[1] : "forms";
   if (!strcmp(mode, "forms")) return forms();
+  if (!strcmp(mode, "allregs")) return allregs();
   if (!strcmp(mode, "nonbackdoor")) return nonbackdoor();
   if (!strcmp(mode, "syscalls")) return syscalls();
   if (!strcmp(mode, "rdpmcbad")) { uint32_t lo, hi; catch_sig(SIGSEGV); if (sigsetjmp(jb, 1) == 0) { __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0xfff)); printf("no fault\n"); } else printf("rdpmc0xfff sig=%d\n", last_sig); return 0; }
