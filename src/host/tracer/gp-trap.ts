@@ -16,7 +16,8 @@ import { Outcome } from "../../vm/exit-result.js";
 import type { VirtualMachine } from "../../vm/virtual-machine.js";
 import { PTRACE, SI_KERNEL, UREG, USER_REGS_SIZE, type Libc } from "../ptrace/libc.js";
 import { PtraceMemory } from "./ptrace-memory.js";
-import { loadCpu, storeCpu, TraceeRegs } from "./user-regs.js";
+import { loadCpuMode, TraceeRegs } from "./user-regs.js";
+import { REGISTER_COUNT, RegisterFile } from "../../x86/registers.js";
 import { STEP, type NativeStep } from "./native-step.js";
 
 /** The trap path of one tracer. */
@@ -27,8 +28,10 @@ export class GpTrap {
   private readonly mem: PtraceMemory;
   private readonly regs: TraceeRegs;
   private readonly siginfo: { ptr: unknown; view: Uint8Array };
-  /** The step block's registers, as the engine loads them (native step only). */
+  /** The step block's `user_regs_struct` (native step only). */
   private readonly stepRegs: Uint32Array | null;
+  /** A vCPU whose registers are the step block's engine-order copy (native step only). */
+  private readonly stepCpu: CpuState | null;
 
   constructor(
     private readonly c: Libc,
@@ -39,14 +42,16 @@ export class GpTrap {
     this.mem = new PtraceMemory(c);
     this.regs = new TraceeRegs(c);
     this.siginfo = c.alloc(128);
-    this.stepRegs = step === null ? null : new Uint32Array(step.bytes.buffer, step.bytes.byteOffset + STEP.REGS, USER_REGS_SIZE / 4);
+    const b = step?.bytes;
+    this.stepRegs = b === undefined ? null : new Uint32Array(b.buffer, b.byteOffset + STEP.REGS, USER_REGS_SIZE / 4);
+    this.stepCpu = b === undefined ? null : new CpuState({ regs: new RegisterFile(new Uint32Array(b.buffer, b.byteOffset + STEP.ENGINE_REGS, REGISTER_COUNT * 2)) });
   }
 
   /** Emulate `cpu` against the thread's memory; true when the engine completed the access. */
-  private emulate(tid: number): boolean {
-    this.cpu.vcpu = tid;
+  private emulate(cpu: CpuState, tid: number): boolean {
+    cpu.vcpu = tid;
     this.mem.pid = tid;
-    const res = this.vm.handleGp(this.cpu, this.mem);
+    const res = this.vm.handleGp(cpu, this.mem);
     return res.outcome === Outcome.COMPLETED || res.outcome === Outcome.PARTIAL;
   }
 
@@ -66,24 +71,24 @@ export class GpTrap {
     const si = this.siginfo.view;
     const code = si[8]! | (si[9]! << 8) | (si[10]! << 16) | (si[11]! << 24);
     if (code !== SI_KERNEL) return false; // a user kill(), a page fault…: the program's own business
-    if (!this.regs.update(tid, this.cpu, () => this.emulate(tid))) return false;
+    if (!this.regs.update(tid, this.cpu, (cpu) => this.emulate(cpu, tid))) return false;
     return this.done();
   }
 
   /**
-   * A SIGSEGV stop with `si_code` SI_KERNEL whose registers and instruction bytes the native step fetched. On true
-   * the new registers are in the step block: resume with its SETREGS flag (see `NativeStepper.resumeTrap`).
+   * A SIGSEGV stop with `si_code` SI_KERNEL whose registers and instruction bytes the native step fetched. The
+   * engine works on the step block's registers in place; on true resume with its SETREGS flag
+   * (`Stepper.resumeTrap`), which writes them back.
    */
   fromStep(tid: number, step: NativeStep): boolean {
     const u = this.stepRegs!;
-    loadCpu(u, this.cpu);
+    const cpu = this.stepCpu!;
+    loadCpuMode(u, cpu);
     const got = step.words[STEP.INSN_LEN >> 2]!;
     if (got > 0) this.mem.prefetched(u[UREG.rip * 2]!, u[UREG.rip * 2 + 1]!, step.bytes, STEP.INSN, got);
-    const ok = this.emulate(tid);
+    const ok = this.emulate(cpu, tid);
     this.mem.clearPrefetch();
-    if (!ok) return false;
-    storeCpu(this.cpu, u);
-    return this.done();
+    return ok && this.done();
   }
 
   /** The write-back of an emulated trap failed after all (the thread vanished): count it as not emulated. */

@@ -21,6 +21,8 @@ import { executablePage } from "../native-code.js";
 import { realCpuid } from "./cpuid.js";
 import { PTRACE, SI_KERNEL, SIG, USER_REGS_SIZE, UREG } from "../ptrace/libc.js";
 import { SEGV_STOP_STATUS } from "./wait-status.js";
+import { REGISTER_MAP } from "./user-regs.js";
+import { REGISTER_COUNT } from "../../x86/registers.js";
 
 /** Byte offsets in the step block (one native buffer shared by JavaScript and the routine). */
 export const STEP = {
@@ -56,15 +58,21 @@ export const STEP = {
   SPUN: 56,
   /** Out: siginfo of a {@link STEP_KIND.TRAP} (128 bytes). */
   SIGINFO: 64,
-  /** In/out: `user_regs_struct` of a {@link STEP_KIND.TRAP}; the registers written back on resume. */
+  /** `user_regs_struct` of a {@link STEP_KIND.TRAP}; on resume with SETREGS, ENGINE_REGS are copied in and it is written back. */
   REGS: 192,
   /** Out: instruction bytes at RIP. */
   INSN: 192 + USER_REGS_SIZE,
   /** The local and remote `iovec`s of the instruction read. */
   IOV_LOCAL: 192 + USER_REGS_SIZE + 16,
   IOV_REMOTE: 192 + USER_REGS_SIZE + 32,
+  /**
+   * In/out: the same registers in the engine's order (`RegisterFile.words`: RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
+   * R8–R15, RIP, RFLAGS), copied from REGS after GETREGS and back into REGS before SETREGS, so the engine works on
+   * the block itself.
+   */
+  ENGINE_REGS: 192 + USER_REGS_SIZE + 48,
   /** Size of the block. */
-  SIZE: 192 + USER_REGS_SIZE + 48,
+  SIZE: 192 + USER_REGS_SIZE + 48 + REGISTER_COUNT * 8,
 } as const;
 
 /** {@link STEP.RESUME_FLAGS} bit: write the registers back before resuming; if that fails, deliver SIGSEGV. */
@@ -105,10 +113,11 @@ export function stepProgram(rdtscp: boolean): Asm {
     a.xorReg32(R.r10, R.r10).syscall();
   };
   a.push(R.rbx).push(R.r12).push(R.r13).movReg64(R.rbx, R.rdi);
-  // 1. Resume the previous stop, writing its registers back first when asked.
+  // 1. Resume the previous stop, writing its registers back first when asked (engine order → user_regs_struct).
   a.load32(R.r12, b(STEP.RESUME_TID)).testReg32(R.r12, R.r12).jcc(CC.e, "wait");
   a.storeImm32(b(STEP.RESUME_TID), 0).storeImm32(b(STEP.SETREGS_RET), 1);
   a.testMemImm(b(STEP.RESUME_FLAGS), RESUME_SETREGS).jcc(CC.e, "resume");
+  for (const [r, u] of REGISTER_MAP) a.load64(R.rax, b(STEP.ENGINE_REGS + r * 8)).store64(b(STEP.REGS + u * 8), R.rax);
   a.lea(R.r10, b(STEP.REGS));
   ptrace(PTRACE.SETREGS);
   a.store32(b(STEP.SETREGS_RET), R.rax).testReg32(R.rax, R.rax).jcc(CC.e, "resume");
@@ -139,7 +148,8 @@ export function stepProgram(rdtscp: boolean): Asm {
   a.lea(R.r10, b(STEP.REGS));
   ptrace(PTRACE.GETREGS);
   a.testReg32(R.rax, R.rax).jcc(CC.ne, "other");
-  // 4. The instruction bytes: process_vm_readv(tid, {INSN, 15}, 1, {RIP, 15}, 1, 0); a short read is fine.
+  for (const [r, u] of REGISTER_MAP) a.load64(R.rax, b(STEP.REGS + u * 8)).store64(b(STEP.ENGINE_REGS + r * 8), R.rax);
+  // 4. The instruction bytes (after the registers were copied into the engine's order): process_vm_readv(tid, {INSN, 15}, 1, {RIP, 15}, 1, 0); a short read is fine.
   a.lea(R.rax, b(STEP.INSN)).store64(b(STEP.IOV_LOCAL), R.rax).movImm64(R.rax, INSN_BYTES).store64(b(STEP.IOV_LOCAL + 8), R.rax);
   a.store64(b(STEP.IOV_REMOTE + 8), R.rax).load64(R.rax, b(STEP.REGS + UREG.rip * 8)).store64(b(STEP.IOV_REMOTE), R.rax);
   a.movImm32(R.rax, SYS_PROCESS_VM_READV).movReg32(R.rdi, R.r12).lea(R.rsi, b(STEP.IOV_LOCAL)).movImm32(R.rdx, 1);

@@ -8,7 +8,9 @@
  * touches a thread between its resume being asked and being made, so the order the program sees is unchanged.
  * Does not: classify stops (the stop loop does) or emulate anything (`gp-trap.ts`).
  */
-import { ERRNO, PTRACE, SIG, WALL, WNOTHREAD, type Libc } from "../ptrace/libc.js";
+import { ERRNO, PTRACE, SIG, USER_REGS_SIZE, WALL, WNOTHREAD, type Libc } from "../ptrace/libc.js";
+import { REGISTER_COUNT } from "../../x86/registers.js";
+import { storeRegisterWords } from "./user-regs.js";
 import { createNativeStep, RESUME_SETREGS, STEP, STEP_KIND, type NativeStep } from "./native-step.js";
 
 /** Counters of a stepper. */
@@ -163,6 +165,8 @@ export class NativeStepper implements Stepper {
     let sig = w[W(STEP.RESUME_SIG)]!;
     if ((w[W(STEP.RESUME_FLAGS)]! & RESUME_SETREGS) !== 0) {
       this.trapPending = false;
+      const b = s.bytes;
+      storeRegisterWords(new Uint32Array(b.buffer, b.byteOffset + STEP.ENGINE_REGS, REGISTER_COUNT * 2), new Uint32Array(b.buffer, b.byteOffset + STEP.REGS, USER_REGS_SIZE / 4));
       if (this.c.ptraceBuf(PTRACE.SETREGS, tid, 0, s.bytes.subarray(STEP.REGS, STEP.INSN)) !== 0) {
         this.flushFailed = true;
         request = PTRACE.CONT;

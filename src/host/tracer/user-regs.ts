@@ -12,8 +12,8 @@ import { CpuState, Seg } from "../../x86/cpu-state.js";
 import { Reg } from "../../x86/registers.js";
 import { PTRACE, UREG, USER_REGS_SIZE, type Libc } from "../ptrace/libc.js";
 
-/** Our register number → u64 index in `user_regs_struct`. */
-const MAP: [number, number][] = [
+/** Our register number → u64 index in `user_regs_struct` (every register the engine has). */
+export const REGISTER_MAP: readonly (readonly [number, number])[] = [
   [Reg.RAX, UREG.rax], [Reg.RCX, UREG.rcx], [Reg.RDX, UREG.rdx], [Reg.RBX, UREG.rbx], [Reg.RSP, UREG.rsp],
   [Reg.RBP, UREG.rbp], [Reg.RSI, UREG.rsi], [Reg.RDI, UREG.rdi], [Reg.R8, UREG.r8], [Reg.R9, UREG.r9],
   [Reg.R10, UREG.r10], [Reg.R11, UREG.r11], [Reg.R12, UREG.r12], [Reg.R13, UREG.r13], [Reg.R14, UREG.r14],
@@ -25,13 +25,24 @@ export const USER_CS_64 = 0x33;
 /** CS selector of 32-bit (compat) user code. */
 export const USER_CS_32 = 0x23;
 
+/** The two {@link REGISTER_MAP} columns as flat word indices (an indexed loop: iterating the pairs with destructuring cost ≈ 0.2 µs). */
+const CPU_WORD = Uint8Array.from(REGISTER_MAP, ([r]) => r * 2);
+const UREG_WORD = Uint8Array.from(REGISTER_MAP, ([, i]) => i * 2);
+
 /** Copy `u` (a Uint32Array over user_regs_struct) into `cpu`. */
 export function loadCpu(u: Uint32Array, cpu: CpuState): void {
   const w = cpu.regs.words;
-  for (const [r, i] of MAP) {
-    w[r * 2] = u[i * 2]!;
-    w[r * 2 + 1] = u[i * 2 + 1]!;
+  for (let k = 0; k < CPU_WORD.length; k++) {
+    const r = CPU_WORD[k]!;
+    const i = UREG_WORD[k]!;
+    w[r] = u[i]!;
+    w[r + 1] = u[i + 1]!;
   }
+  loadCpuMode(u, cpu);
+}
+
+/** The mode (from CS), CPL and FS/GS bases of `u` into `cpu`: {@link loadCpu} without the registers. */
+export function loadCpuMode(u: Uint32Array, cpu: CpuState): void {
   cpu.mode = (u[UREG.cs * 2]! & 0xffff) === USER_CS_32 ? CpuMode.COMPAT32 : CpuMode.LONG64;
   cpu.cpl = 3;
   const b = cpu.segBaseWords;
@@ -43,10 +54,16 @@ export function loadCpu(u: Uint32Array, cpu: CpuState): void {
 
 /** Copy the general registers, RIP and RFLAGS of `cpu` back into `u`. */
 export function storeCpu(cpu: CpuState, u: Uint32Array): void {
-  const w = cpu.regs.words;
-  for (const [r, i] of MAP) {
-    u[i * 2] = w[r * 2]!;
-    u[i * 2 + 1] = w[r * 2 + 1]!;
+  storeRegisterWords(cpu.regs.words, u);
+}
+
+/** Copy registers in the engine's order (`RegisterFile.words`) into `u`. */
+export function storeRegisterWords(w: Uint32Array, u: Uint32Array): void {
+  for (let k = 0; k < CPU_WORD.length; k++) {
+    const r = CPU_WORD[k]!;
+    const i = UREG_WORD[k]!;
+    u[i] = w[r]!;
+    u[i + 1] = w[r + 1]!;
   }
 }
 
