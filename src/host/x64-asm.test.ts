@@ -44,7 +44,7 @@ test("every register and memory form decodes to the listed text", () => {
   for (const b of ALL) {
     a.storeImm32(mem(b, 0), 0xffff_ffff).cmpMemImm(mem(b, -8), 0x80).testMemImm(mem(b, 0x1000), 1);
   }
-  a.syscall().rdtscp().pause().ret();
+  a.syscall().rdtsc().rdtscp().pause().ret();
   const code = a.bytes();
   const got = disassemble(code);
   const want = a.listing();

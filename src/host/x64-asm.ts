@@ -8,7 +8,7 @@
  * with {@link Asm.listing}.
  * Forms: `push`/`pop` r64; `mov` r32/r64 ← imm, reg, [base+disp32], and the stores; `lea` r64; `cmp`, `test`, `and`,
  * `or`, `add`, `sub` with imm32 on a register or a dword in memory; `xor`/`test` r32, r32; `dec`, `neg`; `jcc`/`jmp`
- * rel32 to labels; `syscall`, `rdtscp`, `pause`, `ret`.
+ * rel32 to labels; `syscall`, `rdtsc`, `rdtscp`, `pause`, `ret`.
  * Does not: pick short encodings (every memory operand is [base + disp32], every branch rel32); encode index
  * registers, RIP-relative or 8/16-bit operands.
  */
@@ -236,6 +236,11 @@ export class Asm {
 
   syscall(): this {
     return this.emit("syscall", [0x0f, 0x05]);
+  }
+
+  /** `rdtsc`: EDX:EAX = TSC. */
+  rdtsc(): this {
+    return this.emit("rdtsc", [0x0f, 0x31]);
   }
 
   /** `rdtscp`: EDX:EAX = TSC, ECX = IA32_TSC_AUX (Linux keeps the CPU number in its low 12 bits). */

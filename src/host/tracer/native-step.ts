@@ -1,8 +1,8 @@
 /**
  * The native step: one machine-code routine, generated at run time, that does a whole ptrace step in one call
- * from JavaScript — resume the previous stop (write its registers back first when asked), wait for the next stop
- * (optionally after a short bounded poll), and, when it is a SIGSEGV signal-delivery stop that the kernel raised
- * (`si_code` SI_KERNEL, what a #GP gives), fetch its siginfo, its registers and the instruction bytes at RIP.
+ * from JavaScript — resume the previous stop (write its registers back first when asked), wait for the next stop,
+ * and, when it is a SIGSEGV signal-delivery stop that the kernel raised (`si_code` SI_KERNEL, what a #GP gives),
+ * fetch its siginfo, its registers and the instruction bytes at RIP.
  * Everything else (exits, events, other signals, a failed call) returns to JavaScript at once with the wait result,
  * so the stop loop keeps every decision; only the system calls are gathered.
  *
@@ -36,8 +36,6 @@ export const STEP = {
   RESUME_FLAGS: 12,
   /** In: wait4 options (`__WALL | __WNOTHREAD`). */
   WAIT_FLAGS: 16,
-  /** In: how many times to poll with WNOHANG before blocking (0: block at once). */
-  SPIN: 20,
   /** Out: the thread wait4 returned. */
   TID: 24,
   /** Out: its wait status. */
@@ -54,25 +52,27 @@ export const STEP = {
   INSN_LEN: 48,
   /** Out: the CPU the tracer thread ran on when the stop was seen (IA32_TSC_AUX), or -1 when unknown. */
   CPU: 52,
-  /** Out: 1 when the stop was found by polling (the thread never slept). */
-  SPUN: 56,
+  /** Out: the TSC right before the resume (low, high 32 bits); unchanged when nothing was resumed. */
+  RESUME_TSC: 64,
+  /** Out: the TSC when the stop was seen (low, high 32 bits). */
+  STOP_TSC: 72,
   /** Out: siginfo of a {@link STEP_KIND.TRAP} (128 bytes). */
-  SIGINFO: 64,
+  SIGINFO: 80,
   /** `user_regs_struct` of a {@link STEP_KIND.TRAP}; on resume with SETREGS, ENGINE_REGS are copied in and it is written back. */
-  REGS: 192,
+  REGS: 208,
   /** Out: instruction bytes at RIP. */
-  INSN: 192 + USER_REGS_SIZE,
+  INSN: 208 + USER_REGS_SIZE,
   /** The local and remote `iovec`s of the instruction read. */
-  IOV_LOCAL: 192 + USER_REGS_SIZE + 16,
-  IOV_REMOTE: 192 + USER_REGS_SIZE + 32,
+  IOV_LOCAL: 208 + USER_REGS_SIZE + 16,
+  IOV_REMOTE: 208 + USER_REGS_SIZE + 32,
   /**
    * In/out: the same registers in the engine's order (`RegisterFile.words`: RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
    * R8–R15, RIP, RFLAGS), copied from REGS after GETREGS and back into REGS before SETREGS, so the engine works on
    * the block itself.
    */
-  ENGINE_REGS: 192 + USER_REGS_SIZE + 48,
+  ENGINE_REGS: 208 + USER_REGS_SIZE + 48,
   /** Size of the block. */
-  SIZE: 192 + USER_REGS_SIZE + 48 + REGISTER_COUNT * 8,
+  SIZE: 208 + USER_REGS_SIZE + 48 + REGISTER_COUNT * 8,
 } as const;
 
 /** {@link STEP.RESUME_FLAGS} bit: write the registers back before resuming; if that fails, deliver SIGSEGV. */
@@ -92,7 +92,6 @@ export const INSN_BYTES = 15;
 const SYS_PTRACE = 101;
 const SYS_WAIT4 = 61;
 const SYS_PROCESS_VM_READV = 310;
-const WNOHANG = 1;
 const EINTR = 4;
 
 /** Whether this CPU has RDTSCP (CPUID 0x80000001 EDX bit 27). */
@@ -107,12 +106,7 @@ export function stepProgram(rdtscp: boolean): Asm {
   const b = (off: number) => mem(R.rbx, off);
   /** ptrace(request, tid in r12d, 0, data in r10) — the caller loaded r10. */
   const ptrace = (request: number) => a.movImm32(R.rax, SYS_PTRACE).movImm32(R.rdi, request).movReg32(R.rsi, R.r12).xorReg32(R.rdx, R.rdx).syscall();
-  const wait4 = (extraFlags: number) => {
-    a.movImm32(R.rax, SYS_WAIT4).movImm64(R.rdi, -1).lea(R.rsi, b(STEP.STATUS)).load32(R.rdx, b(STEP.WAIT_FLAGS));
-    if (extraFlags !== 0) a.orImm(R.rdx, extraFlags);
-    a.xorReg32(R.r10, R.r10).syscall();
-  };
-  a.push(R.rbx).push(R.r12).push(R.r13).movReg64(R.rbx, R.rdi);
+  a.push(R.rbx).push(R.r12).movReg64(R.rbx, R.rdi);
   // 1. Resume the previous stop, writing its registers back first when asked (engine order → user_regs_struct).
   a.load32(R.r12, b(STEP.RESUME_TID)).testReg32(R.r12, R.r12).jcc(CC.e, "wait");
   a.storeImm32(b(STEP.RESUME_TID), 0).storeImm32(b(STEP.SETREGS_RET), 1);
@@ -123,23 +117,20 @@ export function stepProgram(rdtscp: boolean): Asm {
   a.store32(b(STEP.SETREGS_RET), R.rax).testReg32(R.rax, R.rax).jcc(CC.e, "resume");
   // The write-back failed: deliver the SIGSEGV, as the JavaScript path does when SETREGS fails.
   a.storeImm32(b(STEP.RESUME_REQ), PTRACE.CONT).storeImm32(b(STEP.RESUME_SIG), SIG.SEGV);
-  a.label("resume").movImm32(R.rax, SYS_PTRACE).load32(R.rdi, b(STEP.RESUME_REQ)).movReg32(R.rsi, R.r12).xorReg32(R.rdx, R.rdx);
+  a.label("resume").rdtsc().store32(b(STEP.RESUME_TSC), R.rax).store32(b(STEP.RESUME_TSC + 4), R.rdx);
+  a.movImm32(R.rax, SYS_PTRACE).load32(R.rdi, b(STEP.RESUME_REQ)).movReg32(R.rsi, R.r12).xorReg32(R.rdx, R.rdx);
   a.load32(R.r10, b(STEP.RESUME_SIG)).syscall().store32(b(STEP.RESUME_RET), R.rax);
-  // 2. Wait: first a bounded poll (WNOHANG, `pause` between tries), then block.
-  a.label("wait").storeImm32(b(STEP.SPUN), 0).load32(R.r13, b(STEP.SPIN));
-  a.label("poll").testReg32(R.r13, R.r13).jcc(CC.e, "block");
-  wait4(WNOHANG);
-  a.testReg32(R.rax, R.rax).jcc(CC.ne, "polled").pause().dec32(R.r13).jmp("poll");
-  a.label("polled").cmpImm(R.rax, -EINTR).jcc(CC.e, "block").storeImm32(b(STEP.SPUN), 1).jmp("result");
-  a.label("block");
-  wait4(0);
-  a.cmpImm(R.rax, -EINTR).jcc(CC.e, "block");
-  a.label("result").testReg32(R.rax, R.rax).jcc(CC.ns, "stopped");
+  // 2. Wait (EINTR: again).
+  a.label("wait").movImm32(R.rax, SYS_WAIT4).movImm64(R.rdi, -1).lea(R.rsi, b(STEP.STATUS)).load32(R.rdx, b(STEP.WAIT_FLAGS));
+  a.xorReg32(R.r10, R.r10).syscall();
+  a.cmpImm(R.rax, -EINTR).jcc(CC.e, "wait");
+  a.testReg32(R.rax, R.rax).jcc(CC.ns, "stopped");
   a.neg32(R.rax).store32(b(STEP.ERR), R.rax).movImm32(R.rax, STEP_KIND.WAIT_ERROR).jmp("out");
   // 3. Classify: only a plain SIGSEGV signal-delivery stop goes further.
   a.label("stopped").store32(b(STEP.TID), R.rax).movReg32(R.r12, R.rax);
   if (rdtscp) a.rdtscp().andImm(R.rcx, 0xfff).store32(b(STEP.CPU), R.rcx);
-  else a.storeImm32(b(STEP.CPU), -1);
+  else a.rdtsc().storeImm32(b(STEP.CPU), -1);
+  a.store32(b(STEP.STOP_TSC), R.rax).store32(b(STEP.STOP_TSC + 4), R.rdx);
   a.cmpMemImm(b(STEP.STATUS), SEGV_STOP_STATUS).jcc(CC.ne, "other");
   a.lea(R.r10, b(STEP.SIGINFO));
   ptrace(PTRACE.GETSIGINFO);
@@ -157,7 +148,7 @@ export function stepProgram(rdtscp: boolean): Asm {
   a.testReg32(R.rax, R.rax).jcc(CC.ns, "len").xorReg32(R.rax, R.rax);
   a.label("len").store32(b(STEP.INSN_LEN), R.rax).movImm32(R.rax, STEP_KIND.TRAP).jmp("out");
   a.label("other").xorReg32(R.rax, R.rax);
-  a.label("out").store32(b(STEP.KIND), R.rax).pop(R.r13).pop(R.r12).pop(R.rbx).ret();
+  a.label("out").store32(b(STEP.KIND), R.rax).pop(R.r12).pop(R.rbx).ret();
   return a;
 }
 

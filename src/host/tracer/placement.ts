@@ -4,16 +4,21 @@
  * of microseconds, several times the rest of the trap, so where the threads sit sets the trap cost.
  *
  * Policies (the measurements behind the default are in `docs/performance.md`, the design in `docs/tracer.md` §8):
- * - `follow` (the default): while the program is one thread, that thread follows the tracer thread — at a stop
- *   seen on another CPU than the one the thread was last placed on, the thread's affinity becomes the tracer's
- *   CPU, so the two wake each other on one CPU. The tracer itself stays free: when the scheduler moves it (its CPU
- *   got busy), the thread follows at its next stop. As soon as the program has a second thread or process, every
- *   thread vmport placed gets its affinity back and the scheduler spreads them (no serialisation of a
- *   multi-threaded program); back to one thread, following resumes.
+ * - `follow` (the default): a traced thread that traps often runs on the tracer thread's CPU — at a stop seen on
+ *   another CPU than the one it was placed on, its affinity becomes the tracer's CPU, so the two wake each other
+ *   on one CPU. The tracer itself stays free: when the scheduler moves it (its CPU got busy), the thread follows at
+ *   its next stop. A thread that computes between traps (it ran more than {@link RELEASE_RUN_US} since it was last
+ *   resumed, {@link RELEASE_AFTER} times in a row) gets its affinity back, so the threads of a multi-threaded program spread over the CPUs; it follows
+ *   again once it traps within {@link FOLLOW_RUN_US} of its resume. A program with one thread always follows.
+ *   While threads follow it, the tracer thread keeps its CPU too, and is let free every {@link TRACER_RECHECK_MS}.
+ *   Threads that mostly trap gain nothing from a second CPU: every trap goes through the one tracer thread.
  * - `pin` (`--pin CPU`): the tracer thread and the program (inherited by every child and thread) on one CPU.
  * - `none`: nothing is changed (the kernel decides).
  * A thread whose affinity the program itself changed (`sched_setaffinity`, `taskset` inside the guest) is left
- * alone from then on: vmport only ever replaces a mask it set or the one the thread started with.
+ * alone from then on: vmport only ever replaces a mask it set or the one the thread had at start.
+ * Run times come from the native step's TSC readings (taken right before a resume and when a stop is seen); the
+ * TSC rate is calibrated against the monotonic clock during the first {@link CALIBRATION_MS} ms of stops, and no
+ * thread is released before that. With the JavaScript step (no CPU or TSC readings) `follow` changes nothing.
  * Emulates: nothing. Source of truth: `sched_setaffinity(2)`; `docs/performance.md` (the policy's numbers).
  * Does not: pin anything to a CPU outside the set vmport itself was allowed at start.
  */
@@ -23,32 +28,69 @@ import type { Stepper } from "./step.js";
 /** A placement policy. */
 export type PlacementPolicy = { mode: "pin"; cpu: number } | { mode: "follow" } | { mode: "none" };
 
+/** A thread that ran at most this long between its resume and its next stop follows the tracer. */
+export const FOLLOW_RUN_US = 200;
+/** A thread that ran longer than this between its resume and its next stop, {@link RELEASE_AFTER} times in a row, is released. */
+export const RELEASE_RUN_US = 1000;
+/**
+ * Long runs in a row before a release: a thread that shares the tracer's CPU with other busy threads sometimes waits
+ * that long to run at all, which is not computing.
+ */
+export const RELEASE_AFTER = 3;
+/** Stops are timed against the monotonic clock for this long to learn the TSC rate. */
+export const CALIBRATION_MS = 50;
+/**
+ * While threads follow it, the tracer thread is pinned to its CPU too (otherwise an idle CPU keeps pulling it away
+ * and every thread follows it back and forth); every this many ms it is let free for one stop, so that the scheduler
+ * can move it off a CPU that got busy.
+ */
+export const TRACER_RECHECK_MS = 250;
+
 /** Bytes of a CPU mask (1024 CPUs). */
 const MASK_BYTES = 128;
+const TWO32 = 0x1_0000_0000;
 
 /** Counters of the placement. */
 export interface PlacementCounters {
   /** Times a thread was moved to the tracer's CPU. */
   follows: number;
-  /** Times the program went from one thread to several (every placed thread released). */
+  /** Times a thread that computes between traps got its affinity back. */
   releases: number;
   /** Threads left alone because the program set their affinity itself. */
   ownAffinity: number;
 }
 
+/** What the placement knows of one thread. */
+interface ThreadPlace {
+  /** CPU vmport pinned it to, or -1 (its mask is the start mask, or its own). */
+  cpu: number;
+  /** The program set this thread's affinity itself: never touched again. */
+  own: boolean;
+  /** TSC right before its last resume (halves), or hi = -1 when unknown. */
+  resumeLo: number;
+  resumeHi: number;
+  /** Consecutive runs longer than {@link RELEASE_RUN_US}. */
+  longRuns: number;
+}
+
 /** The placement of one run. */
 export class Placement {
   readonly counters: PlacementCounters = { follows: 0, releases: 0, ownAffinity: 0 };
-  /** The mask vmport was given at start: what every thread gets back. */
+  /** The mask vmport was given at start: what released threads get back. */
   private readonly startMask = new Uint8Array(MASK_BYTES);
-  private startMaskSize = 0;
+  private readonly startMaskSize: number;
   private readonly scratch = new Uint8Array(MASK_BYTES);
-  /** Live tracees. */
-  private readonly live = new Set<number>();
-  /** Threads vmport placed: tid → CPU. */
-  private readonly placed = new Map<number, number>();
-  /** Threads that set their own affinity. */
-  private readonly own = new Set<number>();
+  private readonly threads = new Map<number, ThreadPlace>();
+  /** TSC ticks per microsecond; 0 until calibrated. */
+  private ticksPerUs = 0;
+  private calLo = 0;
+  private calHi = -1;
+  private calMs = 0;
+  private calStops = 0;
+  /** CPU the tracer thread is pinned to, or -1; and the TSC (high half, low half) when it was. */
+  private tracerCpu = -1;
+  private tracerSinceLo = 0;
+  private tracerSinceHi = 0;
 
   constructor(
     private readonly c: Libc,
@@ -59,27 +101,32 @@ export class Placement {
     this.startMaskSize = n > 0 ? n : 0;
   }
 
-  private setMask(tid: number, cpu: number | null): boolean {
-    if (cpu === null) {
-      if (this.startMaskSize === 0) return false;
-      return this.c.schedSetaffinity(tid, this.startMaskSize, this.startMask) === 0;
-    }
+  private setMask(tid: number, cpu: number): boolean {
+    if (cpu < 0) return this.startMaskSize > 0 && this.c.schedSetaffinity(tid, this.startMaskSize, this.startMask) === 0;
     const m = this.scratch.fill(0);
     m[cpu >> 3] = 1 << (cpu & 7);
     return this.c.schedSetaffinity(tid, MASK_BYTES, m) === 0;
   }
 
-  /** Whether `tid`'s mask is still the one vmport set (`cpu`), or the start mask when `cpu` is null. */
-  private maskIs(tid: number, cpu: number | null): boolean {
+  /** Whether `tid`'s mask is the one vmport set (`cpu`), or the start mask when `cpu` is -1. */
+  private maskIs(tid: number, cpu: number): boolean {
     const m = this.scratch.fill(0);
     const n = this.c.schedGetaffinity(tid, MASK_BYTES, m);
     if (n <= 0) return false;
-    if (cpu === null) {
-      for (let i = 0; i < n; i++) if (m[i] !== (i < this.startMaskSize ? this.startMask[i] : 0)) return false;
-      return true;
+    for (let i = 0; i < n; i++) {
+      const want = cpu < 0 ? (i < this.startMaskSize ? this.startMask[i] : 0) : i === cpu >> 3 ? 1 << (cpu & 7) : 0;
+      if (m[i] !== want) return false;
     }
-    for (let i = 0; i < n; i++) if (m[i] !== (i === cpu >> 3 ? 1 << (cpu & 7) : 0)) return false;
     return true;
+  }
+
+  private thread(tid: number): ThreadPlace {
+    let t = this.threads.get(tid);
+    if (t === undefined) {
+      t = { cpu: -1, own: false, resumeLo: 0, resumeHi: -1, longRuns: 0 };
+      this.threads.set(tid, t);
+    }
+    return t;
   }
 
   /** Before the program is spawned (the spawned trampoline inherits the tracer thread's mask). */
@@ -90,47 +137,99 @@ export class Placement {
   /** The root program was spawned and seized. */
   afterSpawn(root: number): void {
     if (this.policy.mode === "pin") this.setMask(root, this.policy.cpu);
-    this.live.add(root);
+    this.thread(root);
   }
 
-  /** A stop of `tid`, seen by the tracer thread on `cpu` (-1: unknown). */
-  onStop(tid: number, cpu: number): void {
-    if (this.policy.mode !== "follow" || cpu < 0 || this.live.size > 1) return;
-    const at = this.placed.get(tid);
-    if (at === cpu || this.own.has(tid)) return;
+  /** After every step: note when the thread it resumed was resumed. */
+  afterStep(): void {
+    const s = this.step;
+    if (this.policy.mode !== "follow" || s.resumedTid === 0) return;
+    const t = this.threads.get(s.resumedTid);
+    if (t === undefined) return;
+    t.resumeLo = s.resumeTscLo;
+    t.resumeHi = s.resumeTscHi;
+  }
+
+  /** Learn the TSC rate from the stops of the first {@link CALIBRATION_MS} ms. */
+  private calibrate(lo: number, hi: number): void {
+    if ((this.calStops++ & 63) !== 0) return;
+    const now = performance.now();
+    if (this.calHi < 0) {
+      this.calLo = lo;
+      this.calHi = hi;
+      this.calMs = now;
+      return;
+    }
+    const ms = now - this.calMs;
+    if (ms < CALIBRATION_MS) return;
+    const ticks = (hi - this.calHi) * TWO32 + (lo - this.calLo);
+    if (ticks > 0) this.ticksPerUs = ticks / (ms * 1000);
+  }
+
+  /** A stop of `tid` (not an exit), seen by the tracer thread on the stepper's `cpu`. */
+  onStop(tid: number): void {
+    if (this.policy.mode !== "follow") return;
+    const s = this.step;
+    const cpu = s.cpu;
+    if (cpu < 0) return;
+    const t = this.thread(tid);
+    if (t.own) return;
+    if (this.ticksPerUs === 0) this.calibrate(s.stopTscLo, s.stopTscHi);
+    if (this.tracerCpu >= 0 && this.ticksPerUs > 0) {
+      const ms = ((s.stopTscHi - this.tracerSinceHi) * TWO32 + (s.stopTscLo - this.tracerSinceLo)) / (this.ticksPerUs * 1000);
+      if (ms > TRACER_RECHECK_MS && this.setMask(0, -1)) this.tracerCpu = -1; // let the scheduler move it
+    }
+    let follow = this.threads.size <= 1 || this.ticksPerUs === 0;
+    if (!follow && t.resumeHi >= 0) {
+      const us = ((s.stopTscHi - t.resumeHi) * TWO32 + (s.stopTscLo - t.resumeLo)) / this.ticksPerUs;
+      if (us > RELEASE_RUN_US) {
+        if (++t.longRuns >= RELEASE_AFTER && t.cpu >= 0) this.release(tid, t);
+        return;
+      }
+      t.longRuns = 0;
+      follow = us <= FOLLOW_RUN_US;
+    }
+    if (!follow) return;
+    if (this.tracerCpu !== cpu && this.setMask(0, cpu)) {
+      this.tracerCpu = cpu;
+      this.tracerSinceLo = s.stopTscLo;
+      this.tracerSinceHi = s.stopTscHi;
+    }
+    if (t.cpu === cpu) return;
     // The first placement replaces the start mask, later ones the mask vmport set; anything else is the program's.
-    if (!this.maskIs(tid, at ?? null)) {
-      this.own.add(tid);
+    if (!this.maskIs(tid, t.cpu)) {
+      t.own = true;
       this.counters.ownAffinity++;
       return;
     }
     if (this.setMask(tid, cpu)) {
-      this.placed.set(tid, cpu);
+      t.cpu = cpu;
       this.counters.follows++;
     }
   }
 
-  /** A fork, vfork or clone event: `child` is a new tracee. */
-  onNewTask(_parent: number, child: number): void {
-    this.live.add(child);
-    if (this.policy.mode !== "follow") return;
-    // The child inherited its parent's mask: a placed parent's is vmport's, so it counts as placed too.
-    const parentCpu = this.placed.get(_parent);
-    if (parentCpu !== undefined) this.placed.set(child, parentCpu);
-    if (this.live.size === 2 && this.placed.size > 0) this.release();
+  private release(tid: number, t: ThreadPlace): void {
+    if (this.maskIs(tid, t.cpu) && this.setMask(tid, -1)) {
+      t.cpu = -1;
+      this.counters.releases++;
+    } else {
+      t.own = true;
+      this.counters.ownAffinity++;
+    }
   }
 
-  /** Give every thread vmport placed the start mask back. */
-  private release(): void {
-    this.counters.releases++;
-    for (const [tid, cpu] of this.placed) if (this.maskIs(tid, cpu)) this.setMask(tid, null);
-    this.placed.clear();
+  /** A fork, vfork or clone event: `child` is a new tracee with its parent's mask. */
+  onNewTask(parent: number, child: number): void {
+    const p = this.threads.get(parent);
+    const t = this.thread(child);
+    if (p !== undefined) {
+      t.cpu = p.cpu;
+      t.own = p.own;
+    }
   }
 
   /** `tid` exited. */
   onExit(tid: number): void {
-    this.live.delete(tid);
-    this.placed.delete(tid);
-    this.own.delete(tid);
+    this.threads.delete(tid);
   }
 }

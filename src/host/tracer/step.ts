@@ -17,8 +17,6 @@ import { createNativeStep, RESUME_SETREGS, STEP, STEP_KIND, type NativeStep } fr
 export interface StepCounters {
   /** Calls into the native step (0 with the JavaScript step). */
   nativeSteps: number;
-  /** Stops found while polling before sleeping (the tracer thread did not sleep). */
-  polledStops: number;
 }
 
 /** The source of stops. */
@@ -34,6 +32,13 @@ export interface Stepper {
   err: number;
   /** CPU the tracer thread was on when it saw the stop, or -1. */
   cpu: number;
+  /** TSC when the stop was seen, as 32-bit halves (both 0 when unknown: the JavaScript step). */
+  stopTscLo: number;
+  stopTscHi: number;
+  /** The thread the last {@link next} resumed before waiting (0: none), and the TSC right before that resume. */
+  resumedTid: number;
+  resumeTscLo: number;
+  resumeTscHi: number;
   /** True when the register write-back of the previous trap failed (the thread had vanished). */
   writebackFailed: boolean;
   /** Wait for the next stop (EINTR is retried): one of {@link STEP_KIND}. */
@@ -44,39 +49,36 @@ export interface Stepper {
   resumeTrap(tid: number): void;
   /** Make a deferred resume now (before a call whose order relative to it matters). */
   flush(): void;
-  /** Bounded poll before sleeping: how many WNOHANG tries (0: none). */
-  setSpin(tries: number): void;
 }
 
 /** The JavaScript step: waitpid and ptrace through koffi, one call each. */
 export class JsStepper implements Stepper {
   readonly native = null;
-  readonly counters: StepCounters = { nativeSteps: 0, polledStops: 0 };
+  readonly counters: StepCounters = { nativeSteps: 0 };
   tid = 0;
   status = 0;
   err = 0;
   cpu = -1;
+  stopTscLo = 0;
+  stopTscHi = 0;
+  resumedTid = 0;
+  resumeTscLo = 0;
+  resumeTscHi = 0;
   writebackFailed = false;
-  private spin = 0;
   private readonly st = new Int32Array(1);
 
   constructor(private readonly c: Libc) {}
 
   next(): number {
     const c = this.c;
-    for (let tries = this.spin; ; ) {
-      const tid = c.waitpid(-1, this.st, WALL | WNOTHREAD | (tries > 0 ? 1 /* WNOHANG */ : 0));
-      if (tid === 0) {
-        tries--;
-        continue;
-      }
+    for (;;) {
+      const tid = c.waitpid(-1, this.st, WALL | WNOTHREAD);
       if (tid < 0) {
         const e = c.errno();
         if (e === ERRNO.EINTR) continue;
         this.err = e;
         return STEP_KIND.WAIT_ERROR;
       }
-      if (tries > 0) this.counters.polledStops++;
       this.tid = tid;
       this.status = this.st[0]!;
       return STEP_KIND.OTHER;
@@ -92,10 +94,6 @@ export class JsStepper implements Stepper {
   }
 
   flush(): void {}
-
-  setSpin(tries: number): void {
-    this.spin = tries;
-  }
 }
 
 const W = (off: number) => off >> 2;
@@ -103,11 +101,16 @@ const W = (off: number) => off >> 2;
 /** The native step: one call per stop; resumes go out with the next call. */
 export class NativeStepper implements Stepper {
   readonly native: NativeStep;
-  readonly counters: StepCounters = { nativeSteps: 0, polledStops: 0 };
+  readonly counters: StepCounters = { nativeSteps: 0 };
   tid = 0;
   status = 0;
   err = 0;
   cpu = -1;
+  stopTscLo = 0;
+  stopTscHi = 0;
+  resumedTid = 0;
+  resumeTscLo = 0;
+  resumeTscHi = 0;
   writebackFailed = false;
   private trapPending = false;
   private flushFailed = false;
@@ -122,18 +125,24 @@ export class NativeStepper implements Stepper {
     const w = s.words;
     const hadTrap = this.trapPending;
     this.trapPending = false;
+    this.resumedTid = w[W(STEP.RESUME_TID)]!;
     const kind = s.call(s.block);
     this.counters.nativeSteps++;
+    if (this.resumedTid !== 0) {
+      this.resumeTscLo = w[W(STEP.RESUME_TSC)]! >>> 0;
+      this.resumeTscHi = w[W(STEP.RESUME_TSC) + 1]! >>> 0;
+    }
     this.writebackFailed = this.flushFailed || (hadTrap && w[W(STEP.SETREGS_RET)]! < 0);
     this.flushFailed = false;
     if (kind === STEP_KIND.WAIT_ERROR) {
       this.err = w[W(STEP.ERR)]!;
       return kind;
     }
-    if (w[W(STEP.SPUN)] === 1) this.counters.polledStops++;
     this.tid = w[W(STEP.TID)]!;
     this.status = w[W(STEP.STATUS)]!;
     this.cpu = w[W(STEP.CPU)]!;
+    this.stopTscLo = w[W(STEP.STOP_TSC)]! >>> 0;
+    this.stopTscHi = w[W(STEP.STOP_TSC) + 1]! >>> 0;
     return kind;
   }
 
@@ -174,10 +183,6 @@ export class NativeStepper implements Stepper {
       }
     }
     this.c.ptrace(request, tid, 0, sig);
-  }
-
-  setSpin(tries: number): void {
-    this.native.words[W(STEP.SPIN)] = tries;
   }
 }
 

@@ -86,6 +86,7 @@ export class StopLoop {
     let rootExeced = false;
     for (;;) {
       const kind = step.next();
+      placement.afterStep();
       if (step.writebackFailed) {
         gp.undoTrap(); // the thread vanished before its registers were written back: not emulated after all
         this.counters.passedSegv++;
@@ -121,7 +122,7 @@ export class StopLoop {
         step.resume(tid, PTRACE.CONT, 0);
         continue;
       }
-      placement.onStop(tid, step.cpu);
+      placement.onStop(tid);
       const sig = stopSignal(s);
       const event = stopEvent(s);
       if (!started && tid === root) {

@@ -70,8 +70,6 @@ export interface TracerCounters extends LoopCounters {
   patched: number;
   /** Calls into the native step (0 with the JavaScript step). */
   nativeSteps: number;
-  /** Stops found while polling, before the tracer thread slept. */
-  polledStops: number;
   /** Threads moved to the tracer's CPU by the placement. */
   follows: number;
   /** Times the program became multi-threaded and placed threads were released. */
@@ -108,7 +106,7 @@ export class Tracer {
     this.placement = new Placement(this.c, placementPolicy(o), this.step);
     this.counters = {
       traps: 0, cpuids: 0, patched: 0, passedSegv: 0, signalsPassed: 0, groupStops: 0, events: 0, killedAfterRoot: 0, foreignSeccomp: 0,
-      nativeSteps: 0, polledStops: 0, follows: 0, releases: 0,
+      nativeSteps: 0, follows: 0, releases: 0,
     };
   }
 

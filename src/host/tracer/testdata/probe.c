@@ -124,10 +124,27 @@ static void *worker(void *arg) {
   return (void *)ok;
 }
 
-static int threads(int nthreads, long n) {
+/* A thread that computes between backdoor calls: `work` iterations of a dependent multiply chain per call. */
+static long work_per_call;
+static volatile unsigned long work_sink;
+static void *busy_worker(void *arg) {
+  long n = (long)arg, ok = 0;
+  for (long i = 0; i < n; i++) {
+    unsigned long x = (unsigned long)i | 1;
+    for (long k = 0; k < work_per_call; k++) x = x * 6364136223846793005ul + 1442695040888963407ul;
+    work_sink = x;
+    uint32_t b, c;
+    if (getversion(&b, &c) == 6 && b == MAGIC) ok++;
+  }
+  return (void *)ok;
+}
+
+static int threads(int nthreads, long n, long work) {
   pthread_t t[16];
   long total = 0;
-  for (int i = 0; i < nthreads; i++) pthread_create(&t[i], 0, worker, (void *)n);
+  if (nthreads > 16) nthreads = 16;
+  work_per_call = work;
+  for (int i = 0; i < nthreads; i++) pthread_create(&t[i], 0, work > 0 ? busy_worker : worker, (void *)n);
   for (int i = 0; i < nthreads; i++) {
     void *r;
     pthread_join(t[i], &r);
@@ -288,7 +305,7 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "syscalls")) return syscalls();
   if (!strcmp(mode, "rdpmcbad")) { uint32_t lo, hi; catch_sig(SIGSEGV); if (sigsetjmp(jb, 1) == 0) { __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0xfff)); printf("no fault\n"); } else printf("rdpmc0xfff sig=%d\n", last_sig); return 0; }
   if (!strcmp(mode, "sleep")) { sleep(atoi(argv[2])); return 0; }
-  if (!strcmp(mode, "threads")) return threads(argc > 2 ? atoi(argv[2]) : 4, argc > 3 ? atol(argv[3]) : 2000);
+  if (!strcmp(mode, "threads")) return threads(argc > 2 ? atoi(argv[2]) : 4, argc > 3 ? atol(argv[3]) : 2000, argc > 4 ? atol(argv[4]) : 0);
   if (!strcmp(mode, "fork")) return forked(argc > 2 ? atol(argv[2]) : 2000);
   if (!strcmp(mode, "handler")) return handler();
   if (!strcmp(mode, "straddle")) return straddle();
