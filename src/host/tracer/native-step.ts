@@ -167,11 +167,16 @@ export interface NativeStep {
 let proto: ReturnType<typeof koffi.proto> | null = null;
 let code: unknown = null;
 
-/** Make a step block and bind the routine (assembled once per thread). */
-export function createNativeStep(): NativeStep {
+/** Assemble the routine into an executable page (once per thread; {@link createNativeStep} does it when needed). */
+export function prepareNativeStep(): void {
   code ??= executablePage(stepProgram(hasRdtscp()).bytes());
   proto ??= koffi.proto("int vmport_step(void* block)");
-  const fn = koffi.decode(code, proto) as (block: unknown) => number;
+}
+
+/** Make a step block and bind the routine. */
+export function createNativeStep(): NativeStep {
+  prepareNativeStep();
+  const fn = koffi.decode(code, proto!) as (block: unknown) => number;
   const block = koffi.alloc("uint8_t", STEP.SIZE);
   const bytes = new Uint8Array(koffi.view(block, STEP.SIZE));
   bytes.fill(0);

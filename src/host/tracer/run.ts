@@ -8,8 +8,7 @@
  * runs); it must finish its write before returning.
  * Does not: write files other than the trace (the CLI writes the state file from `onState`).
  */
-import { Worker, MessageChannel } from "node:worker_threads";
-import { fileURLToPath } from "node:url";
+import { MessageChannel } from "node:worker_threads";
 import { writeSync } from "node:fs";
 import { VmportError } from "../../core/errors.js";
 import { SAVE_FLAG, type WorkerJob, type WorkerMessage } from "./worker-protocol.js";
@@ -18,6 +17,7 @@ import type { GuestStateSnapshot } from "../../channels/guest-state.js";
 import type { DurableState } from "../../vm/persistence.js";
 import { execFailure, resolveExec } from "./program.js";
 import { settleOwnStdio, stdioAtStart } from "../stdio.js";
+import { JOB_MESSAGE, takeTracerWorker } from "./worker-start.js";
 
 /** PROGRAM cannot be executed: the message and exit status a shell would give. */
 export class ExecError extends VmportError {
@@ -75,8 +75,6 @@ function envPath(env: string[]): string | undefined {
 export function runTraced(o: RunOptions): Promise<RunOutcome> {
   const plan = resolveExec(o.argv, envPath(o.env));
   if ("message" in plan) return Promise.reject(new ExecError(plan.message, plan.exitStatus));
-  const here = fileURLToPath(import.meta.url);
-  const ext = here.endsWith(".ts") ? ".ts" : ".js";
   const { port1, port2 } = new MessageChannel();
   const { onState, onTclo, onStarted, argv, traceLimit, ...rest } = o;
   const saveFlags = new Int32Array(new SharedArrayBuffer(8));
@@ -90,17 +88,8 @@ export function runTraced(o: RunOptions): Promise<RunOutcome> {
     control: port2,
   };
   settleOwnStdio();
-  const url = new URL(`./worker${ext}`, import.meta.url);
-  // Under tsx (tests, benchmarks) the worker must register the TypeScript loader itself before importing the
-  // worker module (Node 20 does not apply the parent's --import hooks to a worker's entry); the built CLI runs JS.
-  const worker =
-    ext === ".ts"
-      ? new Worker(`import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`, {
-          eval: true,
-          workerData: job,
-          transferList: [port2],
-        })
-      : new Worker(url, { workerData: job, transferList: [port2] });
+  const worker = takeTracerWorker(); // prestarted by the CLI: its modules loaded while the options were checked
+  worker.postMessage({ type: JOB_MESSAGE, job }, [port2]);
   return new Promise<RunOutcome>((resolve, reject) => {
     let settled = false;
     let doorbellFd = -1;

@@ -26,6 +26,7 @@ import type { StdioPlan } from "../stdio.js";
 import { Doorbell, spawnSeized } from "./spawn.js";
 import { GpTrap } from "./gp-trap.js";
 import { createStepper, type Stepper } from "./step.js";
+import { prepareNativeStep } from "./native-step.js";
 import { Placement, type PlacementPolicy } from "./placement.js";
 import { StopLoop, type LoopCounters, type RunResult } from "./stop-loop.js";
 
@@ -74,6 +75,12 @@ export interface TracerCounters extends LoopCounters {
   follows: number;
   /** Times the program became multi-threaded and placed threads were released. */
   releases: number;
+}
+
+/** Bind libc and assemble the native step now (a worker started early does this while it waits for its job). */
+export function warmTracer(): void {
+  libc();
+  prepareNativeStep();
 }
 
 /** The placement policy from the options and `VMPORT_PLACEMENT`. */
