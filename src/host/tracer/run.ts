@@ -70,7 +70,8 @@ function envPath(env: string[]): string | undefined {
 
 /**
  * Run `argv` traced; resolves when the root program has exited. Rejects with {@link ExecError} when PROGRAM cannot
- * be executed (nothing ran), or with the worker's error message.
+ * be executed (nothing ran), or with a `VmportError` carrying the worker's code (VMPORT_SPAWN_FAILED,
+ * VMPORT_PTRACE_DENIED, VMPORT_BAD_PROFILE, VMPORT_BAD_STATE, …; VMPORT_TRACER_FAILED for anything untyped).
  */
 export function runTraced(o: RunOptions): Promise<RunOutcome> {
   const plan = resolveExec(o.argv, envPath(o.env));
@@ -122,7 +123,8 @@ export function runTraced(o: RunOptions): Promise<RunOutcome> {
       } else if (m.type === "tclo") onTclo?.(m.command, m.ok, m.text);
       else if (m.type === "error") {
         settled = true;
-        reject(new Error(m.message));
+        // Typed failures (spawn, ptrace, profile, state) keep their code; anything else is the tracer's own failure.
+        reject(new VmportError(m.code ?? "VMPORT_TRACER_FAILED", `run: ${m.message}`));
       } else if (m.type === "done") {
         settled = true;
         const r = m.result;
@@ -135,11 +137,11 @@ export function runTraced(o: RunOptions): Promise<RunOutcome> {
       }
     });
     worker.on("error", (e) => {
-      if (!settled) reject(e);
+      if (!settled) reject(new VmportError("VMPORT_TRACER_FAILED", `run: tracer worker failed: ${e.message}`, { cause: e }));
     });
     worker.on("exit", () => {
       port1.close();
-      if (!settled) reject(new Error("tracer worker exited without a result"));
+      if (!settled) reject(new VmportError("VMPORT_TRACER_FAILED", "run: tracer worker exited without a result"));
     });
   });
 }

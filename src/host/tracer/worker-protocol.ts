@@ -11,6 +11,7 @@ import type { RunResult } from "./tracer.js";
 import type { VmReport } from "../../vm/report.js";
 import type { ExecPlan } from "./program.js";
 import type { StdioPlan } from "../stdio.js";
+import type { VmportErrorCode } from "../../core/errors.js";
 
 /** Indices into the shared `saveFlags` array. */
 export const SAVE_FLAG = { /** 1 while the main thread holds a snapshot it has not finished writing. */ BUSY: 0, /** 1 when state changed since the last snapshot posted. */ DIRTY: 1 } as const;
@@ -47,5 +48,5 @@ export type WorkerMessage =
   | { type: "state"; state: DurableState }
   | { type: "tclo"; command: string; ok: boolean; text: string }
   | { type: "done"; result: RunResult; guest: GuestStateSnapshot; state: DurableState; counters: Record<string, number>; report: VmReport }
-  | { type: "error"; message: string };
+  | { type: "error"; message: string; /** The code of a `VmportError`, rebuilt on the other side. */ code?: VmportErrorCode };
 

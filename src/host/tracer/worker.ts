@@ -26,6 +26,7 @@ import { SystemClock } from "../system-clock.js";
 import { Tracer, warmTracer } from "./tracer.js";
 import { HbCollector, type GcFunction } from "./hb-gc.js";
 import { BufferedRandom } from "../buffered-random.js";
+import { isVmportError } from "../../core/errors.js";
 import type { TraceRecord } from "../../vm/trace.js";
 import { SAVE_FLAG, type WorkerJob, type WorkerMessage } from "./worker-protocol.js";
 import { setFlagsFromString } from "node:v8";
@@ -137,7 +138,8 @@ try {
     report: buildReport(vm, { exitStatus: result.exitStatus, signal: result.signal, backdoorCalls: result.traps, counters: { ...tracer.counters } }),
   });
 } catch (e) {
-  post({ type: "error", message: e instanceof Error ? e.message : String(e) });
+  // A VmportError keeps its code across the thread boundary (`run.ts` rebuilds it).
+  post({ type: "error", message: e instanceof Error ? e.message : String(e), ...(isVmportError(e) ? { code: e.code } : {}) });
 }
 
 /** Apply host → guest changes waiting on the control port (synchronously; no event loop runs here). */
