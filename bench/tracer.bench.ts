@@ -14,7 +14,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -87,6 +87,8 @@ export function benchTracer(): TracerFigure[] | null {
   const node = process.execPath;
   const vm = (opts: string[], prog: string[], env?: NodeJS.ProcessEnv): Cmd => ({ argv: [node, CLI, "run", ...opts, "--", ...prog], ...(env ? { env } : {}) });
   const out: TracerFigure[] = [];
+  const load = () => loadavg().map((x) => x.toFixed(2)).join(", ");
+  const loadBefore = load();
 
   // 1. Per trap, one thread.
   const loop = [probe, "loop", "N"];
@@ -161,6 +163,7 @@ export function benchTracer(): TracerFigure[] | null {
     { name: "start-up: node -e 0 (baseline)", value: median(s["node"]!), unit: "ms" },
     { name: "start-up: vmport run -- /bin/true, warm", value: median(s["vm"]!), unit: "ms", note: `ratio ${ratio(s["vm"]!, s["node"]!).toFixed(2)} (aim ≤ 1.8)` },
     { name: "start-up: vmport run -- /bin/true, cold CPUID cache", value: cold, unit: "ms" },
+    { name: "rounds per comparison (load average before; after)", value: ROUNDS, unit: "", note: `${loadBefore}; ${load()} (2 vCPUs; other work on the machine shows as spread between rounds)` },
   );
   return out;
 }

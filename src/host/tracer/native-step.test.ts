@@ -27,7 +27,7 @@ const dir = mkdtempSync(join(tmpdir(), "vmport-step-"));
 const CASES: string[][] = [
   ["forms"], ["allregs"], ["nonbackdoor"], ["syscalls"], ["rdpmcbad"], ["faults"], ["straddle"], ["handler"],
   ["hb", "info-get guestinfo.foo"], ["hb", "info-set guestinfo.x native"], ["hbloop", "info-get guestinfo.foo", "20"],
-  ["threads", "3", "50"], ["fork", "50"], ["loop", "200"], ["exit", "7"], ["abort"],
+  ["threads", "3", "50"], ["fork", "50"], ["stress", "200"], ["loop", "200"], ["exit", "7"], ["abort"],
 ];
 
 interface Outcome {

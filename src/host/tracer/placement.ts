@@ -4,9 +4,10 @@
  * of microseconds, several times the rest of the trap, so where the threads sit sets the trap cost.
  *
  * Policies (the measurements behind the default are in `docs/performance.md`, the design in `docs/tracer.md` §8):
- * - `follow` (the default): a traced thread that traps often runs on the tracer thread's CPU — at a stop seen on
- *   another CPU than the one it was placed on, its affinity becomes the tracer's CPU, so the two wake each other
- *   on one CPU. The tracer itself stays free: when the scheduler moves it (its CPU got busy), the thread follows at
+ * - `follow` (the default): a traced thread that traps often runs on the tracer thread's CPU — at a backdoor trap
+ *   seen on another CPU than the one it was placed on, its affinity becomes the tracer's CPU, so the two wake each
+ *   other on one CPU. Only traps count: a thread that merely makes system calls that stop (mmaps, exec) is left
+ *   to the scheduler, and a new thread or child never inherits a mask vmport set. The tracer itself stays free: when the scheduler moves it (its CPU got busy), the thread follows at
  *   its next stop. A thread that computes between traps (it ran more than {@link RELEASE_RUN_US} since it was last
  *   resumed, {@link RELEASE_AFTER} times in a row) gets its affinity back, so the threads of a multi-threaded program spread over the CPUs; it follows
  *   again once it traps within {@link FOLLOW_RUN_US} of its resume. A program with one thread always follows.
@@ -166,8 +167,8 @@ export class Placement {
     if (ticks > 0) this.ticksPerUs = ticks / (ms * 1000);
   }
 
-  /** A stop of `tid` (not an exit), seen by the tracer thread on the stepper's `cpu`. */
-  onStop(tid: number): void {
+  /** A backdoor trap of `tid`, seen by the tracer thread on the stepper's `cpu`: where the policy acts. */
+  onTrap(tid: number): void {
     if (this.policy.mode !== "follow") return;
     const s = this.step;
     const cpu = s.cpu;
@@ -179,17 +180,15 @@ export class Placement {
       const ms = ((s.stopTscHi - this.tracerSinceHi) * TWO32 + (s.stopTscLo - this.tracerSinceLo)) / (this.ticksPerUs * 1000);
       if (ms > TRACER_RECHECK_MS && this.setMask(0, -1)) this.tracerCpu = -1; // let the scheduler move it
     }
-    let follow = this.threads.size <= 1 || this.ticksPerUs === 0;
-    if (!follow && t.resumeHi >= 0) {
+    if (this.threads.size > 1 && this.ticksPerUs > 0 && t.resumeHi >= 0) {
       const us = ((s.stopTscHi - t.resumeHi) * TWO32 + (s.stopTscLo - t.resumeLo)) / this.ticksPerUs;
       if (us > RELEASE_RUN_US) {
         if (++t.longRuns >= RELEASE_AFTER && t.cpu >= 0) this.release(tid, t);
         return;
       }
       t.longRuns = 0;
-      follow = us <= FOLLOW_RUN_US;
+      if (us > FOLLOW_RUN_US && t.cpu < 0) return; // in between: a released thread stays released
     }
-    if (!follow) return;
     if (this.tracerCpu !== cpu && this.setMask(0, cpu)) {
       this.tracerCpu = cpu;
       this.tracerSinceLo = s.stopTscLo;
@@ -218,14 +217,17 @@ export class Placement {
     }
   }
 
-  /** A fork, vfork or clone event: `child` is a new tracee with its parent's mask. */
+  /**
+   * A fork, vfork or clone event: `child` is a new tracee with its parent's mask. A mask vmport set is not passed
+   * on: the child gets the start mask back (it follows once it traps itself), so a program that starts busy
+   * children or threads keeps every CPU for them. A mask the program set is the child's too.
+   */
   onNewTask(parent: number, child: number): void {
     const p = this.threads.get(parent);
     const t = this.thread(child);
-    if (p !== undefined) {
-      t.cpu = p.cpu;
-      t.own = p.own;
-    }
+    if (p === undefined || this.policy.mode !== "follow") return;
+    if (p.own) t.own = true;
+    else if (p.cpu >= 0 && !this.setMask(child, -1)) t.own = true; // cannot change it: leave it alone
   }
 
   /** `tid` exited. */

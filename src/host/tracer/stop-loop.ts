@@ -9,7 +9,7 @@
  * `kill -SEGV`) reach the program; job control works (group-stops are LISTENed). When the root program exits every
  * other tracee is killed, including one whose first stop comes later.
  * Does not: make system calls for the trap path itself (`gp-trap.ts`, through a {@link Stepper}), patch CPUID
- * (`cpuid-patcher.ts`) or pick CPUs (`placement.ts`: told of every stop, new task and exit).
+ * (`cpuid-patcher.ts`) or pick CPUs (`placement.ts`: told of every step, trap, new task and exit).
  */
 import { ERRNO, PTRACE, PTRACE_EVENT, SIG, type Libc } from "../ptrace/libc.js";
 import type { CpuidPatcher } from "./cpuid-patcher.js";
@@ -122,7 +122,6 @@ export class StopLoop {
         step.resume(tid, PTRACE.CONT, 0);
         continue;
       }
-      placement.onStop(tid);
       const sig = stopSignal(s);
       const event = stopEvent(s);
       if (!started && tid === root) {
@@ -152,6 +151,7 @@ export class StopLoop {
         continue;
       }
       this.known.add(tid);
+      if (kind === STEP_KIND.TRAP) placement.onTrap(tid);
       if (sig === SIG.SEGV && (kind === STEP_KIND.TRAP ? gp.fromStep(tid, step.native!) : gp.fromStop(tid))) {
         step.resumeTrap(tid);
         continue;

@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
+#include <sched.h>
 
 #define MAGIC 0x564D5868u
 typedef unsigned long ureg; /* 64 bits on x86-64, 32 on i386 */
@@ -244,6 +246,118 @@ static int allregs(void) {
   return 0;
 }
 
+/* CPU affinity as the program sees it under vmport's placement: its own after backdoor calls, a forked child's, and a
+   thread that set its own. */
+static int cpus_of_self(void) {
+  cpu_set_t s;
+  CPU_ZERO(&s);
+  sched_getaffinity(0, sizeof s, &s);
+  return CPU_COUNT(&s);
+}
+static volatile int own_cpu = -1, own_count = -1, own_ok = 0;
+static void *own_affinity(void *arg) {
+  int cpu = (int)(long)arg;
+  cpu_set_t s;
+  CPU_ZERO(&s);
+  CPU_SET(cpu, &s);
+  sched_setaffinity(0, sizeof s, &s);
+  own_ok = (long)worker((void *)200) == 200;
+  CPU_ZERO(&s);
+  sched_getaffinity(0, sizeof s, &s);
+  own_count = CPU_COUNT(&s);
+  own_cpu = CPU_ISSET(cpu, &s) ? cpu : -2;
+  return 0;
+}
+static int affinity(void) {
+  cpu_set_t start;
+  CPU_ZERO(&start);
+  sched_getaffinity(0, sizeof start, &start);
+  int last = -1;
+  for (int c = 0; c < CPU_SETSIZE; c++) if (CPU_ISSET(c, &start)) last = c;
+  printf("start_cpus=%d\n", CPU_COUNT(&start));
+  long ok = (long)worker((void *)200);
+  printf("parent ok=%ld cpus=%d\n", ok, cpus_of_self());
+  pid_t p = fork();
+  if (p == 0) {
+    printf("child cpus=%d\n", cpus_of_self());
+    _exit(0);
+  }
+  int st;
+  waitpid(p, &st, 0);
+  pthread_t t;
+  pthread_create(&t, 0, own_affinity, (void *)(long)last);
+  pthread_join(t, 0);
+  printf("own ok=%d cpus=%d cpu_kept=%d\n", own_ok, own_count, own_cpu == last);
+  return 0;
+}
+
+/* Threads, forks and signals all at once: every thread and child makes backdoor calls while signals fly between
+   threads, a 1 ms interval timer fires, and children exit (SIGCHLD). */
+static volatile long usr1_count, alrm_count, chld_count;
+static void on_usr1(int s) { (void)s; __atomic_add_fetch(&usr1_count, 1, __ATOMIC_RELAXED); }
+static void on_alrm(int s) { (void)s; __atomic_add_fetch(&alrm_count, 1, __ATOMIC_RELAXED); }
+static void on_chld(int s) { (void)s; __atomic_add_fetch(&chld_count, 1, __ATOMIC_RELAXED); }
+static pthread_t stress_threads[4];
+static long stress_n;
+static pthread_barrier_t stress_start; /* every thread id is stored before any thread signals another */
+static void *stress_worker(void *arg) {
+  long me = (long)arg, ok = 0;
+  pthread_barrier_wait(&stress_start);
+  for (long i = 0; i < stress_n; i++) {
+    uint32_t b, c;
+    if (getversion(&b, &c) == 6 && b == MAGIC) ok++;
+    if ((i & 15) == 0) pthread_kill(stress_threads[(me + 1) % 4], SIGUSR1);
+  }
+  return (void *)ok;
+}
+static int stress(long n) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_flags = SA_RESTART;
+  sa.sa_handler = on_usr1;
+  sigaction(SIGUSR1, &sa, 0);
+  sa.sa_handler = on_alrm;
+  sigaction(SIGALRM, &sa, 0);
+  sa.sa_handler = on_chld;
+  sigaction(SIGCHLD, &sa, 0);
+  struct itimerval it = {{0, 1000}, {0, 1000}};
+  setitimer(ITIMER_REAL, &it, 0);
+  stress_n = n;
+  pthread_barrier_init(&stress_start, 0, 4);
+  stress_threads[0] = pthread_self();
+  for (long i = 1; i < 4; i++) pthread_create(&stress_threads[i], 0, stress_worker, (void *)i);
+  pid_t kids[2];
+  for (int k = 0; k < 2; k++) {
+    kids[k] = fork();
+    if (kids[k] == 0) {
+      struct itimerval off = {{0, 0}, {0, 0}};
+      setitimer(ITIMER_REAL, &off, 0);
+      long ok = 0;
+      for (long i = 0; i < n; i++) {
+        uint32_t b, c;
+        if (getversion(&b, &c) == 6 && b == MAGIC) ok++;
+      }
+      _exit(ok == n ? 0 : 1);
+    }
+  }
+  long total = (long)stress_worker((void *)0);
+  for (int i = 1; i < 4; i++) {
+    void *r;
+    pthread_join(stress_threads[i], &r);
+    total += (long)r;
+  }
+  int kids_ok = 0;
+  for (int k = 0; k < 2; k++) {
+    int st;
+    while (waitpid(kids[k], &st, 0) < 0 && errno == EINTR) {}
+    kids_ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  }
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &off, 0);
+  printf("stress ok=%ld kids_ok=%d usr1=%d alrm=%d chld=%d\n", total, kids_ok, usr1_count > 0, alrm_count > 0, chld_count > 0);
+  return 0;
+}
+
 /* The message channel over HB, as open-vm-tools does it: one RPCI exchange. */
 static uint32_t cookie_hi, cookie_lo, chan;
 static uint32_t lb(uint32_t type, uint32_t ebx, uint32_t *ebx_out, uint32_t *edx_out) {
@@ -301,6 +415,8 @@ int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "forms";
   if (!strcmp(mode, "forms")) return forms();
   if (!strcmp(mode, "allregs")) return allregs();
+  if (!strcmp(mode, "affinity")) return affinity();
+  if (!strcmp(mode, "stress")) return stress(argc > 2 ? atol(argv[2]) : 2000);
   if (!strcmp(mode, "nonbackdoor")) return nonbackdoor();
   if (!strcmp(mode, "syscalls")) return syscalls();
   if (!strcmp(mode, "rdpmcbad")) { uint32_t lo, hi; catch_sig(SIGSEGV); if (sigsetjmp(jb, 1) == 0) { __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0xfff)); printf("no fault\n"); } else printf("rdpmc0xfff sig=%d\n", last_sig); return 0; }
