@@ -18,8 +18,8 @@
  * A thread whose affinity the program itself changed (`sched_setaffinity`, `taskset` inside the guest) is left
  * alone from then on: vmport only ever replaces a mask it set or the one the thread had at start.
  * Run times come from the native step's TSC readings (taken right before a resume and when a stop is seen); the
- * TSC rate is calibrated against the monotonic clock during the first {@link CALIBRATION_MS} ms of stops, and no
- * thread is released before that. With the JavaScript step (no CPU or TSC readings) `follow` changes nothing.
+ * TSC rate is calibrated against the monotonic clock during the first {@link CALIBRATION_MS} ms of traps; until
+ * then only a program with one thread is placed. With the JavaScript step (no CPU or TSC readings) `follow` changes nothing.
  * Emulates: nothing. Source of truth: `sched_setaffinity(2)`; `docs/performance.md` (the policy's numbers).
  * Does not: pin anything to a CPU outside the set vmport itself was allowed at start.
  */
@@ -39,7 +39,7 @@ export const RELEASE_RUN_US = 1000;
  */
 export const RELEASE_AFTER = 3;
 /** Stops are timed against the monotonic clock for this long to learn the TSC rate. */
-export const CALIBRATION_MS = 50;
+export const CALIBRATION_MS = 10;
 /**
  * While threads follow it, the tracer thread is pinned to its CPU too (otherwise an idle CPU keeps pulling it away
  * and every thread follows it back and forth); every this many ms it is let free for one stop, so that the scheduler
@@ -87,7 +87,6 @@ export class Placement {
   private calLo = 0;
   private calHi = -1;
   private calMs = 0;
-  private calStops = 0;
   /** CPU the tracer thread is pinned to, or -1; and the TSC (high half, low half) when it was. */
   private tracerCpu = -1;
   private tracerSinceLo = 0;
@@ -151,9 +150,8 @@ export class Placement {
     t.resumeHi = s.resumeTscHi;
   }
 
-  /** Learn the TSC rate from the stops of the first {@link CALIBRATION_MS} ms. */
+  /** Learn the TSC rate from the traps of the first {@link CALIBRATION_MS} ms. */
   private calibrate(lo: number, hi: number): void {
-    if ((this.calStops++ & 63) !== 0) return;
     const now = performance.now();
     if (this.calHi < 0) {
       this.calLo = lo;
@@ -180,7 +178,9 @@ export class Placement {
       const ms = ((s.stopTscHi - this.tracerSinceHi) * TWO32 + (s.stopTscLo - this.tracerSinceLo)) / (this.ticksPerUs * 1000);
       if (ms > TRACER_RECHECK_MS && this.setMask(0, -1)) this.tracerCpu = -1; // let the scheduler move it
     }
-    if (this.threads.size > 1 && this.ticksPerUs > 0 && t.resumeHi >= 0) {
+    if (this.threads.size > 1) {
+      // Several threads: act on what each ran since its resume, so not before the TSC rate is known.
+      if (this.ticksPerUs === 0 || t.resumeHi < 0) return;
       const us = ((s.stopTscHi - t.resumeHi) * TWO32 + (s.stopTscLo - t.resumeLo)) / this.ticksPerUs;
       if (us > RELEASE_RUN_US) {
         if (++t.longRuns >= RELEASE_AFTER && t.cpu >= 0) this.release(tid, t);
