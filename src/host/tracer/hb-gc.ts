@@ -17,7 +17,7 @@ import { getHeapStatistics } from "node:v8";
 /** HB bytes between two scavenges. */
 export const HB_BYTES_PER_SCAVENGE = 1024 * 1024;
 /** Growth of heap + external memory since the last full collection that makes the next scavenge a full one. */
-export const GROWTH_FOR_FULL_GC = 8 * 1024 * 1024;
+export const GROWTH_FOR_FULL_GC = 4 * 1024 * 1024;
 
 /** `gc()` as `--expose-gc` provides it. */
 export type GcFunction = (options?: { type: "minor" | "major" }) => void;
