@@ -80,7 +80,11 @@ export interface TracerCounters extends LoopCounters {
 /** Bind libc and assemble the native step now (a worker started early does this while it waits for its job). */
 export function warmTracer(): void {
   libc();
-  prepareNativeStep();
+  try {
+    prepareNativeStep();
+  } catch {
+    // No executable memory here: the tracer will use the JavaScript step (`createStepper`).
+  }
 }
 
 /** The placement policy from the options and `VMPORT_PLACEMENT`. */
