@@ -77,9 +77,13 @@ export interface TracerCounters extends LoopCounters {
   releases: number;
 }
 
-/** Bind libc and assemble the native step now (a worker started early does this while it waits for its job). */
+/**
+ * Bind libc, check the trampoline of the default profile on disk and assemble the native step now (a worker started
+ * early does this while it waits for its job).
+ */
 export function warmTracer(): void {
   libc();
+  trampolinePath(policyProgram(true));
   try {
     prepareNativeStep();
   } catch {
