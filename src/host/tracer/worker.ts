@@ -4,7 +4,8 @@
  * cost more than the trap).
  *
  * Receives a {@link WorkerJob} as `workerData`, or as the first message when the CLI started the thread early
- * (`worker-start.ts`; the libc bindings, the trampoline and the native step are prepared while it waits); posts `{ type: "started", pid }` once the program runs and
+ * (`worker-start.ts`; the libc bindings, the trampoline and the native step are prepared while it waits); posts
+ * `{ type: "started", pid }` once the program runs and
  * `{ type: "done", result, guest, state, report }` at the end (`report`: `vm/report.ts`). Host-side changes while the guest runs arrive on the control
  * port and are applied when the doorbell rings (see `Tracer`), so the per-trap path has no extra work.
  * State saving is coalesced: after each access the worker compares one number (`durableGeneration`); when it
