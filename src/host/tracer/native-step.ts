@@ -58,7 +58,10 @@ export const STEP = {
   STOP_TSC: 72,
   /** Out: siginfo of a {@link STEP_KIND.TRAP} (128 bytes). */
   SIGINFO: 80,
-  /** `user_regs_struct` of a {@link STEP_KIND.TRAP}; on resume with SETREGS, ENGINE_REGS are copied in and it is written back. */
+  /**
+   * `user_regs_struct` of a {@link STEP_KIND.TRAP}; on a resume with SETREGS, ENGINE_REGS are copied in first and it
+   * is written back.
+   */
   REGS: 208,
   /** Out: instruction bytes at RIP. */
   INSN: 208 + USER_REGS_SIZE,
@@ -140,7 +143,7 @@ export function stepProgram(rdtscp: boolean): Asm {
   ptrace(PTRACE.GETREGS);
   a.testReg32(R.rax, R.rax).jcc(CC.ne, "other");
   for (const [r, u] of REGISTER_MAP) a.load64(R.rax, b(STEP.REGS + u * 8)).store64(b(STEP.ENGINE_REGS + r * 8), R.rax);
-  // 4. The instruction bytes (after the registers were copied into the engine's order): process_vm_readv(tid, {INSN, 15}, 1, {RIP, 15}, 1, 0); a short read is fine.
+  // 4. The instruction bytes: process_vm_readv(tid, {INSN, 15}, 1, {RIP, 15}, 1, 0); a short read is fine.
   a.lea(R.rax, b(STEP.INSN)).store64(b(STEP.IOV_LOCAL), R.rax).movImm64(R.rax, INSN_BYTES).store64(b(STEP.IOV_LOCAL + 8), R.rax);
   a.store64(b(STEP.IOV_REMOTE + 8), R.rax).load64(R.rax, b(STEP.REGS + UREG.rip * 8)).store64(b(STEP.IOV_REMOTE), R.rax);
   a.movImm32(R.rax, SYS_PROCESS_VM_READV).movReg32(R.rdi, R.r12).lea(R.rsi, b(STEP.IOV_LOCAL)).movImm32(R.rdx, 1);

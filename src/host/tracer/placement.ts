@@ -6,20 +6,23 @@
  * Policies (the measurements behind the default are in `docs/performance.md`, the design in `docs/tracer.md` §8):
  * - `follow` (the default): a traced thread that traps often runs on the tracer thread's CPU — at a backdoor trap
  *   seen on another CPU than the one it was placed on, its affinity becomes the tracer's CPU, so the two wake each
- *   other on one CPU. Only traps count: a thread that merely makes system calls that stop (mmaps, exec) is left
- *   to the scheduler, and a new thread or child never inherits a mask vmport set. The tracer itself stays free: when the scheduler moves it (its CPU got busy), the thread follows at
- *   its next stop. A thread that computes between traps (it ran more than {@link RELEASE_RUN_US} since it was last
- *   resumed, {@link RELEASE_AFTER} times in a row) gets its affinity back, so the threads of a multi-threaded program spread over the CPUs; it follows
- *   again once it traps within {@link FOLLOW_RUN_US} of its resume. A program with one thread always follows.
- *   While threads follow it, the tracer thread keeps its CPU too, and is let free every {@link TRACER_RECHECK_MS}.
- *   Threads that mostly trap gain nothing from a second CPU: every trap goes through the one tracer thread.
+ *   other on one CPU. While threads follow it, the tracer thread keeps that CPU too (an idle CPU would otherwise keep
+ *   pulling it away), and every {@link TRACER_RECHECK_MS} ms it is let free for one trap so that the scheduler can
+ *   move it off a CPU that got busy; the threads then follow it. Only traps count: a thread whose stops are system
+ *   calls (mmaps, exec) is left to the scheduler, and a new thread or child never inherits a mask vmport set. A
+ *   thread that computes between traps (it ran more than {@link RELEASE_RUN_US} µs since it was last resumed,
+ *   {@link RELEASE_AFTER} times in a row) gets its affinity back, so the threads of a multi-threaded program spread
+ *   over the CPUs; it follows again once it traps within {@link FOLLOW_RUN_US} µs of its resume. A program with one
+ *   thread always follows. Threads that only trap gain nothing from a second CPU: every trap goes through the one
+ *   tracer thread.
  * - `pin` (`--pin CPU`): the tracer thread and the program (inherited by every child and thread) on one CPU.
  * - `none`: nothing is changed (the kernel decides).
  * A thread whose affinity the program itself changed (`sched_setaffinity`, `taskset` inside the guest) is left
  * alone from then on: vmport only ever replaces a mask it set or the one the thread had at start.
  * Run times come from the native step's TSC readings (taken right before a resume and when a stop is seen); the
  * TSC rate is calibrated against the monotonic clock during the first {@link CALIBRATION_MS} ms of traps; until
- * then only a program with one thread is placed. With the JavaScript step (no CPU or TSC readings) `follow` changes nothing.
+ * then only a program with one thread is placed. With the JavaScript step (no CPU or TSC readings) `follow` changes
+ * nothing.
  * Emulates: nothing. Source of truth: `sched_setaffinity(2)`; `docs/performance.md` (the policy's numbers).
  * Does not: pin anything to a CPU outside the set vmport itself was allowed at start.
  */

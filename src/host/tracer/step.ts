@@ -45,7 +45,7 @@ export interface Stepper {
   next(): number;
   /** Resume `tid` with `request` (PTRACE_CONT, PTRACE_SYSCALL, PTRACE_LISTEN) and signal `sig`. */
   resume(tid: number, request: number, sig: number): void;
-  /** Resume an emulated trap without its signal, writing the registers back first when the step holds them. */
+  /** Resume a trap the native step fetched ({@link STEP_KIND.TRAP}) without its signal, writing its registers back. */
   resumeTrap(tid: number): void;
   /** Make a deferred resume now (before a call whose order relative to it matters). */
   flush(): void;
@@ -89,8 +89,8 @@ export class JsStepper implements Stepper {
     this.c.ptrace(request, tid, 0, sig);
   }
 
-  resumeTrap(tid: number): void {
-    this.c.ptrace(PTRACE.CONT, tid, 0, 0); // `GpTrap.fromStop` wrote the registers back already
+  resumeTrap(): void {
+    throw new Error("the JavaScript step reports no native traps");
   }
 
   flush(): void {}

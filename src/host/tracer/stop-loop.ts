@@ -151,9 +151,15 @@ export class StopLoop {
         continue;
       }
       this.known.add(tid);
-      if (kind === STEP_KIND.TRAP) placement.onTrap(tid);
-      if (sig === SIG.SEGV && (kind === STEP_KIND.TRAP ? gp.fromStep(tid, step.native!) : gp.fromStop(tid))) {
-        step.resumeTrap(tid);
+      if (kind === STEP_KIND.TRAP) {
+        // The native step fetched everything; the write-back goes out with the next step.
+        placement.onTrap(tid);
+        if (gp.fromStep(tid, step.native!)) {
+          step.resumeTrap(tid);
+          continue;
+        }
+      } else if (sig === SIG.SEGV && gp.fromStop(tid)) {
+        step.resume(tid, PTRACE.CONT, 0); // registers already written back
         continue;
       }
       if ((sig === SIG.ILL && patcher.cpuidTrap(tid)) || (sig === SIG.TRAP && patcher.entryHit(tid))) {
