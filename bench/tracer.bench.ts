@@ -75,6 +75,12 @@ function ratio(a: number[], b: number[]): number {
   return median(a.map((x, i) => x / b[i]!));
 }
 
+/** " (rounds LO–HI)": the spread of the per-round ratios a[i] / b[i] (inverted for throughput when `inverse`). */
+function spread(a: number[], b: number[], inverse = false): string {
+  const r = a.map((x, i) => (inverse ? b[i]! / x : x / b[i]!));
+  return ` (rounds ${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)})`;
+}
+
 const ROUNDS = Number(process.env["VMPORT_BENCH_ROUNDS"] ?? 7);
 
 /** Run the tracer benchmarks; null when this machine cannot (not Linux x86-64, no gcc, no build). */
@@ -106,7 +112,7 @@ export function benchTracer(): TracerFigure[] | null {
     1_000,
   );
   const base = t["cPinned"]!;
-  const vs = (k: string, aim?: string) => `ratio ${ratio(t[k]!, base).toFixed(2)} to the pinned C tracer${aim ? ` (aim ${aim})` : ""}`;
+  const vs = (k: string, aim?: string) => `ratio ${ratio(t[k]!, base).toFixed(2)}${spread(t[k]!, base)} to the pinned C tracer${aim ? `; aim ${aim}` : ""}`;
   out.push(
     { name: "C ptrace tracer, pinned to CPU 0 (baseline)", value: median(base), unit: "µs/trap" },
     { name: "C ptrace tracer, not pinned", value: median(t["cUnpinned"]!), unit: "µs/trap", note: vs("cUnpinned") },
@@ -127,8 +133,8 @@ export function benchTracer(): TracerFigure[] | null {
     const perSec = (v: number[]) => median(v.map((us) => 4e6 / us));
     out.push(
       { name: `${label}, --pin 0 (baseline)`, value: perSec(r["pin"]!), unit: "calls/s" },
-      { name: `${label}, default placement`, value: perSec(r["dflt"]!), unit: "calls/s", note: `ratio ${(1 / ratio(r["dflt"]!, r["pin"]!)).toFixed(2)} to --pin (aim: higher)` },
-      { name: `${label}, VMPORT_PLACEMENT=none`, value: perSec(r["none"]!), unit: "calls/s", note: `ratio ${(1 / ratio(r["none"]!, r["pin"]!)).toFixed(2)} to --pin` },
+      { name: `${label}, default placement`, value: perSec(r["dflt"]!), unit: "calls/s", note: `ratio ${(1 / ratio(r["dflt"]!, r["pin"]!)).toFixed(2)}${spread(r["dflt"]!, r["pin"]!, true)} to --pin; aim: higher` },
+      { name: `${label}, VMPORT_PLACEMENT=none`, value: perSec(r["none"]!), unit: "calls/s", note: `ratio ${(1 / ratio(r["none"]!, r["pin"]!)).toFixed(2)}${spread(r["none"]!, r["pin"]!, true)} to --pin` },
     );
   }
 
@@ -147,7 +153,7 @@ export function benchTracer(): TracerFigure[] | null {
     const mbs = (v: number[]) => size / median(v);
     out.push(
       { name: `HB info-get ${label}, C tracer, pinned (baseline)`, value: mbs(r["c"]!), unit: "MB/s", note: `${median(r["c"]!).toFixed(1)} µs per exchange (7 traps)` },
-      { name: `HB info-get ${label}, vmport run --pin 0`, value: mbs(r["pin"]!), unit: "MB/s", note: `${median(r["pin"]!).toFixed(1)} µs per exchange; ${(1 / ratio(r["pin"]!, r["c"]!)).toFixed(2)}× the C tracer (aim ≥ 0.9)` },
+      { name: `HB info-get ${label}, vmport run --pin 0`, value: mbs(r["pin"]!), unit: "MB/s", note: `${median(r["pin"]!).toFixed(1)} µs per exchange; ${(1 / ratio(r["pin"]!, r["c"]!)).toFixed(2)}×${spread(r["pin"]!, r["c"]!, true)} the C tracer; aim ≥ 0.9` },
       { name: `HB info-get ${label}, vmport run (default)`, value: mbs(r["dflt"]!), unit: "MB/s", note: `${median(r["dflt"]!).toFixed(1)} µs per exchange; ${(1 / ratio(r["dflt"]!, r["c"]!)).toFixed(2)}× the C tracer` },
     );
   }
@@ -161,7 +167,7 @@ export function benchTracer(): TracerFigure[] | null {
   const s = interleave(ROUNDS, { node: { argv: [node, "-e", "0"] }, vm: { argv: [node, CLI, "run", "--", "/bin/true"], env } }, 0, null);
   out.push(
     { name: "start-up: node -e 0 (baseline)", value: median(s["node"]!), unit: "ms" },
-    { name: "start-up: vmport run -- /bin/true, warm", value: median(s["vm"]!), unit: "ms", note: `ratio ${ratio(s["vm"]!, s["node"]!).toFixed(2)} (aim ≤ 1.8)` },
+    { name: "start-up: vmport run -- /bin/true, warm", value: median(s["vm"]!), unit: "ms", note: `ratio ${ratio(s["vm"]!, s["node"]!).toFixed(2)}${spread(s["vm"]!, s["node"]!)}; aim ≤ 1.8` },
     { name: "start-up: vmport run -- /bin/true, cold CPUID cache", value: cold, unit: "ms" },
     { name: "rounds per comparison (load average before; after)", value: ROUNDS, unit: "", note: `${loadBefore}; ${load()} (2 vCPUs; other work on the machine shows as spread between rounds)` },
   );
