@@ -207,6 +207,9 @@ export class Placement {
     if (this.setMask(tid, cpu)) {
       t.cpu = cpu;
       this.counters.follows++;
+    } else {
+      t.own = true; // not ours to move (another user's setuid program, a cpuset): leave it, do not retry per trap
+      this.counters.ownAffinity++;
     }
   }
 
