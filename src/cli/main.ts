@@ -9,16 +9,16 @@
  */
 // First: records how descriptors 0–2 were given, before anything (Node's libuv) changes their flags.
 import "../host/stdio.js";
+import { prestartTracerWorker } from "../host/tracer/worker-start.js";
 import { Command, CommanderError, Option } from "commander";
 import { CLI_MODES } from "../x86/cpu-mode.js";
-import { runDecode } from "./decode-command.js";
-import { runStep } from "./step-command.js";
-import { runRun } from "./run-command.js";
-import { runGuest, runGuestDemo } from "./guest-command.js";
-import { runDemo } from "./demo-command.js";
-import { runV86 } from "./v86-command.js";
-import { runCompare } from "./compare-command.js";
 import { EXIT_USAGE, reportError, usage } from "./errors.js";
+
+// `vmport run`: the tracer thread loads its modules while this thread loads the command's (docs/performance.md).
+// Each command's module is imported when it runs, so a command loads only what it needs.
+/** Executed directly (not imported by tests). */
+const direct = /(?:^|[\\/])(?:main\.(?:js|ts)|vmport)$/.test(process.argv[1] ?? "");
+if (direct && process.argv[2] === "run") prestartTracerWorker();
 
 const MODES = Object.keys(CLI_MODES);
 
@@ -52,6 +52,7 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .addOption(modeOption())
     .argument("<hex...>", "instruction bytes, or -")
     .action(async (hexParts: string[], opts: { mode: string }) => {
+      const { runDecode } = await import("./decode-command.js");
       setStatus(await runDecode(CLI_MODES[opts.mode]!, hexParts.join(" ")));
     });
 
@@ -66,7 +67,8 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .option("--la57", "5-level paging: 57-bit canonical addresses in 64-bit mode (default 48-bit)", false)
     .option("--l1-intercepts-gp", "the guest is an L2 guest whose L1 hypervisor intercepts #GP: every #GP exits to L1", false)
     .argument("<hex...>", "instruction bytes at RIP")
-    .action((hexParts: string[], opts: { mode: string; cpl?: number; iopl: number; reg: string[]; mem: string[]; la57: boolean; l1InterceptsGp: boolean }) => {
+    .action(async (hexParts: string[], opts: { mode: string; cpl?: number; iopl: number; reg: string[]; mem: string[]; la57: boolean; l1InterceptsGp: boolean }) => {
+      const { runStep } = await import("./step-command.js");
       setStatus(
         runStep(hexParts.join(" "), {
           mode: CLI_MODES[opts.mode]!,
@@ -98,6 +100,7 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .argument("<program...>", "program and its arguments (after --)")
     .passThroughOptions()
     .action(async (prog: string[], opts: { guestinfo: string[]; state?: string; profile?: string; tclo: string[]; trace?: string; traceLimit?: number; pin?: number; verbose: boolean; report?: string; console?: number | true; allowDangerousTclo: boolean; control?: string }) => {
+      const { runRun } = await import("./run-command.js");
       setStatus(await runRun(prog, opts));
     });
   program
@@ -119,7 +122,8 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .argument("[args...]", "arguments of the command")
     .option("-p", "check: print the product type (as vmware-checkvm -p)", false)
     .option("--lb", "use the low-bandwidth port only (no rep insb/outsb)", false)
-    .action((cmd: string, args: string[], opts: { p: boolean; lb: boolean }) => {
+    .action(async (cmd: string, args: string[], opts: { p: boolean; lb: boolean }) => {
+      const { runGuest, runGuestDemo } = await import("./guest-command.js");
       setStatus(cmd === "demo-steps" ? runGuestDemo() : runGuest(cmd, args, { lb: opts.lb, product: opts.p }));
     });
 
@@ -133,6 +137,7 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .option("--timeout <s>", "give up after this many seconds (exit 124)", intIn("--timeout", 1, 3600), 60)
     .option("--builtin", "use v86's own VMware device instead of vmport (for comparisons)", false)
     .action(async (opts: { multiboot: string; bios: string; profile?: string; guestinfo: string[]; timeout: number; builtin: boolean }) => {
+      const { runV86 } = await import("./v86-command.js");
       setStatus(await runV86(opts));
     });
 
@@ -141,7 +146,8 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .description("compare the test kernel's COM1 output under vmport with QEMU's, allowing only documented divergences")
     .argument("<ours>", "output under vmport (e.g. vmport v86)")
     .argument("<theirs>", "output under qemu-system-i386 -machine pc,vmport=on")
-    .action((ours: string, theirs: string) => {
+    .action(async (ours: string, theirs: string) => {
+      const { runCompare } = await import("./compare-command.js");
       setStatus(runCompare(ours, theirs));
     });
 
@@ -149,6 +155,7 @@ export function buildProgram(setStatus: (n: number) => void): Command {
     .command("demo")
     .description("run a real guest against the simulated VMware host and show what both sides saw")
     .action(async () => {
+      const { runDemo } = await import("./demo-command.js");
       setStatus(await runDemo());
     });
   return program;
@@ -174,8 +181,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // Run when executed directly (not when imported by tests).
-const invoked = process.argv[1] ?? "";
-if (/(?:^|[\\/])(?:main\.(?:js|ts)|vmport)$/.test(invoked)) {
+if (direct) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

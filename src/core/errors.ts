@@ -24,11 +24,14 @@ export type VmportErrorCode =
   | "VMPORT_NO_BACKDOOR"
   | "VMPORT_NO_DEVICE"
   | "VMPORT_OVERLAPPING_RANGE"
+  | "VMPORT_PTRACE_DENIED"
   | "VMPORT_SESSION_EXITED"
+  | "VMPORT_SPAWN_FAILED"
   | "VMPORT_TCLO_CLOSED"
   | "VMPORT_TCLO_QUEUE_FULL"
   | "VMPORT_TCLO_TIMEOUT"
-  | "VMPORT_TIMEOUT";
+  | "VMPORT_TIMEOUT"
+  | "VMPORT_TRACER_FAILED";
 
 /** A host-side error with a stable {@link VmportErrorCode}. */
 export class VmportError extends Error {

@@ -43,12 +43,19 @@ function libc(): Mm {
 const PROTO = () => koffi.proto("void vmport_native(_Inout_ void* block)");
 let proto: ReturnType<typeof PROTO> | null = null;
 
-/** Copy `code` into a fresh anonymous page, make it read + execute, and return it as a function. */
-export function anonymousFunction(code: readonly number[]): NativeFn {
+/** Copy `code` (at most one page) into a fresh anonymous page, make it read + execute, and return the page. */
+export function executablePage(code: readonly number[]): unknown {
+  if (code.length > 4096) throw new RangeError(`machine code of ${code.length} bytes does not fit one page`);
   const { mmap, mprotect } = libc();
   const page = mmap(null, 4096, 3 /* RW */, 0x22 /* PRIVATE|ANONYMOUS */, -1, 0);
   new Uint8Array(koffi.view(page, 4096)).set(code);
   if (mprotect(page, 4096, 5 /* RX */) !== 0) throw new Error("cannot make a code page executable");
+  return page;
+}
+
+/** Copy `code` into a fresh anonymous page, make it read + execute, and return it as a function. */
+export function anonymousFunction(code: readonly number[]): NativeFn {
+  const page = executablePage(code);
   proto ??= PROTO();
   return koffi.decode(page, proto) as NativeFn;
 }

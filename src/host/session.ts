@@ -22,8 +22,7 @@
  * Does not: install process signal handlers (the CLI forwards SIGINT/SIGTERM/SIGHUP with {@link VmSession.kill});
  * run on anything but Linux x86-64 with ptrace.
  */
-import { Worker, MessageChannel, type MessagePort } from "node:worker_threads";
-import { fileURLToPath } from "node:url";
+import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
 import { closeSync, openSync, statSync, writeSync } from "node:fs";
 import { Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
@@ -44,6 +43,7 @@ import { execFailure, resolveExec } from "./tracer/program.js";
 import { settleOwnStdio, stdioAtStart, type StdioPlan } from "./stdio.js";
 import { checkWritableTarget, prepareDurableWrites, readStateFile, writeDurableFile } from "./state-file.js";
 import { libc } from "./ptrace/libc.js";
+import { JOB_MESSAGE, takeTracerWorker } from "./tracer/worker-start.js";
 import type { GuestStateSnapshot } from "../channels/guest-state.js";
 
 /** How often the backdoor-call ring is read while someone listens, in ms (the most a record waits). */
@@ -327,8 +327,6 @@ export function launch(init: SessionInit): Promise<VmSession> {
   if ("message" in plan) return Promise.reject(new ExecError(plan.message, plan.exitStatus));
   const profile = resolveProfile(init.profile);
   const io = openStdio(init.stdio);
-  const here = fileURLToPath(import.meta.url);
-  const ext = here.endsWith(".ts") ? ".ts" : ".js";
   const { port1, port2 } = new MessageChannel();
   const saveFlags = new Int32Array(new SharedArrayBuffer(8));
   const signals = new Int32Array(new SharedArrayBuffer(8));
@@ -353,17 +351,10 @@ export function launch(init: SessionInit): Promise<VmSession> {
     wants: { guestChange: false, guestLog: false, backdoorCall: false },
     control: port2,
   };
-  const url = new URL(`./tracer/worker${ext}`, import.meta.url);
-  // Under tsx (tests, benchmarks) the worker must register the TypeScript loader itself before importing the
-  // worker module (Node 20 does not apply the parent's --import hooks to a worker's entry); the built package runs JS.
-  const worker =
-    ext === ".ts"
-      ? new Worker(`import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`, {
-          eval: true,
-          workerData: job,
-          transferList: [port2],
-        })
-      : new Worker(url, { workerData: job, transferList: [port2] });
+  // The CLI may have started the worker early (its modules load while the options are checked): take it, or start
+  // one now; either way the job goes to it as its first message.
+  const worker = takeTracerWorker();
+  worker.postMessage({ type: JOB_MESSAGE, job }, [port2]);
   return new Promise<VmSession>((resolve, reject) => {
     const s = new VmSession(init, profile, worker, port1, saveFlags, signals, new TraceRingReader(traceRing), io.streams, io.childEnds, resolve, reject);
     void s;
@@ -509,7 +500,8 @@ export class VmSession {
           this.finish(m);
           break;
         case "error":
-          fail(new Error(m.message));
+          // A VmportError keeps its code across the thread boundary.
+          fail(m.code !== undefined ? new VmportError(m.code, m.message) : new VmportError("VMPORT_TRACER_FAILED", m.message));
           break;
       }
     });

@@ -89,6 +89,10 @@ export interface Libc {
   pipe2(fds: Int32Array, flags: number): number;
   close(fd: number): number;
   schedSetaffinity(pid: number, size: number, mask: Uint8Array): number;
+  /** Returns the size of the mask the kernel copied (≥ 8), or -1. */
+  schedGetaffinity(pid: number, size: number, mask: Uint8Array): number;
+  /** The CPU the calling thread runs on. */
+  schedGetcpu(): number;
   gettid(): number;
   errno(): number;
   alloc(size: number): { ptr: unknown; view: Uint8Array; address: bigint };
@@ -123,6 +127,8 @@ export function libc(): Libc {
   const pipe2 = lib.func("int pipe2(_Out_ int* fds, int flags)");
   const close = lib.func("int close(int fd)");
   const schedSetaffinity = lib.func("int sched_setaffinity(int pid, size_t size, void* mask)");
+  const schedGetaffinity = lib.func("long syscall(long nr, int pid, size_t size, _Out_ uint8_t* mask)");
+  const schedGetcpu = lib.func("int sched_getcpu()");
   const gettid = lib.func("int gettid()");
   cached = {
     ptrace: (r, p, a, d) => Number(ptrace(r, p, a, d)),
@@ -148,6 +154,9 @@ export function libc(): Libc {
     pipe2: (fds, f) => pipe2(fds, f) as number,
     close: (fd) => close(fd) as number,
     schedSetaffinity: (p, s, m) => schedSetaffinity(p, s, m) as number,
+    // The raw system call returns the mask size copied; glibc's wrapper hides it (SYS_sched_getaffinity = 204).
+    schedGetaffinity: (p, s, m) => Number(schedGetaffinity(204, p, s, m)),
+    schedGetcpu: () => schedGetcpu() as number,
     gettid: () => gettid() as number,
     errno: () => koffi.errno(),
     alloc: (size) => {

@@ -22,10 +22,10 @@
 import { Reg } from "../../x86/registers.js";
 import { CpuState } from "../../x86/cpu-state.js";
 import type { VmProfile } from "../../devices/profile.js";
-import { PTRACE, UREG, USER_REGS_SIZE, type Libc } from "../ptrace/libc.js";
+import { PTRACE, UREG, type Libc } from "../ptrace/libc.js";
 import { PtraceMemory } from "./ptrace-memory.js";
 import { CpuidSiteCache, execMappings, openMapped, type ScanCounters } from "./cpuid-sites.js";
-import { loadCpu, storeCpu, USER_CS_32 } from "./user-regs.js";
+import { TraceeRegs } from "./user-regs.js";
 import { vmwareCpuid } from "./cpuid.js";
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 
@@ -69,8 +69,7 @@ interface PendingMap {
 export class CpuidPatcher {
   readonly counters: PatcherCounters = { patched: 0, cpuids: 0, sharedSkipped: 0, sitesOverLimit: 0, execMmaps: 0 };
   private readonly cache: CpuidSiteCache;
-  private readonly regsBuf: ReturnType<Libc["alloc"]>;
-  private readonly uregs: Uint32Array;
+  private readonly regs: TraceeRegs;
   private readonly cpu = new CpuState();
   private readonly mem: PtraceMemory;
   private readonly word = new Uint8Array(8);
@@ -90,21 +89,12 @@ export class CpuidPatcher {
   ) {
     this.mem = new PtraceMemory(c);
     this.cache = cache ?? new CpuidSiteCache();
-    this.regsBuf = c.alloc(USER_REGS_SIZE);
-    this.uregs = new Uint32Array(this.regsBuf.view.buffer, this.regsBuf.view.byteOffset, USER_REGS_SIZE / 4);
+    this.regs = new TraceeRegs(c);
   }
 
   /** What the site scanner skipped. */
   get scanCounters(): ScanCounters {
     return this.cache.counters;
-  }
-
-  private getRegs(tid: number): boolean {
-    return this.c.ptraceBuf(PTRACE.GETREGS, tid, 0, this.regsBuf.ptr) === 0;
-  }
-
-  private u64(i: number): number {
-    return this.uregs[i * 2 + 1]! * 0x1_0000_0000 + this.uregs[i * 2]!;
   }
 
   /** Thread-group id of `tid` (cached; read from /proc once per thread). */
@@ -180,13 +170,12 @@ export class CpuidPatcher {
   entryHit(tid: number): boolean {
     const tgid = this.tgidOf(tid);
     const bp = this.entryBreak.get(tgid);
-    if (bp === undefined || !this.getRegs(tid)) return false;
-    if (this.u64(UREG.rip) !== bp.addr + 1) return false;
+    if (bp === undefined || !this.regs.fetch(tid)) return false;
+    if (this.regs.u64(UREG.rip) !== bp.addr + 1) return false;
     this.entryBreak.delete(tgid);
     this.poke(tid, bp.addr, bp.orig);
-    this.uregs[UREG.rip * 2] = bp.addr >>> 0;
-    this.uregs[UREG.rip * 2 + 1] = Math.floor(bp.addr / 0x1_0000_0000);
-    this.c.ptraceBuf(PTRACE.SETREGS, tid, 0, this.regsBuf.ptr);
+    this.regs.setU64(UREG.rip, bp.addr);
+    this.regs.writeBack(tid);
     this.patchMapped(tid, tgid);
     return true;
   }
@@ -232,12 +221,13 @@ export class CpuidPatcher {
    */
   mmapEntry(tid: number): boolean {
     this.counters.execMmaps++;
-    if (!this.getRegs(tid)) return false;
-    const i386 = (this.uregs[UREG.cs * 2]! & 0xffff) === USER_CS_32;
-    const length = this.u64(i386 ? UREG.rcx : UREG.rsi);
-    const flags = this.uregs[(i386 ? UREG.rsi : UREG.r10) * 2]!;
-    const fd = this.uregs[(i386 ? UREG.rdi : UREG.r8) * 2]! | 0;
-    const offset = i386 ? this.uregs[UREG.rbp * 2]! * PAGE : this.u64(UREG.r9);
+    if (!this.regs.fetch(tid)) return false;
+    const w = this.regs.words;
+    const i386 = this.regs.i386();
+    const length = this.regs.u64(i386 ? UREG.rcx : UREG.rsi);
+    const flags = w[(i386 ? UREG.rsi : UREG.r10) * 2]!;
+    const fd = w[(i386 ? UREG.rdi : UREG.r8) * 2]! | 0;
+    const offset = i386 ? w[UREG.rbp * 2]! * PAGE : this.regs.u64(UREG.r9);
     if ((flags & MAP_TYPE) !== MAP_PRIVATE) {
       this.counters.sharedSkipped++;
       return false;
@@ -261,10 +251,11 @@ export class CpuidPatcher {
     const p = this.pending.get(tid);
     if (p === undefined) return false;
     this.pending.delete(tid);
-    if (!this.getRegs(tid)) return true;
-    const i386 = (this.uregs[UREG.cs * 2]! & 0xffff) === USER_CS_32;
-    const ret = i386 ? this.uregs[UREG.rax * 2]! : this.u64(UREG.rax);
-    const failed = i386 ? ret >= 0xfffff001 : this.uregs[UREG.rax * 2 + 1]! === 0xffffffff && this.uregs[UREG.rax * 2]! >= 0xfffff001;
+    if (!this.regs.fetch(tid)) return true;
+    const w = this.regs.words;
+    const i386 = this.regs.i386();
+    const ret = i386 ? w[UREG.rax * 2]! : this.regs.u64(UREG.rax);
+    const failed = i386 ? ret >= 0xfffff001 : w[UREG.rax * 2 + 1]! === 0xffffffff && w[UREG.rax * 2]! >= 0xfffff001;
     if (failed) return true;
     const set = this.sitesOf(this.tgidOf(tid));
     for (const off of p.sites) this.patchSite(tid, set, ret + (off - p.offset));
@@ -280,21 +271,21 @@ export class CpuidPatcher {
   cpuidTrap(tid: number): boolean {
     if (this.sites.size === 0) return false;
     const set = this.sitesOf(this.tgidOf(tid));
-    if (set.set.size === 0 || !this.getRegs(tid)) return false;
-    loadCpu(this.uregs, this.cpu);
-    const regs = this.cpu.regs;
-    const rip = regs.getNumber(Reg.RIP);
-    if (!set.set.has(rip)) return false; // the program's own ud2
-    const [a, b, cx, d] = vmwareCpuid(regs.lo(Reg.RAX), regs.lo(Reg.RCX), this.profile);
-    regs.set32ZeroExtend(Reg.RAX, a);
-    regs.set32ZeroExtend(Reg.RBX, b);
-    regs.set32ZeroExtend(Reg.RCX, cx);
-    regs.set32ZeroExtend(Reg.RDX, d);
-    regs.set64(Reg.RIP, BigInt(rip + 2));
-    storeCpu(this.cpu, this.uregs);
-    if (this.c.ptraceBuf(PTRACE.SETREGS, tid, 0, this.regsBuf.ptr) !== 0) return false;
-    this.counters.cpuids++;
-    return true;
+    if (set.set.size === 0) return false;
+    const done = this.regs.update(tid, this.cpu, (cpu) => {
+      const regs = cpu.regs;
+      const rip = regs.getNumber(Reg.RIP);
+      if (!set.set.has(rip)) return false; // the program's own ud2
+      const [a, b, cx, d] = vmwareCpuid(regs.lo(Reg.RAX), regs.lo(Reg.RCX), this.profile);
+      regs.set32ZeroExtend(Reg.RAX, a);
+      regs.set32ZeroExtend(Reg.RBX, b);
+      regs.set32ZeroExtend(Reg.RCX, cx);
+      regs.set32ZeroExtend(Reg.RDX, d);
+      regs.set64(Reg.RIP, BigInt(rip + 2));
+      return true;
+    });
+    if (done) this.counters.cpuids++;
+    return done;
   }
 
   /** Read 8 bytes at `addr` of `pid` into `this.word`. */

@@ -5,6 +5,9 @@
  * addresses (given as 32-bit halves, passed to the kernel as one 64-bit value); a page that is not mapped (or not
  * writable, for writes) is a fault at the first byte not transferred.
  * Source of truth: `process_vm_readv(2)` (partial transfers stop at the first inaccessible page).
+ * Prefetched bytes: the native step reads the instruction bytes at RIP together with the registers; reads that
+ * fall entirely inside that window are served from it (the same bytes the kernel gave for the same stop), every
+ * other read goes to `process_vm_readv`, so the engine sees what it would have read itself.
  * Does not: offer `checkWritable` (no cheap probe exists); the engine then restores registers when an INS faults.
  */
 import type { GuestMemory } from "../../x86/guest-memory.js";
@@ -26,6 +29,13 @@ export class PtraceMemory implements GuestMemory {
   private readonly remoteIov: Native;
   private readonly local: DataView;
   private readonly remote: DataView;
+
+  /** The prefetch window: bytes at `winHi:winLo`, `winLen` of them valid (0: no window). */
+  private winBytes: Uint8Array | null = null;
+  private winOffset = 0;
+  private winLo = 0;
+  private winHi = 0;
+  private winLen = 0;
 
   constructor(private readonly c: Libc) {
     this.scratch = c.alloc(4096);
@@ -49,8 +59,32 @@ export class PtraceMemory implements GuestMemory {
     this.remote.setUint32(12, 0, true);
   }
 
+  /**
+   * Serve reads inside `hi:lo` … + `length` from `bytes[offset…]` until {@link clearPrefetch} (the window must not
+   * cross a 4 GiB boundary; a longer one is cut there).
+   */
+  prefetched(lo: number, hi: number, bytes: Uint8Array, offset: number, length: number): void {
+    this.winBytes = bytes;
+    this.winOffset = offset;
+    this.winLo = lo;
+    this.winHi = hi;
+    this.winLen = Math.min(length, 0x1_0000_0000 - lo);
+  }
+
+  /** Forget the prefetch window. */
+  clearPrefetch(): void {
+    this.winLen = 0;
+    this.winBytes = null;
+  }
+
   read(lo: number, hi: number, dst: Uint8Array, start: number, length: number): number {
     if (length === 0) return 0;
+    if (this.winLen > 0 && hi === this.winHi && lo >= this.winLo && lo + length <= this.winLo + this.winLen) {
+      const w = this.winBytes!;
+      const from = this.winOffset + (lo - this.winLo);
+      for (let i = 0; i < length; i++) dst[start + i] = w[from + i]!;
+      return length;
+    }
     this.prepare(lo, hi, length);
     const n = this.c.processVmReadv(this.pid, this.localIov.ptr, 1, this.remoteIov.ptr, 1, 0);
     const got = n < 0 ? 0 : n;

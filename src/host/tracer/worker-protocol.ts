@@ -17,6 +17,7 @@ import type { VmReport } from "../../vm/report.js";
 import type { ExecPlan } from "./program.js";
 import type { StdioPlan } from "../stdio.js";
 import type { HostCall } from "../host-calls.js";
+import type { VmportErrorCode } from "../../core/errors.js";
 
 /** Indices into the shared `saveFlags` array. */
 export const SAVE_FLAG = { /** 1 while the main thread holds a snapshot it has not finished writing. */ BUSY: 0, /** 1 when state changed since the last snapshot posted. */ DIRTY: 1 } as const;
@@ -138,4 +139,4 @@ export type WorkerMessage =
       /** Events dropped (backlog) and never announced. */
       droppedEvents: number;
     }
-  | { type: "error"; message: string };
+  | { type: "error"; message: string; /** The code of a `VmportError`, rebuilt on the other side. */ code?: VmportErrorCode };

@@ -3,7 +3,8 @@
  * (`docs/tracer.md`: ptrace calls must come from the thread that seized; per-trap hand-offs between threads
  * cost more than the trap).
  *
- * Receives a {@link WorkerJob} as `workerData`; posts `{ type: "started", pid }` once the program runs and
+ * Receives a {@link WorkerJob} as `workerData`, or as the first message when the CLI started the thread early
+ * (`worker-start.ts`; the libc bindings, the trampoline and the native step are prepared while it waits); posts `{ type: "started", pid }` once the program runs and
  * `{ type: "done", result, guest, state, report }` at the end (`report`: `vm/report.ts`). Host requests while the
  * guest runs (`worker-protocol.ts`: guestinfo, TCLO, mouse, clipboard, devices, the model, counters) arrive on the
  * control port and are answered when the doorbell rings (see `Tracer`), also while the guest makes no backdoor call.
@@ -16,11 +17,10 @@
  * changed it marks the state dirty, and posts a snapshot only when the writer (the main thread) is free — at most
  * one snapshot is in flight, whatever the guest does; the writer rings the doorbell when it finishes and the
  * state is dirty again, so the last change is saved even if the guest then makes no call.
- * Memory: V8 frees the buffers of finished high-bandwidth transfers only at a full collection, and it starts one for
- * such external memory only after ≈ 64 MiB of it: a guest streaming large messages would grow vmport by that much.
- * The worker therefore runs a full collection after every {@link HB_BYTES_PER_GC} bytes moved over HB (measured in
- * `docs/performance.md`: peak RSS during 1000 × 60 KB `info-set` 1.36× that of `vmport run -- true`, against 1.95×
- * without; 64 KiB `info-get` exchanges ≈ 15 % slower).
+ * Memory: V8 frees the buffers of finished high-bandwidth transfers only when a collection finds them dead, and it
+ * starts one for such external memory only after ≈ 64 MiB of it: a guest streaming large messages would grow vmport
+ * by that much. The worker collects as HB traffic flows (`hb-gc.ts`: a scavenge per MiB, a full collection when the
+ * heap has grown; measured in `docs/performance.md`).
  * Does not: print anything; the CLI decides what to show.
  */
 import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
@@ -30,7 +30,9 @@ import { durableGeneration, restoreDurableState, saveDurableState } from "../../
 import { buildReport } from "../../vm/report.js";
 import { isVmportError } from "../../core/errors.js";
 import { SystemClock } from "../system-clock.js";
-import { Tracer } from "./tracer.js";
+import { Tracer, warmTracer } from "./tracer.js";
+import { HbCollector, type GcFunction } from "./hb-gc.js";
+import { BufferedRandom } from "../buffered-random.js";
 import type { TraceAccess, TraceRecord } from "../../vm/trace.js";
 import type { GuestStateChange } from "../../channels/guest-state.js";
 import type { TcloEvent } from "../../channels/tclo.js";
@@ -65,12 +67,12 @@ function openTrace(path: string, limit: number | null): { sink: (r: TraceRecord)
   };
 }
 
-/** Bytes moved over the high-bandwidth port between two full garbage collections in the worker. */
-const HB_BYTES_PER_GC = 8 * 1024 * 1024;
 setFlagsFromString("--expose-gc");
-const collect = runInNewContext("gc") as () => void;
+const collector = new HbCollector(runInNewContext("gc") as GcFunction);
 
-const job = workerData as WorkerJob;
+if (workerData === undefined || workerData === null) warmTracer();
+/** The job: given at start, or posted by the main thread once it has checked the options (`worker-start.ts`). */
+const job = (workerData ?? (await new Promise((resolve) => parentPort!.once("message", (m: { job: WorkerJob }) => resolve(m.job))))) as WorkerJob;
 const signals = job.signals;
 /** Events not posted because {@link EVENT_BACKLOG_MAX} were in flight, and not announced yet. */
 let droppedEvents = 0;
@@ -99,7 +101,7 @@ function errorReply(id: number, e: unknown): void {
 }
 
 try {
-  const vm = new VirtualMachine({ profile: job.profile, clock: new SystemClock() });
+  const vm = new VirtualMachine({ profile: job.profile, clock: new SystemClock(), random: new BufferedRandom() });
   if (job.state !== null) restoreDurableState(vm, job.state);
   for (const [k, v] of job.guestinfo) vm.messaging.guestinfo.set(k, v);
   /** TCLO command id → the request waiting for its result. */
@@ -140,7 +142,6 @@ try {
   const flags = job.saveFlags;
   let lastGen = durableGeneration(vm);
   const hb = vm.messaging.channels.counters;
-  let nextGc = HB_BYTES_PER_GC;
   /** Post a snapshot if the state is dirty and the writer is free. */
   const offerState = () => {
     if (Atomics.load(flags, SAVE_FLAG.DIRTY) === 0) return;
@@ -199,10 +200,7 @@ try {
     seccomp: job.seccomp,
     stdio: job.stdio,
     afterTrap: () => {
-      if (hb.hbBytesIn + hb.hbBytesOut > nextGc) {
-        nextGc = hb.hbBytesIn + hb.hbBytesOut + HB_BYTES_PER_GC;
-        collect();
-      }
+      collector.onTraffic(hb.hbBytesIn + hb.hbBytesOut);
       if (!job.wantState) return;
       const g = durableGeneration(vm);
       if (g === lastGen) return;
@@ -245,5 +243,6 @@ try {
     droppedEvents,
   });
 } catch (e) {
-  post({ type: "error", message: e instanceof Error ? e.message : String(e) });
+  // A VmportError keeps its code across the thread boundary (`run.ts` rebuilds it).
+  post({ type: "error", message: e instanceof Error ? e.message : String(e), ...(isVmportError(e) ? { code: e.code } : {}) });
 }

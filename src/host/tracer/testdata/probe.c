@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
+#include <sched.h>
 
 #define MAGIC 0x564D5868u
 typedef unsigned long ureg; /* 64 bits on x86-64, 32 on i386 */
@@ -124,10 +126,27 @@ static void *worker(void *arg) {
   return (void *)ok;
 }
 
-static int threads(int nthreads, long n) {
+/* A thread that computes between backdoor calls: `work` iterations of a dependent multiply chain per call. */
+static long work_per_call;
+static volatile unsigned long work_sink;
+static void *busy_worker(void *arg) {
+  long n = (long)arg, ok = 0;
+  for (long i = 0; i < n; i++) {
+    unsigned long x = (unsigned long)i | 1;
+    for (long k = 0; k < work_per_call; k++) x = x * 6364136223846793005ul + 1442695040888963407ul;
+    work_sink = x;
+    uint32_t b, c;
+    if (getversion(&b, &c) == 6 && b == MAGIC) ok++;
+  }
+  return (void *)ok;
+}
+
+static int threads(int nthreads, long n, long work) {
   pthread_t t[16];
   long total = 0;
-  for (int i = 0; i < nthreads; i++) pthread_create(&t[i], 0, worker, (void *)n);
+  if (nthreads > 16) nthreads = 16;
+  work_per_call = work;
+  for (int i = 0; i < nthreads; i++) pthread_create(&t[i], 0, work > 0 ? busy_worker : worker, (void *)n);
   for (int i = 0; i < nthreads; i++) {
     void *r;
     pthread_join(t[i], &r);
@@ -189,6 +208,156 @@ static int faults(void) {
   return 0;
 }
 
+/* Every general register (and the arithmetic flags) around one backdoor instruction: what the thread really gets
+   back, upper halves included. Registers are loaded from regs_in and stored to regs_out by the asm itself, so
+   nothing the compiler does in between can hide a difference. Order: rax rbx rcx rdx rsi rdi rbp, then r8-r15. */
+#ifdef __x86_64__
+#define NREGS 15
+#define LOADREGS "mov 0+%[in],%%rax; mov 8+%[in],%%rbx; mov 16+%[in],%%rcx; mov 24+%[in],%%rdx; mov 32+%[in],%%rsi; mov 40+%[in],%%rdi; mov 48+%[in],%%rbp; mov 56+%[in],%%r8; mov 64+%[in],%%r9; mov 72+%[in],%%r10; mov 80+%[in],%%r11; mov 88+%[in],%%r12; mov 96+%[in],%%r13; mov 104+%[in],%%r14; mov 112+%[in],%%r15;"
+#define STOREREGS "mov %%rax,0+%[out]; mov %%rbx,8+%[out]; mov %%rcx,16+%[out]; mov %%rdx,24+%[out]; mov %%rsi,32+%[out]; mov %%rdi,40+%[out]; mov %%rbp,48+%[out]; mov %%r8,56+%[out]; mov %%r9,64+%[out]; mov %%r10,72+%[out]; mov %%r11,80+%[out]; mov %%r12,88+%[out]; mov %%r13,96+%[out]; mov %%r14,104+%[out]; mov %%r15,112+%[out]; pushf; pop %%rax; mov %%rax,%[fl];"
+#define ALLREGS(insn) __asm__ volatile("push %%rbp;" LOADREGS insn ";" STOREREGS "pop %%rbp" : [out] "=m"(regs_out), [fl] "=m"(flags_out) : [in] "m"(regs_in) : "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "memory", "cc")
+#else
+#define NREGS 7
+#define ALLREGS(insn) __asm__ volatile("push %%ebp; mov 0+%[in],%%eax; mov 4+%[in],%%ebx; mov 8+%[in],%%ecx; mov 12+%[in],%%edx; mov 16+%[in],%%esi; mov 20+%[in],%%edi; mov 24+%[in],%%ebp;" insn "; mov %%eax,0+%[out]; mov %%ebx,4+%[out]; mov %%ecx,8+%[out]; mov %%edx,12+%[out]; mov %%esi,16+%[out]; mov %%edi,20+%[out]; mov %%ebp,24+%[out]; pushf; pop %%eax; mov %%eax,%[fl]; pop %%ebp" : [out] "=m"(regs_out), [fl] "=m"(flags_out) : [in] "m"(regs_in) : "eax", "ebx", "ecx", "edx", "esi", "edi", "memory", "cc")
+#endif
+static ureg regs_in[NREGS], regs_out[NREGS], flags_out;
+static void allregs_case(const char *name, uint32_t cmd, uint32_t magic, int which) {
+  for (int i = 0; i < NREGS; i++) regs_in[i] = (ureg)0x0101010101010101ull * (ureg)(i + 1);
+  regs_in[0] = ((ureg)0xA0A0A0A0A0A0A0A0ull & ~(ureg)0xffffffffu) | magic;
+  regs_in[2] = ((ureg)0xC0C0C0C0C0C0C0C0ull & ~(ureg)0xffffffffu) | cmd;
+  regs_in[3] = ((ureg)0xD0D0D0D0D0D0D0D0ull & ~(ureg)0xffffffffu) | 0x5658;
+  switch (which) {
+    case 0: ALLREGS("inl %%dx,%%eax"); break;
+    case 1: ALLREGS("inw %%dx,%%ax"); break;
+    case 2: ALLREGS("inb %%dx,%%al"); break;
+    default: ALLREGS("outl %%eax,%%dx"); break;
+  }
+  printf("%s:", name);
+  for (int i = 0; i < NREGS; i++) printf(" %lx", regs_out[i]);
+  printf(" fl=%lx\n", flags_out & 0x8d5ul); /* CF PF AF ZF SF OF */
+}
+static int allregs(void) {
+  static const struct { const char *name; uint32_t cmd; int which; } cases[] = {
+    {"getversion-in32", 10, 0}, {"getversion-in16", 10, 1}, {"getversion-in8", 10, 2}, {"getversion-out32", 10, 3},
+    {"mhz", 1, 0}, {"hwversion", 17, 0}, {"uuid", 19, 0}, {"memsize", 20, 0}, {"buildnum", 100, 0}, {"unknown", 0xfff, 0},
+  };
+  for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) allregs_case(cases[i].name, cases[i].cmd, MAGIC, cases[i].which);
+  allregs_case("badmagic", 10, 0x12345678, 0);
+  return 0;
+}
+
+/* CPU affinity as the program sees it under vmport's placement: its own after backdoor calls, a forked child's, and a
+   thread that set its own. */
+static int cpus_of_self(void) {
+  cpu_set_t s;
+  CPU_ZERO(&s);
+  sched_getaffinity(0, sizeof s, &s);
+  return CPU_COUNT(&s);
+}
+static volatile int own_cpu = -1, own_count = -1, own_ok = 0;
+static void *own_affinity(void *arg) {
+  int cpu = (int)(long)arg;
+  cpu_set_t s;
+  CPU_ZERO(&s);
+  CPU_SET(cpu, &s);
+  sched_setaffinity(0, sizeof s, &s);
+  own_ok = (long)worker((void *)200) == 200;
+  CPU_ZERO(&s);
+  sched_getaffinity(0, sizeof s, &s);
+  own_count = CPU_COUNT(&s);
+  own_cpu = CPU_ISSET(cpu, &s) ? cpu : -2;
+  return 0;
+}
+static int affinity(void) {
+  cpu_set_t start;
+  CPU_ZERO(&start);
+  sched_getaffinity(0, sizeof start, &start);
+  int last = -1;
+  for (int c = 0; c < CPU_SETSIZE; c++) if (CPU_ISSET(c, &start)) last = c;
+  printf("start_cpus=%d\n", CPU_COUNT(&start));
+  long ok = (long)worker((void *)200);
+  printf("parent ok=%ld cpus=%d\n", ok, cpus_of_self());
+  pid_t p = fork();
+  if (p == 0) {
+    printf("child cpus=%d\n", cpus_of_self());
+    _exit(0);
+  }
+  int st;
+  waitpid(p, &st, 0);
+  pthread_t t;
+  pthread_create(&t, 0, own_affinity, (void *)(long)last);
+  pthread_join(t, 0);
+  printf("own ok=%d cpus=%d cpu_kept=%d\n", own_ok, own_count, own_cpu == last);
+  return 0;
+}
+
+/* Threads, forks and signals all at once: every thread and child makes backdoor calls while signals fly between
+   threads, a 1 ms interval timer fires, and children exit (SIGCHLD). */
+static volatile long usr1_count, alrm_count, chld_count;
+static void on_usr1(int s) { (void)s; __atomic_add_fetch(&usr1_count, 1, __ATOMIC_RELAXED); }
+static void on_alrm(int s) { (void)s; __atomic_add_fetch(&alrm_count, 1, __ATOMIC_RELAXED); }
+static void on_chld(int s) { (void)s; __atomic_add_fetch(&chld_count, 1, __ATOMIC_RELAXED); }
+static pthread_t stress_threads[4];
+static long stress_n;
+static pthread_barrier_t stress_start; /* every thread id is stored before any thread signals another */
+static void *stress_worker(void *arg) {
+  long me = (long)arg, ok = 0;
+  pthread_barrier_wait(&stress_start);
+  for (long i = 0; i < stress_n; i++) {
+    uint32_t b, c;
+    if (getversion(&b, &c) == 6 && b == MAGIC) ok++;
+    if ((i & 15) == 0) pthread_kill(stress_threads[(me + 1) % 4], SIGUSR1);
+  }
+  return (void *)ok;
+}
+static int stress(long n) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_flags = SA_RESTART;
+  sa.sa_handler = on_usr1;
+  sigaction(SIGUSR1, &sa, 0);
+  sa.sa_handler = on_alrm;
+  sigaction(SIGALRM, &sa, 0);
+  sa.sa_handler = on_chld;
+  sigaction(SIGCHLD, &sa, 0);
+  struct itimerval it = {{0, 1000}, {0, 1000}};
+  setitimer(ITIMER_REAL, &it, 0);
+  stress_n = n;
+  pthread_barrier_init(&stress_start, 0, 4);
+  stress_threads[0] = pthread_self();
+  for (long i = 1; i < 4; i++) pthread_create(&stress_threads[i], 0, stress_worker, (void *)i);
+  pid_t kids[2];
+  for (int k = 0; k < 2; k++) {
+    kids[k] = fork();
+    if (kids[k] == 0) {
+      struct itimerval off = {{0, 0}, {0, 0}};
+      setitimer(ITIMER_REAL, &off, 0);
+      long ok = 0;
+      for (long i = 0; i < n; i++) {
+        uint32_t b, c;
+        if (getversion(&b, &c) == 6 && b == MAGIC) ok++;
+      }
+      _exit(ok == n ? 0 : 1);
+    }
+  }
+  long total = (long)stress_worker((void *)0);
+  for (int i = 1; i < 4; i++) {
+    void *r;
+    pthread_join(stress_threads[i], &r);
+    total += (long)r;
+  }
+  int kids_ok = 0;
+  for (int k = 0; k < 2; k++) {
+    int st;
+    while (waitpid(kids[k], &st, 0) < 0 && errno == EINTR) {}
+    kids_ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  }
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &off, 0);
+  printf("stress ok=%ld kids_ok=%d usr1=%d alrm=%d chld=%d\n", total, kids_ok, usr1_count > 0, alrm_count > 0, chld_count > 0);
+  return 0;
+}
+
 /* The message channel over HB, as open-vm-tools does it: one RPCI exchange. */
 static uint32_t cookie_hi, cookie_lo, chan;
 static uint32_t lb(uint32_t type, uint32_t ebx, uint32_t *ebx_out, uint32_t *edx_out) {
@@ -245,11 +414,14 @@ int main(int argc, char **argv) {
   setvbuf(stdout, 0, _IONBF, 0);
   const char *mode = argc > 1 ? argv[1] : "forms";
   if (!strcmp(mode, "forms")) return forms();
+  if (!strcmp(mode, "allregs")) return allregs();
+  if (!strcmp(mode, "affinity")) return affinity();
+  if (!strcmp(mode, "stress")) return stress(argc > 2 ? atol(argv[2]) : 2000);
   if (!strcmp(mode, "nonbackdoor")) return nonbackdoor();
   if (!strcmp(mode, "syscalls")) return syscalls();
   if (!strcmp(mode, "rdpmcbad")) { uint32_t lo, hi; catch_sig(SIGSEGV); if (sigsetjmp(jb, 1) == 0) { __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0xfff)); printf("no fault\n"); } else printf("rdpmc0xfff sig=%d\n", last_sig); return 0; }
   if (!strcmp(mode, "sleep")) { sleep(atoi(argv[2])); return 0; }
-  if (!strcmp(mode, "threads")) return threads(argc > 2 ? atoi(argv[2]) : 4, argc > 3 ? atol(argv[3]) : 2000);
+  if (!strcmp(mode, "threads")) return threads(argc > 2 ? atoi(argv[2]) : 4, argc > 3 ? atol(argv[3]) : 2000, argc > 4 ? atol(argv[4]) : 0);
   if (!strcmp(mode, "fork")) return forked(argc > 2 ? atol(argv[2]) : 2000);
   if (!strcmp(mode, "handler")) return handler();
   if (!strcmp(mode, "straddle")) return straddle();
