@@ -103,7 +103,6 @@ function placementPolicy(o: TracerOptions): PlacementPolicy {
 
 /** One tracer; `run()` blocks the calling thread until the root program exits. */
 export class Tracer {
-  readonly counters: TracerCounters;
   readonly patcher: CpuidPatcher;
   /** Root program pid (the trampoline, then the program it execs). */
   rootPid = 0;
@@ -121,9 +120,19 @@ export class Tracer {
     this.step = createStepper(this.c, o.nativeStep ?? process.env["VMPORT_NATIVE_STEP"] !== "0");
     this.gp = new GpTrap(this.c, o.vm, o.afterTrap, this.step.native);
     this.placement = new Placement(this.c, placementPolicy(o), this.step);
-    this.counters = {
-      traps: 0, cpuids: 0, patched: 0, passedSegv: 0, signalsPassed: 0, groupStops: 0, events: 0, killedAfterRoot: 0, foreignSeccomp: 0,
-      nativeSteps: 0, follows: 0, releases: 0,
+  }
+
+  /** The counters now (also while {@link run} runs: the control plane reads them live). */
+  get counters(): TracerCounters {
+    const loop = this.loop?.counters ?? { passedSegv: 0, signalsPassed: 0, groupStops: 0, events: 0, killedAfterRoot: 0, foreignSeccomp: 0 };
+    return {
+      ...loop,
+      ...this.step.counters,
+      traps: this.gp.traps,
+      cpuids: this.patcher.counters.cpuids,
+      patched: this.patcher.counters.patched,
+      follows: this.placement.counters.follows,
+      releases: this.placement.counters.releases,
     };
   }
 
@@ -162,14 +171,6 @@ export class Tracer {
   run(): RunResult {
     const parts = { c: this.c, step: this.step, gp: this.gp, patcher: this.patcher, doorbell: this.doorbell, placement: this.placement };
     this.loop = new StopLoop(this.o.onDoorbell !== undefined ? { ...parts, onDoorbell: this.o.onDoorbell } : parts, this.rootPid);
-    const result = this.loop.run();
-    Object.assign(this.counters, this.loop.counters, this.step.counters, {
-      traps: this.gp.traps,
-      cpuids: this.patcher.counters.cpuids,
-      patched: this.patcher.counters.patched,
-      follows: this.placement.counters.follows,
-      releases: this.placement.counters.releases,
-    });
-    return result;
+    return this.loop.run();
   }
 }
