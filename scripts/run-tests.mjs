@@ -16,7 +16,11 @@ const walk = (d) => {
 for (const d of ["src", "scripts", "bench"]) walk(join(root, d));
 files.sort();
 const extra = process.argv.slice(2);
-const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...extra, ...files], {
+// Hang guards, not speed limits: a test that has not settled after TEST_TIMEOUT_MS fails instead of holding the run,
+// and a file whose tests have all settled exits even when a failed test left a guest or a server behind.
+const TEST_TIMEOUT_MS = 600_000;
+const guards = ["--test-force-exit", `--test-timeout=${TEST_TIMEOUT_MS}`];
+const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...guards, ...extra, ...files], {
   stdio: "inherit",
   cwd: root,
 });

@@ -5,7 +5,7 @@
  * disconnects mid-request, a client that stops reading (its queue drops the oldest events, then EVENTS_DROPPED),
  * SHUTDOWN with the exit status, the socket's mode and its removal.
  */
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { createConnection, createServer, type Socket } from "node:net";
 import { existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
@@ -21,10 +21,17 @@ const dir = mkdtempSync(join(tmpdir(), "vmport-ctl-"));
 let n = 0;
 
 /** A session on the scripted guest with a control socket. */
+/** Every guest started here; a failed assertion must not leave one running. */
+const sessions: VmSession[] = [];
+after(() => {
+  for (const s of sessions) if (s.running) s.kill("SIGKILL");
+});
+
 async function served(profile: object = {}): Promise<{ s: VmSession; g: Script; server: ControlServer; path: string }> {
   const path = join(dir, `c${n++}.sock`);
   await prepareControlPath(path);
   const s = await start({ argv: [scriptedGuest()], profile });
+  sessions.push(s);
   const server = await ControlServer.listen(s, path);
   return { s, g: new Script(s.stdin!, s.stdout!), server, path };
 }
