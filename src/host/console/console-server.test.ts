@@ -147,7 +147,7 @@ test("dangerous TCLO commands: refused without --allow-dangerous-tclo; with it, 
   }
 });
 
-test("bodies are bounded and typed; events reach a stream: guest changes, log, TCLO results, batched calls, exit", async () => {
+test("bodies are bounded and typed; events reach a stream: guest changes, log, TCLO results, batched calls, calls the host dropped, exit", async () => {
   const f = fakeSource();
   const c = await startConsole({ source: f.source, port: 0, allowDangerousTclo: false });
   try {
@@ -169,6 +169,7 @@ test("bodies are bounded and typed; events reach a stream: guest changes, log, T
               l.log?.("a log line");
               l.tcloResult?.("ping", true, "");
               l.calls?.([call, call]);
+              l.callsDropped?.(5); // the host's ring overflowed: counted, shown
               l.exited?.(0, null);
             }
           }
@@ -186,6 +187,8 @@ test("bodies are bounded and typed; events reach a stream: guest changes, log, T
     assert.match(events, /event: tclo\ndata: \{"command":"ping","ok":true,"text":""\}/);
     assert.match(events, /event: calls\ndata: \[\{"t":1,"vcpu":7,"command":10/);
     assert.ok(events.indexOf("event: calls") < events.indexOf("event: exit"), "pending calls are flushed before the exit");
+    assert.match(events, /event: dropped\ndata: 5\n/);
+    assert.ok(events.indexOf("event: dropped") < events.indexOf("event: exit"), "calls the host dropped are told before the exit");
   } finally {
     await c.close();
   }

@@ -98,6 +98,8 @@ export interface ConsoleListener {
   log?(line: string): void;
   tcloResult?(command: string, ok: boolean, text: string): void;
   calls?(batch: ConsoleCall[]): void;
+  /** Backdoor calls the host could not keep up with and dropped before they reached the console: counted. */
+  callsDropped?(count: number): void;
   exited?(exitStatus: number, signal: number | null): void;
 }
 
@@ -304,7 +306,10 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
   const flushCalls = () => {
     timer = null;
     if (pendingDropped > 0) {
-      for (const cl of clients) cl.dropped += pendingDropped;
+      for (const cl of clients) {
+        cl.dropped += pendingDropped;
+        cl.wake?.();
+      }
       pendingDropped = 0;
     }
     if (pending.length === 0) return;
@@ -322,6 +327,11 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
         if (pending.length >= CONSOLE_QUEUE_MAX) pendingDropped++; // more than a page can follow: counted, not kept
         else pending.push(r);
       }
+      timer ??= setTimeout(flushCalls, CONSOLE_BATCH_MS);
+    },
+    callsDropped: (count) => {
+      if (clients.size === 0) return;
+      pendingDropped += count;
       timer ??= setTimeout(flushCalls, CONSOLE_BATCH_MS);
     },
     exited: (exitStatus, signal) => {

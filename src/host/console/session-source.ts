@@ -7,7 +7,7 @@
  * Does not: keep anything beyond what the session keeps; listen to `backdoor-call` while no page is connected
  * (the console says when it wants calls), so an unwatched console adds nothing to a trap.
  */
-import type { VmSession, SessionExit } from "../session.js";
+import type { VmSession, SessionEvents, SessionExit } from "../session.js";
 import type { TraceRecord } from "../../vm/trace.js";
 import type { GuestStateChange } from "../../channels/guest-state.js";
 import type { TcloResultEvent } from "../session.js";
@@ -54,6 +54,10 @@ export function sessionSource(argv: string[]): LateSessionSource {
     const c = [toConsoleCall(r)];
     for (const l of listeners) l.calls?.(c);
   };
+  const onDropped = (e: SessionEvents["events-dropped"]) => {
+    if (e.kind !== "backdoor-call") return;
+    for (const l of listeners) l.callsDropped?.(e.count);
+  };
   const onExit = (e: SessionExit) => {
     if (exit !== null) return;
     exit = e;
@@ -64,7 +68,7 @@ export function sessionSource(argv: string[]): LateSessionSource {
     attach(sess: VmSession): void {
       session = sess;
       sess.on("guest-change", onChange).on("guest-log", onLog).on("tclo-result", onTclo).on("exit", onExit);
-      if (callsWanted > 0) sess.on("backdoor-call", onCall);
+      if (callsWanted > 0) sess.on("backdoor-call", onCall).on("events-dropped", onDropped);
       attached();
     },
     finish: onExit,
@@ -106,8 +110,8 @@ export function sessionSource(argv: string[]): LateSessionSource {
     wantCalls(want: boolean): void {
       callsWanted = want ? 1 : 0;
       if (session === null) return;
-      if (want) session.on("backdoor-call", onCall);
-      else session.off("backdoor-call", onCall);
+      if (want) session.on("backdoor-call", onCall).on("events-dropped", onDropped);
+      else session.off("backdoor-call", onCall).off("events-dropped", onDropped);
     },
   };
 }
