@@ -6,11 +6,13 @@
  * spelling set is kept for display. Values are bytes (a guest may store anything); text views decode UTF-8.
  * Source of truth: `protocol.md` §6 and `real-clients.md` §3 (cloud-init's exact texts); bounds are vmport's
  * (QEMU vmport_rpc used 128-byte keys, 8 KiB values, 256 keys — too small for cloud-init user data).
- * Does not: persist itself (see `persistence.ts`).
+ * Does not: know the state file's format: {@link GuestinfoStore.saveState} / {@link GuestinfoStore.restoreState}
+ * give and take plain data, `src/vm/persistence.ts` composes it into the file.
  */
 import { VmportError } from "../core/errors.js";
 import { fromUtf8, utf8 } from "../core/text.js";
 import { EventSet } from "../core/events.js";
+import { badState, stateBytes } from "../core/saved-state.js";
 
 /** Every guestinfo key starts with this (compared case-insensitively). */
 export const GUESTINFO_PREFIX = "guestinfo.";
@@ -45,6 +47,30 @@ export interface GuestinfoChange {
   key: string;
   value: Uint8Array | null;
   by: "guest" | "host";
+}
+
+/** The store's contents as plain data: `[key, value][]`, keys with their `guestinfo.` prefix. */
+export type GuestinfoSavedState = [string, Uint8Array][];
+
+/**
+ * Validate `v` as a {@link GuestinfoSavedState} against every bound of the store (in a scratch store) and return
+ * it.
+ * @throws VmportError VMPORT_BAD_STATE naming the first bad entry (`guestinfo["KEY"]`).
+ */
+export function checkGuestinfoSavedState(v: unknown): GuestinfoSavedState {
+  if (!Array.isArray(v)) badState("guestinfo", "expected an array of [key, value]");
+  const scratch = new GuestinfoStore();
+  const out: GuestinfoSavedState = [];
+  for (const item of v as unknown[]) {
+    if (!Array.isArray(item) || item.length !== 2 || typeof item[0] !== "string") badState("guestinfo", "expected an array of [key, value]");
+    const [k, value] = item as [string, unknown];
+    const field = `guestinfo["${k}"]`;
+    const bytes = stateBytes(field, value);
+    const refusal = scratch.trySet(k, bytes, "host");
+    if (refusal !== null) badState(field, refusal);
+    out.push([k, bytes]);
+  }
+  return out;
 }
 
 /** The store. */
@@ -154,5 +180,21 @@ export class GuestinfoStore {
   clear(): void {
     this.map.clear();
     this.totalBytes = 0;
+  }
+
+  /** Every entry as plain data (copies of the values), in insertion order; keys keep their first spelling. */
+  saveState(): GuestinfoSavedState {
+    return this.entries().map(([k, v]) => [k, v.slice()]);
+  }
+
+  /**
+   * Replace every entry with `v`'s. Each entry is checked against the store's bounds first; then every old key
+   * is deleted and every new one set, with a change event (`by: "host"`) for each.
+   * @throws VmportError VMPORT_BAD_STATE naming the first bad entry (`guestinfo["KEY"]`); nothing is applied then.
+   */
+  restoreState(v: unknown): void {
+    const entries = checkGuestinfoSavedState(v);
+    for (const [k] of this.entries()) this.delete(k);
+    for (const [k, b] of entries) this.trySet(k, b, "host");
   }
 }

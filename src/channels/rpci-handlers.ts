@@ -192,9 +192,7 @@ function vmxSetOption(req: RpciRequest, ctx: RpciContext): RpciReply {
   ctx.guest.setVmxOption(name, value);
   if (name === "synctime" && ctx.backdoorState !== null) {
     const s = ctx.backdoorState;
-    const next = value === "1" ? (s.guiOptions | GuiOption.SYNC_TIME) >>> 0 : (s.guiOptions & ~GuiOption.SYNC_TIME) >>> 0;
-    if (next !== s.guiOptions) s.durableGeneration++;
-    s.guiOptions = next;
+    s.setGuiOptions(value === "1" ? s.guiOptions | GuiOption.SYNC_TIME : s.guiOptions & ~GuiOption.SYNC_TIME);
   }
   return reply.ok();
 }

@@ -99,12 +99,9 @@ export function runHostCall(vm: VirtualMachine, call: HostCall): unknown {
       return (st?.devices ?? vm.profile.devices).map((d) => ({ name: d.name, connected: d.enabled }));
     case "device-set": {
       if (st === null) noBackdoor();
-      const d = st.devices.find((x) => x.name === call.device);
-      if (d === undefined) throw new VmportError("VMPORT_NO_DEVICE", `no removable device named "${call.device}" (the profile's devices: ${st.devices.map((x) => x.name).join(", ") || "none"})`);
-      if (d.enabled !== call.connected) {
-        d.enabled = call.connected;
-        st.durableGeneration++;
-      }
+      const id = st.devices.findIndex((x) => x.name === call.device);
+      if (id < 0) throw new VmportError("VMPORT_NO_DEVICE", `no removable device named "${call.device}" (the profile's devices: ${st.devices.map((x) => x.name).join(", ") || "none"})`);
+      st.setDeviceEnabled(id, call.connected);
       return null;
     }
   }

@@ -184,7 +184,7 @@ export class VirtualMachine {
     if (this.backdoor !== null) {
       const st = this.backdoor.ctx.state;
       out["backdoor"] = { ...this.backdoor.counters };
-      out["clipboard"] = { refused: st.clipboardRefused, strayPieces: st.clipboardStrayPieces };
+      out["clipboard"] = { refused: st.counters.clipboardRefused, strayPieces: st.counters.clipboardStrayPieces };
     }
     if (this.hb !== null) out["hb"] = { ...this.hb.counters };
     out["channels"] = { ...m.channels.counters };
