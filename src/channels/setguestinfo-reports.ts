@@ -23,7 +23,7 @@ import type {
   IpAddressStatus,
   NicAddress,
   WinsConfig,
-} from "./guest-state.js";
+} from "./reported-state.js";
 import { XdrReader, latin1 } from "./xdr-reader.js";
 
 /** `GuestInfoType` values (`lib/include/guestInfo.h`). */

@@ -1,6 +1,7 @@
 /**
- * The guest as a VMware host sees it: tools status, identity, OS, NICs, routes, DNS, disks, uptime, app and
- * container info, vm-support status, guestinfo.
+ * The host's model of what the guest reported (the reported state): tools status, identity, OS, NICs, routes,
+ * DNS, disks, uptime, app and container info, vm-support status, guestinfo. (Named so that "guest" alone means
+ * the guest side: `src/guest` is the guest library.)
  *
  * Emulates: what vCenter shows for a VM (`GuestInfo` in the vSphere API), fed by RPCI (`SetGuestInfo`,
  * `tools.set.version*`, `tools.capability.*`, `info-set guestinfo.*`, `log`) and by TCLO results (`reset`).
@@ -196,8 +197,8 @@ export interface GuestStateCounters {
 
 type Scalar = Omit<GuestStateSnapshot, "capabilities" | "vmxOptions" | "guestinfo" | "log">;
 
-/** The live model. */
-export class GuestState {
+/** The live model of what the guest reported. */
+export class ReportedState {
   private s: Scalar = {
     toolsRunning: false,
     toolsVersion: null,
@@ -308,3 +309,14 @@ export class GuestState {
 function structuredCloneScalar(s: Scalar): Scalar {
   return JSON.parse(JSON.stringify(s)) as Scalar;
 }
+
+/**
+ * The former name of {@link ReportedState}.
+ * @deprecated Use `ReportedState`.
+ */
+export const GuestState = ReportedState;
+/**
+ * The former name of {@link ReportedState}.
+ * @deprecated Use `ReportedState`.
+ */
+export type GuestState = ReportedState;
