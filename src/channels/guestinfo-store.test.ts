@@ -243,3 +243,10 @@ test("saveState / restoreState: plain entries, first spellings kept; a bad entry
     assert.deepEqual(b.saveState(), saved, `nothing applied after refusing ${field}`);
   }
 });
+
+test("one key rule: normalizeKey lowercases ASCII only; withPrefix adds the prefix unless any spelling of it is there", () => {
+  assert.equal(GuestinfoStore.normalizeKey("GuestInfo.IP"), "guestinfo.ip");
+  assert.equal(GuestinfoStore.normalizeKey("guestinfo.\u212a"), "guestinfo.\u212a"); // the Kelvin sign is not "k"
+  assert.equal(GuestinfoStore.withPrefix("GUESTINFO.x"), "GUESTINFO.x");
+  assert.equal(GuestinfoStore.withPrefix("x"), "guestinfo.x");
+});

@@ -82,15 +82,15 @@ export class GuestinfoStore {
   /** Incremented by every change (set or delete): a cheap "did anything change" for state saving. */
   generation = 0;
 
-  /** Normalise `key` for lookup: lowercase ASCII. */
-  private static norm(key: string): string {
+  /** `key` normalised for lookup and comparison: ASCII letters lowercased, nothing else changed. */
+  static normalizeKey(key: string): string {
     // ASCII only: full Unicode case folding would merge distinct keys (the Kelvin sign K and "k").
     return key.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
   }
 
   /** True when `key` is in the guestinfo namespace. */
   static isGuestinfoKey(key: string): boolean {
-    return key.length > GUESTINFO_PREFIX.length && GuestinfoStore.norm(key.slice(0, GUESTINFO_PREFIX.length)) === GUESTINFO_PREFIX;
+    return key.length > GUESTINFO_PREFIX.length && GuestinfoStore.normalizeKey(key.slice(0, GUESTINFO_PREFIX.length)) === GUESTINFO_PREFIX;
   }
 
   /** `key` with the `guestinfo.` prefix (any case) it may already have, or with one added: the rule every front end uses. */
@@ -100,7 +100,7 @@ export class GuestinfoStore {
 
   /** The value of `key`, or undefined. */
   get(key: string): Uint8Array | undefined {
-    return this.map.get(GuestinfoStore.norm(key))?.value;
+    return this.map.get(GuestinfoStore.normalizeKey(key))?.value;
   }
 
   /** The value of `key` as text, or undefined. */
@@ -115,7 +115,7 @@ export class GuestinfoStore {
     const keyBytes = utf8(key).length;
     if (keyBytes > GUESTINFO_MAX_KEY_BYTES) return "key-too-long";
     if (value.length > GUESTINFO_MAX_VALUE_BYTES) return "value-too-long";
-    const old = this.map.get(GuestinfoStore.norm(key));
+    const old = this.map.get(GuestinfoStore.normalizeKey(key));
     if (!old && this.map.size >= GUESTINFO_MAX_KEYS) return "too-many-keys";
     const delta = value.length + (old ? -old.value.length : keyBytes);
     if (this.totalBytes + delta > GUESTINFO_MAX_TOTAL_BYTES) return "store-full";
@@ -126,7 +126,7 @@ export class GuestinfoStore {
   trySet(key: string, value: Uint8Array, by: "guest" | "host" = "guest"): GuestinfoRefusal | null {
     const refusal = this.check(key, value);
     if (refusal !== null) return refusal;
-    const n = GuestinfoStore.norm(key);
+    const n = GuestinfoStore.normalizeKey(key);
     const old = this.map.get(n);
     this.totalBytes += value.length + (old ? -old.value.length : utf8(key).length);
     const copy = value.slice();
@@ -151,7 +151,7 @@ export class GuestinfoStore {
 
   /** Delete `key` (host side). Returns whether it existed. */
   delete(key: string): boolean {
-    const n = GuestinfoStore.norm(GuestinfoStore.withPrefix(key));
+    const n = GuestinfoStore.normalizeKey(GuestinfoStore.withPrefix(key));
     const old = this.map.get(n);
     if (!old) return false;
     this.map.delete(n);

@@ -198,8 +198,8 @@ export class MessageChannels implements HbTransferHandler {
     if (flags !== 0) {
       this.o.random.fill(this.cookieBytes);
       const b = this.cookieBytes;
-      high = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
-      low = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
+      high = packLe32(b, 0);
+      low = packLe32(b, 4);
     }
     const ch = new Channel(id, protocol, flags !== 0, high, low, this.o.clock.monotonicNs());
     this.table[id] = ch;

@@ -165,7 +165,7 @@ function infoSet(req: RpciRequest, ctx: RpciContext): RpciReply {
   const value = req.args.subarray(sp + 1);
   const refusal = ctx.guestinfo.trySet(key, value, "guest");
   if (refusal !== null) return reply.fail(GUESTINFO_REFUSALS[refusal]);
-  const lower = key.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  const lower = GuestinfoStore.normalizeKey(key);
   if (lower === "guestinfo.ip") ctx.reported.set("primaryIp", fromUtf8(value).trim());
   if (lower === "guestinfo.appinfo") ctx.reported.set("appInfo", parseJson(fromUtf8(value)));
   if (lower === "guestinfo.vmtools.containerinfo") ctx.reported.set("containerInfo", parseJson(fromUtf8(value)));

@@ -17,6 +17,7 @@ import { VmportError } from "../core/errors.js";
 import { fromUtf8, utf8 } from "../core/text.js";
 import { MAX_SELECTION_BUFFER_LENGTH } from "../devices/backdoor/constants.js";
 import type { VirtualMachine } from "../vm/virtual-machine.js";
+import { GuestinfoStore } from "../channels/guestinfo-store.js";
 
 /** A removable device as the host lists it. */
 export interface HostDevice {
@@ -65,7 +66,7 @@ export function runHostCall(vm: VirtualMachine, call: HostCall): unknown {
   const st = vm.backdoor?.ctx.state ?? null;
   switch (call.name) {
     case "guestinfo-get": {
-      const v = g.getText(withPrefix(call.key));
+      const v = g.getText(GuestinfoStore.withPrefix(call.key));
       return v === undefined ? null : v;
     }
     case "guestinfo-set":
@@ -107,6 +108,3 @@ export function runHostCall(vm: VirtualMachine, call: HostCall): unknown {
   }
 }
 
-function withPrefix(key: string): string {
-  return /^guestinfo\./i.test(key) ? key : `guestinfo.${key}`;
-}
