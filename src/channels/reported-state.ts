@@ -8,7 +8,9 @@
  * Readable as one snapshot and as change events.
  * Source of truth: open-vm-tools `services/plugins/guestInfo/`, `lib/include/guestInfo.h`, `lib/guestRpc/nicinfo.x`
  * (the NIC, route, DNS, WINS and DHCP shapes), `lib/include/vmsupport.h`; `real-clients.md` §2.5.
- * Does not: keep history (only the latest value of each field, plus a bounded log ring).
+ * Does not: keep history (only the latest value of each field, plus a bounded log ring), or save and restore
+ * itself: it is not durable state (the tools report everything again after each start, as they do to a VMX),
+ * so it has no `saveState`/`restoreState` and is not in the state file.
  */
 import { fromUtf8 } from "../core/text.js";
 import type { GuestinfoStore } from "./guestinfo-store.js";
