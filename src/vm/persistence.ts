@@ -4,6 +4,10 @@
  *
  * Emulates: the VMX keeping `guestinfo.*`, device state and the namespace DB in the `.vmx`/`.nvram` across power
  * cycles.
+ * Composes the components' own state: `GuestinfoStore`, `NamespaceDb` and `BackdoorState` each have
+ * `saveState` (plain data) and `restoreState` (validated whole); this file maps that data to and from the file
+ * format and checks every part before any part is applied. Fixtures written by the code before that split are in
+ * `src/vm/fixtures/` (`persistence-fixtures.test.ts`).
  * Versions: 1 (guestinfo, devices, GUI options, clipboard) still loads; 2 adds `namespaces`. Saves write 2.
  * Does not: touch files (front ends write it atomically: temp file, fsync, rename). Restore validates everything
  * first and applies nothing if any field is bad; it reads own keys only, so an unknown key — `__proto__`,
@@ -46,7 +50,7 @@ export function toStoredBytes(b: Uint8Array): StoredBytes {
   return t !== null ? t : { base64: toBase64(b) };
 }
 
-
+/** Bytes stored as text or `{ base64 }`, decoded; refused naming `field`. */
 function load(field: string, v: unknown): Uint8Array {
   if (typeof v === "string") return utf8(v);
   const b64 = ownValue(stateRecord(field, v, ["base64"], "a string or {base64}"), "base64");
