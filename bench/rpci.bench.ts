@@ -8,7 +8,7 @@ import { measure, do_not_optimize } from "mitata";
 import { VirtualClock } from "../src/core/clock.js";
 import { SeededRandom } from "../src/core/random.js";
 import { VirtualMachine } from "../src/vm/virtual-machine.js";
-import { Guest, rpcOne } from "../src/test-support/guest.js";
+import { Guest, rpcOne } from "../src/test-support/backdoor-client.js";
 
 /** One row of the RPCI table. */
 export interface RpciFigure {

@@ -213,3 +213,40 @@ test("case folding is ASCII only: the Kelvin sign is not 'k'", () => {
   assert.equal(s.size, 2);
   assert.deepEqual([...s.get("GUESTINFO.K")!], [1]);
 });
+
+test("saveState / restoreState: plain entries, first spellings kept; a bad entry is refused by name, nothing applied", () => {
+  const a = new GuestinfoStore();
+  a.set("GuestInfo.Mixed", "1");
+  a.set("bin", new Uint8Array([0, 0xff]));
+  const saved = a.saveState();
+  assert.deepEqual(saved, [["GuestInfo.Mixed", new TextEncoder().encode("1")], ["guestinfo.bin", new Uint8Array([0, 0xff])]]);
+  const b = new GuestinfoStore();
+  b.set("stale", "x");
+  const events: string[] = [];
+  b.changes.on((c) => events.push(`${c.key}=${c.value === null ? "deleted" : c.value.length}`));
+  b.restoreState(saved);
+  assert.deepEqual(b.saveState(), saved);
+  assert.deepEqual(events, ["guestinfo.stale=deleted", "GuestInfo.Mixed=1", "guestinfo.bin=2"]);
+  const cases: [unknown, string][] = [
+    [{}, "guestinfo"],
+    [[["guestinfo.k"]], "guestinfo"],
+    [[["guestinfo.k", "text"]], 'guestinfo["guestinfo.k"]'],
+    [[["other.k", new Uint8Array(1)]], 'guestinfo["other.k"]'],
+    [[["guestinfo.ok", new Uint8Array(1)], ["guestinfo.big", new Uint8Array(GUESTINFO_MAX_VALUE_BYTES + 1)]], 'guestinfo["guestinfo.big"]'],
+  ];
+  for (const [v, field] of cases) {
+    assert.throws(
+      () => b.restoreState(v),
+      (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_STATE" && e.message.includes(`"${field}"`),
+      field,
+    );
+    assert.deepEqual(b.saveState(), saved, `nothing applied after refusing ${field}`);
+  }
+});
+
+test("one key rule: normalizeKey lowercases ASCII only; withPrefix adds the prefix unless any spelling of it is there", () => {
+  assert.equal(GuestinfoStore.normalizeKey("GuestInfo.IP"), "guestinfo.ip");
+  assert.equal(GuestinfoStore.normalizeKey("guestinfo.\u212a"), "guestinfo.\u212a"); // the Kelvin sign is not "k"
+  assert.equal(GuestinfoStore.withPrefix("GUESTINFO.x"), "GUESTINFO.x");
+  assert.equal(GuestinfoStore.withPrefix("x"), "guestinfo.x");
+});

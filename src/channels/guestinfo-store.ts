@@ -6,11 +6,13 @@
  * spelling set is kept for display. Values are bytes (a guest may store anything); text views decode UTF-8.
  * Source of truth: `protocol.md` §6 and `real-clients.md` §3 (cloud-init's exact texts); bounds are vmport's
  * (QEMU vmport_rpc used 128-byte keys, 8 KiB values, 256 keys — too small for cloud-init user data).
- * Does not: persist itself (see `persistence.ts`).
+ * Does not: know the state file's format: {@link GuestinfoStore.saveState} / {@link GuestinfoStore.restoreState}
+ * give and take plain data, `src/vm/persistence.ts` composes it into the file.
  */
 import { VmportError } from "../core/errors.js";
 import { fromUtf8, utf8 } from "../core/text.js";
 import { EventSet } from "../core/events.js";
+import { badState, stateBytes } from "../core/saved-state.js";
 
 /** Every guestinfo key starts with this (compared case-insensitively). */
 export const GUESTINFO_PREFIX = "guestinfo.";
@@ -47,6 +49,30 @@ export interface GuestinfoChange {
   by: "guest" | "host";
 }
 
+/** The store's contents as plain data: `[key, value][]`, keys with their `guestinfo.` prefix. */
+export type GuestinfoSavedState = [string, Uint8Array][];
+
+/**
+ * Validate `v` as a {@link GuestinfoSavedState} against every bound of the store (in a scratch store) and return
+ * it.
+ * @throws VmportError VMPORT_BAD_STATE naming the first bad entry (`guestinfo["KEY"]`).
+ */
+export function checkGuestinfoSavedState(v: unknown): GuestinfoSavedState {
+  if (!Array.isArray(v)) badState("guestinfo", "expected an array of [key, value]");
+  const scratch = new GuestinfoStore();
+  const out: GuestinfoSavedState = [];
+  for (const item of v as unknown[]) {
+    if (!Array.isArray(item) || item.length !== 2 || typeof item[0] !== "string") badState("guestinfo", "expected an array of [key, value]");
+    const [k, value] = item as [string, unknown];
+    const field = `guestinfo["${k}"]`;
+    const bytes = stateBytes(field, value);
+    const refusal = scratch.trySet(k, bytes, "host");
+    if (refusal !== null) badState(field, refusal);
+    out.push([k, bytes]);
+  }
+  return out;
+}
+
 /** The store. */
 export class GuestinfoStore {
   private readonly map = new Map<string, Entry>();
@@ -56,15 +82,15 @@ export class GuestinfoStore {
   /** Incremented by every change (set or delete): a cheap "did anything change" for state saving. */
   generation = 0;
 
-  /** Normalise `key` for lookup: lowercase ASCII. */
-  private static norm(key: string): string {
+  /** `key` normalised for lookup and comparison: ASCII letters lowercased, nothing else changed. */
+  static normalizeKey(key: string): string {
     // ASCII only: full Unicode case folding would merge distinct keys (the Kelvin sign K and "k").
     return key.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
   }
 
   /** True when `key` is in the guestinfo namespace. */
   static isGuestinfoKey(key: string): boolean {
-    return key.length > GUESTINFO_PREFIX.length && GuestinfoStore.norm(key.slice(0, GUESTINFO_PREFIX.length)) === GUESTINFO_PREFIX;
+    return key.length > GUESTINFO_PREFIX.length && GuestinfoStore.normalizeKey(key.slice(0, GUESTINFO_PREFIX.length)) === GUESTINFO_PREFIX;
   }
 
   /** `key` with the `guestinfo.` prefix (any case) it may already have, or with one added: the rule every front end uses. */
@@ -74,7 +100,7 @@ export class GuestinfoStore {
 
   /** The value of `key`, or undefined. */
   get(key: string): Uint8Array | undefined {
-    return this.map.get(GuestinfoStore.norm(key))?.value;
+    return this.map.get(GuestinfoStore.normalizeKey(key))?.value;
   }
 
   /** The value of `key` as text, or undefined. */
@@ -89,7 +115,7 @@ export class GuestinfoStore {
     const keyBytes = utf8(key).length;
     if (keyBytes > GUESTINFO_MAX_KEY_BYTES) return "key-too-long";
     if (value.length > GUESTINFO_MAX_VALUE_BYTES) return "value-too-long";
-    const old = this.map.get(GuestinfoStore.norm(key));
+    const old = this.map.get(GuestinfoStore.normalizeKey(key));
     if (!old && this.map.size >= GUESTINFO_MAX_KEYS) return "too-many-keys";
     const delta = value.length + (old ? -old.value.length : keyBytes);
     if (this.totalBytes + delta > GUESTINFO_MAX_TOTAL_BYTES) return "store-full";
@@ -100,7 +126,7 @@ export class GuestinfoStore {
   trySet(key: string, value: Uint8Array, by: "guest" | "host" = "guest"): GuestinfoRefusal | null {
     const refusal = this.check(key, value);
     if (refusal !== null) return refusal;
-    const n = GuestinfoStore.norm(key);
+    const n = GuestinfoStore.normalizeKey(key);
     const old = this.map.get(n);
     this.totalBytes += value.length + (old ? -old.value.length : utf8(key).length);
     const copy = value.slice();
@@ -125,7 +151,7 @@ export class GuestinfoStore {
 
   /** Delete `key` (host side). Returns whether it existed. */
   delete(key: string): boolean {
-    const n = GuestinfoStore.norm(GuestinfoStore.withPrefix(key));
+    const n = GuestinfoStore.normalizeKey(GuestinfoStore.withPrefix(key));
     const old = this.map.get(n);
     if (!old) return false;
     this.map.delete(n);
@@ -154,5 +180,21 @@ export class GuestinfoStore {
   clear(): void {
     this.map.clear();
     this.totalBytes = 0;
+  }
+
+  /** Every entry as plain data (copies of the values), in insertion order; keys keep their first spelling. */
+  saveState(): GuestinfoSavedState {
+    return this.entries().map(([k, v]) => [k, v.slice()]);
+  }
+
+  /**
+   * Replace every entry with `v`'s. Each entry is checked against the store's bounds first; then every old key
+   * is deleted and every new one set, with a change event (`by: "host"`) for each.
+   * @throws VmportError VMPORT_BAD_STATE naming the first bad entry (`guestinfo["KEY"]`); nothing is applied then.
+   */
+  restoreState(v: unknown): void {
+    const entries = checkGuestinfoSavedState(v);
+    for (const [k] of this.entries()) this.delete(k);
+    for (const [k, b] of entries) this.trySet(k, b, "host");
   }
 }

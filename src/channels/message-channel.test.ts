@@ -10,7 +10,7 @@ import { VirtualClock } from "../core/clock.js";
 import { SeededRandom } from "../core/random.js";
 import { VirtualMachine } from "../vm/virtual-machine.js";
 import type { VmProfileInput } from "../devices/profile.js";
-import { BUF, COOKIE, ClientChannel, Guest, HB, LB, MAGIC, RPCI, TCLO, rpcOne } from "../test-support/guest.js";
+import { BUF, COOKIE, ClientChannel, Guest, HB, LB, MAGIC, RPCI, TCLO, rpcOne } from "../test-support/backdoor-client.js";
 import { CHANNEL_IDLE_TIMEOUT_NS, MAX_MESSAGE_SIZE } from "./constants.js";
 
 const enc = new TextEncoder();
@@ -115,7 +115,7 @@ test("vmtoolsd start-up: TCLO + RPCI channels, reset → OK ATR toolbox, ping, C
   assert.equal((await caps).ok, true);
   assert.equal((await bip).ok, true);
   assert.deepEqual(await bogus, { ok: false, text: "Unknown Command", raw: "ERROR Unknown Command" });
-  const s = vm.messaging.guest.snapshot();
+  const s = vm.messaging.reported.snapshot();
   assert.equal(s.toolsRunning, true);
   assert.equal(s.toolsService, "toolbox");
   assert.equal(s.toolsVersion, 12352);
@@ -149,7 +149,7 @@ test("Rust vmw_backdoor: OUT for every call, whole EDX kept, HB without checking
   assert.equal(rpcOne(g, "tools.set.version 2147483647", style, true), "1 ");
   assert.ok(g.transcript.every((t) => t.insn !== "in"));
   assert.ok(g.transcript.filter((t) => t.insn === "out").every((t) => t.out.eax === MAGIC), "OUT leaves EAX");
-  assert.equal(vm.messaging.guest.snapshot().toolsVersion, 2147483647);
+  assert.equal(vm.messaging.reported.snapshot().toolsVersion, 2147483647);
   assert.equal(vm.messaging.channels.counters.repliesDropped, 0, "the reply was read fully; CLOSE without RECVSTATUS is fine");
 });
 
@@ -160,7 +160,7 @@ test("Linux vmw_host_printf: send 'log …' and close without reading the reply"
   assert.ok(ch.send(enc.encode("log vmwgfx: hello")));
   assert.ok(ch.close());
   assert.equal(vm.messaging.channels.counters.repliesDropped, 1);
-  assert.deepEqual(vm.messaging.guest.snapshot().log, ["vmwgfx: hello"]);
+  assert.deepEqual(vm.messaging.reported.snapshot().log, ["vmwgfx: hello"]);
 });
 
 test("Go vmw-guestinfo: on LB its 3-byte tail arrives corrupted (as observed); with HB it is right", () => {
@@ -176,7 +176,7 @@ test("Go vmw-guestinfo: on LB its 3-byte tail arrives corrupted (as observed); w
 test("bare 'log' (rpctool's dropped space) is accepted with an empty line; argument-less unknown names fail", () => {
   const { vm, g } = setup();
   assert.equal(rpcOne(g, "log"), "1 ");
-  assert.deepEqual(vm.messaging.guest.snapshot().log, [""]);
+  assert.deepEqual(vm.messaging.reported.snapshot().log, [""]);
   assert.equal(rpcOne(g, "frobnicate"), "0 Unknown command");
 });
 
@@ -259,7 +259,7 @@ test("HB errors: wrong HB command, bad magic, more bytes than announced, reading
   assert.equal(g.call("insb", { ebx: 0x10000, ecx: 4, edx, esi: ch.cookieHigh, edi: BUF, ebp: ch.cookieLow }).ebx, 0, "no reply yet");
   g.writeBuf(enc.encode("log"));
   assert.equal(g.call("outsb", { ebx: 0x10000, ecx: 3, edx, esi: BUF, edi: ch.cookieLow, ebp: ch.cookieHigh }).ebx, 0x10000);
-  assert.equal(vm.messaging.guest.snapshot().log.length, 1);
+  assert.equal(vm.messaging.reported.snapshot().log.length, 1);
   const r = g.call("insb", { ebx: 0x10000, ecx: 2, edx, esi: ch.cookieHigh, edi: BUF, ebp: ch.cookieLow });
   assert.equal(r.ebx, 0x10000);
   assert.equal(dec.decode(g.readBuf(2)), "1 ");

@@ -198,8 +198,8 @@ export class MessageChannels implements HbTransferHandler {
     if (flags !== 0) {
       this.o.random.fill(this.cookieBytes);
       const b = this.cookieBytes;
-      high = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
-      low = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
+      high = packLe32(b, 0);
+      low = packLe32(b, 4);
     }
     const ch = new Channel(id, protocol, flags !== 0, high, low, this.o.clock.monotonicNs());
     this.table[id] = ch;
@@ -325,17 +325,17 @@ export class MessageChannels implements HbTransferHandler {
 
   /**
    * HB guest → host (`rep outsb` to 0x5659): EBX = 0x00010000 (CMD_MESSAGE, SUCCESS), ECX = count,
-   * EDX high = id, ESI = buffer, EDI = cookie low, EBP = cookie high. Result in EBX: 0x00010000 or 0.
+   * EDX high = id, ESI = buffer, EDI = cookie low, EBP = cookie high. Result in EBX (on `out`): 0x00010000 or 0.
    */
-  transferOut(access: PortAccess, src: Uint8Array): void {
+  transferOut(access: PortAccess, src: Uint8Array, out: RegisterPatch): RegisterPatch {
     const regs = access.regs;
-    if (regs === null || regs.lo(Reg.RAX) !== BDOOR_MAGIC) return; // not a backdoor call: the data is dropped
+    if (regs === null || regs.lo(Reg.RAX) !== BDOOR_MAGIC) return out; // not a backdoor call: the data is dropped
     const ch = this.hbChannel(regs.lo(Reg.RBX), regs.lo(Reg.RDX), regs.lo(Reg.RBP), regs.lo(Reg.RDI));
-    if (ch === null) return regs.setLo(Reg.RBX, 0);
+    if (ch === null) return out.ebx(0);
     const buf = ch.send;
     if (buf === null || src.length > buf.length - ch.sendPos) {
       this.counters.sequenceErrors++;
-      return regs.setLo(Reg.RBX, 0);
+      return out.ebx(0);
     }
     buf.set(src, ch.sendPos);
     ch.sendPos += src.length;
@@ -344,25 +344,25 @@ export class MessageChannels implements HbTransferHandler {
       ch.send = null;
       this.complete(ch, buf);
     }
-    regs.setLo(Reg.RBX, MessageStatus.SUCCESS << 16);
+    return out.ebx(MessageStatus.SUCCESS << 16);
   }
 
   /**
    * HB host → guest (`rep insb` from 0x5659): EBX = 0x00010000, ECX = count, EDX high = id, ESI = cookie high,
    * EDI = buffer, EBP = cookie low. Result in EBX: 0x00010000 or 0 (then the buffer receives zeros past the reply).
    */
-  transferIn(access: PortAccess, dst: Uint8Array): void {
+  transferIn(access: PortAccess, dst: Uint8Array, out: RegisterPatch): RegisterPatch {
     const regs = access.regs;
     if (regs === null || regs.lo(Reg.RAX) !== BDOOR_MAGIC) {
       dst.fill(0xff); // not a backdoor call: an empty port
-      return;
+      return out;
     }
     const ch = this.hbChannel(regs.lo(Reg.RBX), regs.lo(Reg.RDX), regs.lo(Reg.RSI), regs.lo(Reg.RBP));
     const r = ch?.reply ?? null;
     if (ch === null || r === null) {
       if (ch !== null) this.counters.sequenceErrors++;
       dst.fill(0);
-      return regs.setLo(Reg.RBX, 0);
+      return out.ebx(0);
     }
     const n = Math.min(dst.length, r.length - ch.replyPos);
     dst.set(r.subarray(ch.replyPos, ch.replyPos + n));
@@ -371,9 +371,9 @@ export class MessageChannels implements HbTransferHandler {
     this.counters.hbBytesIn += n;
     if (n < dst.length) {
       this.counters.sequenceErrors++;
-      return regs.setLo(Reg.RBX, 0);
+      return out.ebx(0);
     }
-    regs.setLo(Reg.RBX, MessageStatus.SUCCESS << 16);
+    return out.ebx(MessageStatus.SUCCESS << 16);
   }
 
   private hbChannel(ebx: number, edx: number, high: number, low: number): Channel | null {

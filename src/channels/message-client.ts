@@ -1,7 +1,7 @@
 /**
  * The guest side of the message channel (backdoor command 30 and the HB port), over any way of executing backdoor
  * instructions: the Node guest library runs real `in`/`rep outsb` (`src/guest/rpc.ts`), the tests run instruction
- * bytes through the VM's #GP intercept (`src/test-support/guest.ts`). One implementation, so the protocol is
+ * bytes through the VM's #GP intercept (`src/test-support/backdoor-client.ts`). One implementation, so the protocol is
  * written down once on each side.
  *
  * Emulates: open-vm-tools `lib/message/message.c` (OPEN with the cookie flag and a retry without it, SENDSIZE,

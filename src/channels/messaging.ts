@@ -1,6 +1,6 @@
 /**
  * One VM's messaging: the channel table wired to the RPCI dispatcher and the TCLO queue, the guestinfo store and
- * the guest-state model.
+ * the reported-state model.
  *
  * Emulates: everything behind backdoor command 30 and the HB port of a VMware VMX.
  * Source of truth: see the modules it composes.
@@ -13,7 +13,7 @@ import { fromUtf8 } from "../core/text.js";
 import type { VmProfile } from "../devices/profile.js";
 import type { BackdoorState } from "../devices/backdoor/backdoor-state.js";
 import { GuestinfoStore } from "./guestinfo-store.js";
-import { GuestState } from "./guest-state.js";
+import { ReportedState } from "./reported-state.js";
 import { NamespaceDb } from "./namespace-db.js";
 import { MessageChannels } from "./message-channel.js";
 import { RpciDispatcher } from "./rpci-dispatcher.js";
@@ -37,8 +37,8 @@ export interface MessagingOptions {
 export class Messaging {
   /** guestinfo variables. */
   readonly guestinfo = new GuestinfoStore();
-  /** The guest as the host sees it. */
-  readonly guest: GuestState;
+  /** What the guest reported, as the host models it (tools, OS, NICs, disks, guestinfo…). */
+  readonly reported: ReportedState;
   /** The namespace database (`namespace-priv-*`, `vmware-namespace-cmd`). */
   readonly namespaces = new NamespaceDb();
   /** RPCI handlers; register more with `rpci.register`. */
@@ -51,25 +51,25 @@ export class Messaging {
   readonly channels: MessageChannels;
 
   constructor(o: MessagingOptions) {
-    this.guest = new GuestState(this.guestinfo);
+    this.reported = new ReportedState(this.guestinfo);
     // guestinfo changes are guest-model changes too (value as text, null when deleted).
     this.guestinfo.changes.on((c) => {
-      if (this.guest.changes.size > 0) this.guest.emit({ field: "guestinfo", key: c.key, value: c.value === null ? null : fromUtf8(c.value) });
+      if (this.reported.changes.size > 0) this.reported.emit({ field: "guestinfo", key: c.key, value: c.value === null ? null : fromUtf8(c.value) });
     });
     this.tclo = new TcloQueue(o.clock, { resetOnOpen: o.profile.tcloResetOnOpen, trailingNul: o.profile.tcloTrailingNul });
     this.tclo.events.on(this.tcloHistory.listener);
     this.tclo.events.on((e) => {
       // vmtoolsd answers reset with "OK ATR <service>" (toolbox, toolbox-dnd).
       if (e.type === "result" && e.command === "reset" && e.result.ok && e.result.text.startsWith("ATR ")) {
-        this.guest.set("toolsRunning", true);
-        this.guest.set("toolsService", e.result.text.slice(4));
+        this.reported.set("toolsRunning", true);
+        this.reported.set("toolsService", e.result.text.slice(4));
       }
     });
     registerStandardRpci(this.rpci, {
       profile: o.profile,
       clock: o.clock,
       guestinfo: this.guestinfo,
-      guest: this.guest,
+      reported: this.reported,
       backdoorState: o.backdoorState,
       startMonotonicNs: o.startMonotonicNs,
       namespaces: this.namespaces,

@@ -145,3 +145,33 @@ test("host side: set, create, entries as copies, replaceWith, change events for 
   assert.throws(() => db.set("ns", "", "v"), (x: unknown) => isVmportError(x) && x.code === "VMPORT_BAD_ARGUMENT" && /Invalid key/.test(x.message));
   assert.throws(() => db.create(""), (x: unknown) => isVmportError(x) && x.code === "VMPORT_BAD_ARGUMENT");
 });
+
+test("saveState / restoreState: plain entries; bounds as for a guest write; a bad entry is refused by name, nothing applied", () => {
+  const a = new NamespaceDb();
+  a.set("ns", "k", "v");
+  a.create("empty");
+  const saved = a.saveState();
+  assert.deepEqual(saved, [["ns", [["k", new TextEncoder().encode("v")]]], ["empty", []]]);
+  const b = new NamespaceDb();
+  b.set("old", "k", "v");
+  const gen = b.generation;
+  b.restoreState(saved);
+  assert.deepEqual(b.saveState(), saved);
+  assert.ok(b.generation > gen, "a restore is a change");
+  const cases: [unknown, string][] = [
+    [{}, "namespaces"],
+    [[["ns"]], "namespaces"],
+    [[["", []]], 'namespaces[""]'],
+    [[["ns", [["k", "text"]]]], 'namespaces["ns"]["k"]'],
+    [[["ns", [["k", new Uint8Array(0)]]]], 'namespaces["ns"]["k"]'],
+    [[["ns", [["k", new Uint8Array(NAMESPACE_MAX_VALUE_BYTES + 1)]]]], 'namespaces["ns"]["k"]'],
+  ];
+  for (const [v, field] of cases) {
+    assert.throws(
+      () => b.restoreState(v),
+      (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_STATE" && e.message.includes(`"${field}"`),
+      field,
+    );
+    assert.deepEqual(b.saveState(), saved, `nothing applied after refusing ${field}`);
+  }
+});

@@ -20,6 +20,7 @@
 import { VmportError } from "../core/errors.js";
 import { concatBytes, fromUtf8, fromUtf8Strict, utf8 } from "../core/text.js";
 import { EventSet } from "../core/events.js";
+import { badState, stateBytes } from "../core/saved-state.js";
 
 /** Namespaces kept at once. */
 export const NAMESPACE_MAX_NAMESPACES = 64;
@@ -92,6 +93,43 @@ function nameText(b: Uint8Array, max: number): string | null {
   return t !== null && !/[\u0000-\u001f\u007f]/.test(t) ? t : null;
 }
 
+/** The namespace database as plain data: `[namespace, [key, value][]][]`, in insertion order. */
+export type NamespaceSavedState = [string, [string, Uint8Array][]][];
+
+/**
+ * Validate `v` as a {@link NamespaceSavedState} by building it in a scratch database, so every bound is checked
+ * the way a guest write is.
+ * @throws VmportError VMPORT_BAD_STATE naming the first bad field (`namespaces["NS"]`, `namespaces["NS"]["KEY"]`).
+ */
+export function checkNamespaceSavedState(v: unknown): NamespaceDb {
+  if (!Array.isArray(v)) badState("namespaces", "expected an array of [namespace, entries]");
+  const db = new NamespaceDb();
+  for (const item of v as unknown[]) {
+    if (!Array.isArray(item) || item.length !== 2 || typeof item[0] !== "string" || !Array.isArray(item[1])) {
+      badState("namespaces", "expected an array of [namespace, entries]");
+    }
+    const [ns, entries] = item as [string, unknown[]];
+    try {
+      db.create(ns);
+    } catch (e) {
+      badState(`namespaces["${ns}"]`, (e as Error).message);
+    }
+    for (const entry of entries) {
+      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string") badState(`namespaces["${ns}"]`, "expected [key, value] entries");
+      const [k, value] = entry as [string, unknown];
+      const field = `namespaces["${ns}"]["${k}"]`;
+      const bytes = stateBytes(field, value);
+      if (bytes.length === 0) badState(field, "empty values are deletions and are not stored");
+      try {
+        db.set(ns, k, bytes);
+      } catch (e) {
+        badState(field, (e as Error).message);
+      }
+    }
+  }
+  return db;
+}
+
 /** The database; guest requests go through {@link NamespaceDb.setKeys} and {@link NamespaceDb.getValues}. */
 export class NamespaceDb {
   private readonly spaces = new Map<string, Map<string, Uint8Array>>();
@@ -132,6 +170,22 @@ export class NamespaceDb {
     this.clear();
     for (const [ns, entries] of other.entries()) this.spaces.set(ns, new Map(entries));
     this.bytes = other.bytes;
+    this.generation++;
+  }
+
+  /** The whole database as plain data (copies): namespace → its entries, in insertion order. */
+  saveState(): NamespaceSavedState {
+    return this.entries();
+  }
+
+  /**
+   * Replace the whole database with `v` (no change events). Every namespace, key and value is checked against
+   * the bounds a guest write meets; an empty value is refused (it would be a deletion).
+   * @throws VmportError VMPORT_BAD_STATE naming the first bad field (`namespaces["NS"]["KEY"]`); nothing is
+   * applied then.
+   */
+  restoreState(v: unknown): void {
+    this.replaceWith(checkNamespaceSavedState(v));
   }
 
   /**

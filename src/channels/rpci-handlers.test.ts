@@ -12,7 +12,7 @@ import { SeededRandom } from "../core/random.js";
 import { VirtualMachine } from "../vm/virtual-machine.js";
 import { durableGeneration, saveDurableState } from "../vm/persistence.js";
 import type { VmProfileInput } from "../devices/profile.js";
-import { ClientChannel, Guest, LB, RPCI, rpcOne } from "../test-support/guest.js";
+import { ClientChannel, Guest, LB, RPCI, rpcOne } from "../test-support/backdoor-client.js";
 import { GUESTINFO_MAX_VALUE_BYTES } from "./guestinfo-store.js";
 import { GUESTLIB_V2_SIZE } from "./rpci-handlers.js";
 import { REAL_NIC_V1, REAL_NIC_V2, REAL_NIC_V3 } from "./testdata/nic-reports.js";
@@ -47,7 +47,7 @@ test("cloud-init's guestinfo traffic: values, 'No value found', empty value as o
   assert.equal(rpcOne(g, "info-set guestinfo.userdata.encoding  "), "1 "); // empty value sent as a single space
   assert.equal(vm.messaging.guestinfo.getText("guestinfo.userdata.encoding"), " ");
   assert.equal(rpcOne(g, "info-set guestinfo.local-ipv4 192.0.2.10"), "1 ");
-  assert.equal(vm.messaging.guest.snapshot().guestinfo["guestinfo.local-ipv4"], "192.0.2.10");
+  assert.equal(vm.messaging.reported.snapshot().guestinfo["guestinfo.local-ipv4"], "192.0.2.10");
 });
 
 test("keys are case-insensitive (vmwgfx asks for GuestInfo.svga.gl3); non-guestinfo keys are not served", () => {
@@ -83,7 +83,7 @@ test("tools version, version type, capabilities and state change reach the guest
   assert.equal(rpcOne(g, "tools.capability.hgfs_server toolbox 1", {}, true), "1 ");
   assert.equal(rpcOne(g, "tools.os.statechange.status 1 2", {}, true), "1 ");
   assert.equal(rpcOne(g, "tools.set.version banana"), "0 Invalid version");
-  const s = vm.messaging.guest.snapshot();
+  const s = vm.messaging.reported.snapshot();
   assert.equal(s.toolsVersion, 12352);
   assert.equal(s.toolsVersionType, 4);
   assert.equal(s.capabilities["tools.capability.hgfs_server"], "toolbox 1");
@@ -96,7 +96,7 @@ test("vmx.set_option synctime 0 1 turns on GUI option 0x400, which GETGUIOPTIONS
   assert.equal(rpcOne(g, "vmx.set_option synctime 0 1", {}, true), "1 ");
   const out = g.call("in", { ecx: 13, edx: LB });
   assert.equal(out.eax & 0x400, 0x400);
-  assert.equal(vm.messaging.guest.snapshot().vmxOptions["synctime"], "1");
+  assert.equal(vm.messaging.reported.snapshot().vmxOptions["synctime"], "1");
   rpcOne(g, "vmx.set_option synctime 1 0");
   assert.equal(g.call("in", { ecx: 13, edx: LB }).eax & 0x400, 0);
   assert.equal(rpcOne(g, "vmx.set_option synctime"), "0 Invalid arguments");
@@ -128,7 +128,7 @@ test("SetGuestInfo text types (with their NUL), uptime in hundredths, unknown ty
   assert.equal(rpcOne(g, "SetGuestInfo  8 whatever"), "1 ");
   assert.equal(rpcOne(g, "SetGuestInfo  99 x"), "0 Invalid GuestInfo type");
   assert.equal(rpcOne(g, "SetGuestInfo  x"), "0 Invalid GuestInfo type");
-  const s = vm.messaging.guest.snapshot();
+  const s = vm.messaging.reported.snapshot();
   assert.deepEqual([s.hostname, s.toolsBuild, s.osNameFull, s.osName, s.uptimeSeconds], ["simvm", "build-21223074", "Debian GNU/Linux 12 (bookworm)", "debian12-64", 1239.06]);
 });
 
@@ -136,7 +136,7 @@ test("SetGuestDiskInfo JSON with base64 mount points; a malformed report fails s
   const { vm, g } = setup();
   const json = '{\n"version":"1",\n"disks":[\n{"name":"Lw==","free":"1000","size":"4000","fstype":"ext4","devices":["scsi0:0"]}\n]}';
   assert.equal(rpcOne(g, "SetGuestDiskInfo " + json, {}, true), "1 ");
-  assert.deepEqual(vm.messaging.guest.snapshot().disks, [{ name: "/", freeBytes: 1000, totalBytes: 4000, filesystem: "ext4" }]);
+  assert.deepEqual(vm.messaging.reported.snapshot().disks, [{ name: "/", freeBytes: 1000, totalBytes: 4000, filesystem: "ext4" }]);
   assert.equal(rpcOne(g, "SetGuestDiskInfo {not json"), "0 Invalid disk info");
 });
 
@@ -164,29 +164,29 @@ test("guest.log.* is accepted; guest.log.text lands in the log", () => {
   const { vm, g } = setup();
   assert.equal(rpcOne(g, "guest.log.state 1"), "1 ");
   assert.equal(rpcOne(g, "guest.log.text hello"), "1 ");
-  assert.deepEqual(vm.messaging.guest.snapshot().log, ["hello"]);
+  assert.deepEqual(vm.messaging.reported.snapshot().log, ["hello"]);
 });
 
 test("the captured NIC reports reach the model whole over a real channel; a malformed one answers 0 and changes nothing", () => {
   const { vm, g } = setup();
   assert.equal(new TextDecoder().decode(rpcBytes(g, REAL_NIC_V3)), "1 ");
-  const s = vm.messaging.guest.snapshot();
+  const s = vm.messaging.reported.snapshot();
   assert.deepEqual(s.nics[0]?.ips.map((a) => `${a.address}/${a.prefixLength}`), ["192.0.2.2/24", "fd00::2/64", "fe80::fc:ff:fe00:1/64"]);
   assert.equal(s.routes.length, 8);
   assert.deepEqual(s.dns?.servers, ["10.255.255.53"]);
   assert.deepEqual(s.nicReport, { type: 10, version: 3 });
   assert.equal(s.toolsRunning, true);
-  const before = JSON.stringify(vm.messaging.guest.snapshot());
+  const before = JSON.stringify(vm.messaging.reported.snapshot());
   const cut = REAL_NIC_V3.subarray(0, REAL_NIC_V3.length - 1); // the bug this guards against: one byte short
   assert.equal(new TextDecoder().decode(rpcBytes(g, cut)), "0 Invalid NIC info");
-  assert.equal(JSON.stringify(vm.messaging.guest.snapshot()), before);
+  assert.equal(JSON.stringify(vm.messaging.reported.snapshot()), before);
   // The older encodings replace the model (an older report says less: no routes, no DNS).
   assert.equal(new TextDecoder().decode(rpcBytes(g, REAL_NIC_V2)), "1 ");
-  assert.deepEqual(vm.messaging.guest.snapshot().nicReport, { type: 9, version: 2 });
-  assert.deepEqual(vm.messaging.guest.snapshot().routes, []);
+  assert.deepEqual(vm.messaging.reported.snapshot().nicReport, { type: 9, version: 2 });
+  assert.deepEqual(vm.messaging.reported.snapshot().routes, []);
   assert.equal(new TextDecoder().decode(rpcBytes(g, REAL_NIC_V1)), "1 ");
-  assert.deepEqual(vm.messaging.guest.snapshot().nicReport, { type: 2, version: 1 });
-  assert.deepEqual(vm.messaging.guest.snapshot().nics[0]?.ips.map((a) => a.address), ["192.0.2.2"]);
+  assert.deepEqual(vm.messaging.reported.snapshot().nicReport, { type: 2, version: 1 });
+  assert.deepEqual(vm.messaging.reported.snapshot().nics[0]?.ips.map((a) => a.address), ["192.0.2.2"]);
 });
 
 test("profile nicInfoVersion: an older host refuses type 10 and encodings newer than its own", () => {
@@ -220,14 +220,14 @@ test("disk.wiper.enable: ESX disabled, hosted products enabled, or as the profil
 test("tools.vmsupport.status N (vmware-xferlogs upd N) reaches the model by number and name", () => {
   const { vm, g } = setup();
   assert.equal(rpcOne(g, "tools.vmsupport.status 2"), "1 ");
-  assert.deepEqual(vm.messaging.guest.snapshot().vmsupportStatus, { code: 2, name: "running" });
+  assert.deepEqual(vm.messaging.reported.snapshot().vmsupportStatus, { code: 2, name: "running" });
   assert.equal(rpcOne(g, "tools.vmsupport.status 0"), "1 ");
-  assert.deepEqual(vm.messaging.guest.snapshot().vmsupportStatus, { code: 0, name: "notRunning" });
+  assert.deepEqual(vm.messaging.reported.snapshot().vmsupportStatus, { code: 0, name: "notRunning" });
   assert.equal(rpcOne(g, "tools.vmsupport.status -7"), "1 ");
-  assert.deepEqual(vm.messaging.guest.snapshot().vmsupportStatus, { code: -7, name: null });
+  assert.deepEqual(vm.messaging.reported.snapshot().vmsupportStatus, { code: -7, name: null });
   assert.equal(rpcOne(g, "tools.vmsupport.status two"), "0 Invalid status");
   assert.equal(rpcOne(g, "tools.vmsupport.status 99999999999"), "0 Invalid status");
-  assert.deepEqual(vm.messaging.guest.snapshot().vmsupportStatus, { code: -7, name: null });
+  assert.deepEqual(vm.messaging.reported.snapshot().vmsupportStatus, { code: -7, name: null });
 });
 
 test("namespace-priv-set-keys / -get-values over a channel: binary-safe, the terminating NULs kept", () => {
@@ -273,7 +273,7 @@ test("containerInfo JSON reaches the model; commands nobody serves are counted p
   const { vm, g } = setup();
   const info = '{"version":"1","updateCounter":1,"publishTime":"2026-01-01T00:00:00.000Z","containerinfo":{"moby":[{"i":"debian:12"}]}}';
   assert.equal(rpcOne(g, "info-set guestinfo.vmtools.containerinfo " + info, {}, true), "1 ");
-  assert.deepEqual(vm.messaging.guest.snapshot().containerInfo, JSON.parse(info));
+  assert.deepEqual(vm.messaging.reported.snapshot().containerInfo, JSON.parse(info));
   rpcOne(g, "disk.shrink");
   rpcOne(g, "disk.shrink");
   rpcOne(g, "gueststore.getContent /x");

@@ -22,7 +22,7 @@ import type { BackdoorState } from "../devices/backdoor/backdoor-state.js";
 import { GuiOption, VmxType } from "../devices/backdoor/constants.js";
 import { uuidBytes } from "../devices/backdoor/commands/identity.js";
 import { GUESTINFO_REFUSALS, GuestinfoStore } from "./guestinfo-store.js";
-import type { GuestState } from "./guest-state.js";
+import type { ReportedState } from "./reported-state.js";
 import {
   GuestInfoType,
   decodeDiskInfoJson,
@@ -32,19 +32,19 @@ import {
   decodeOsDetailed,
   splitSetGuestInfo,
   textValue,
-} from "./guest-info-decoders.js";
+} from "./setguestinfo-reports.js";
 import { reply, type RpciDispatcher, type RpciReply, type RpciRequest } from "./rpci-dispatcher.js";
 import type { NamespaceDb } from "./namespace-db.js";
 import { answerStatGet } from "./guest-stats.js";
-import type { NicReport } from "./guest-info-decoders.js";
-import type { VmsupportStatus } from "./guest-state.js";
+import type { NicReport } from "./setguestinfo-reports.js";
+import type { VmsupportStatus } from "./reported-state.js";
 
 /** What the standard handlers work on. */
 export interface RpciContext {
   profile: VmProfile;
   clock: Clock;
   guestinfo: GuestinfoStore;
-  guest: GuestState;
+  reported: ReportedState;
   backdoorState: BackdoorState | null;
   /** VM start on the monotonic clock (guestlib elapsed time). */
   startMonotonicNs: bigint;
@@ -62,14 +62,14 @@ export function registerStandardRpci(d: RpciDispatcher, ctx: RpciContext): void 
   d.register("info-get", (req) => infoGet(req, ctx));
   d.register("info-set", (req) => infoSet(req, ctx));
   d.register("log", (req) => {
-    ctx.guest.log(req.argsText);
+    ctx.reported.log(req.argsText);
     return reply.ok();
   });
   d.register("tools.set.version", (req) => {
     const v = parseUint(req.argsText.trim());
     if (v === null) return reply.fail("Invalid version");
-    ctx.guest.set("toolsVersion", v);
-    ctx.guest.set("toolsRunning", true);
+    ctx.reported.set("toolsVersion", v);
+    ctx.reported.set("toolsRunning", true);
     return reply.ok();
   });
   d.register("tools.set.versiontype", (req) => {
@@ -77,22 +77,22 @@ export function registerStandardRpci(d: RpciDispatcher, ctx: RpciContext): void 
     const v = parseUint(a ?? "");
     const t = parseUint(b ?? "");
     if (v === null || t === null) return reply.fail("Invalid arguments");
-    ctx.guest.set("toolsVersion", v);
-    ctx.guest.set("toolsVersionType", t);
-    ctx.guest.set("toolsRunning", true);
+    ctx.reported.set("toolsVersion", v);
+    ctx.reported.set("toolsVersionType", t);
+    ctx.reported.set("toolsRunning", true);
     return reply.ok();
   });
   d.register("tools.capability.*", (req) => {
-    ctx.guest.setCapability(req.name, req.argsText);
+    ctx.reported.setCapability(req.name, req.argsText);
     return reply.ok();
   });
   d.register("vmx.capability.unified_loop", (req) => {
-    ctx.guest.setCapability(req.name, req.argsText);
+    ctx.reported.setCapability(req.name, req.argsText);
     return reply.ok();
   });
   d.register("tools.os.statechange.status", (req) => {
     const [ok, state] = req.argsText.trim().split(/\s+/);
-    ctx.guest.set("osStateChange", { success: ok === "1", state: parseUint(state ?? "") ?? 0 });
+    ctx.reported.set("osStateChange", { success: ok === "1", state: parseUint(state ?? "") ?? 0 });
     return reply.ok();
   });
   d.register("vmx.set_option", (req) => vmxSetOption(req, ctx));
@@ -100,7 +100,7 @@ export function registerStandardRpci(d: RpciDispatcher, ctx: RpciContext): void 
   d.register("SetGuestDiskInfo", (req) => {
     const disks = decodeDiskInfoJson(req.args);
     if (disks === null) return reply.fail("Invalid disk info");
-    ctx.guest.set("disks", disks);
+    ctx.reported.set("disks", disks);
     return reply.ok();
   });
   d.register("guestlib.info.get", (req) => guestlibInfo(req, ctx));
@@ -118,7 +118,7 @@ export function registerStandardRpci(d: RpciDispatcher, ctx: RpciContext): void 
   d.register("tools.vmsupport.status", (req) => {
     const t = req.argsText.trim();
     if (!/^-?\d{1,10}$/.test(t) || Math.abs(Number(t)) > 0x7fffffff) return reply.fail("Invalid status");
-    ctx.guest.set("vmsupportStatus", vmsupportStatus(Number(t)));
+    ctx.reported.set("vmsupportStatus", vmsupportStatus(Number(t)));
     return reply.ok();
   });
   d.register(
@@ -138,7 +138,7 @@ export function registerStandardRpci(d: RpciDispatcher, ctx: RpciContext): void 
     { binary: true },
   );
   d.register("guest.log.*", (req) => {
-    if (req.name === "guest.log.text") ctx.guest.log(req.argsText);
+    if (req.name === "guest.log.text") ctx.reported.log(req.argsText);
     return reply.ok();
   });
 }
@@ -165,10 +165,10 @@ function infoSet(req: RpciRequest, ctx: RpciContext): RpciReply {
   const value = req.args.subarray(sp + 1);
   const refusal = ctx.guestinfo.trySet(key, value, "guest");
   if (refusal !== null) return reply.fail(GUESTINFO_REFUSALS[refusal]);
-  const lower = key.replace(/[A-Z]/g, (c) => c.toLowerCase());
-  if (lower === "guestinfo.ip") ctx.guest.set("primaryIp", fromUtf8(value).trim());
-  if (lower === "guestinfo.appinfo") ctx.guest.set("appInfo", parseJson(fromUtf8(value)));
-  if (lower === "guestinfo.vmtools.containerinfo") ctx.guest.set("containerInfo", parseJson(fromUtf8(value)));
+  const lower = GuestinfoStore.normalizeKey(key);
+  if (lower === "guestinfo.ip") ctx.reported.set("primaryIp", fromUtf8(value).trim());
+  if (lower === "guestinfo.appinfo") ctx.reported.set("appInfo", parseJson(fromUtf8(value)));
+  if (lower === "guestinfo.vmtools.containerinfo") ctx.reported.set("containerInfo", parseJson(fromUtf8(value)));
   return reply.ok();
 }
 
@@ -189,12 +189,10 @@ function vmxSetOption(req: RpciRequest, ctx: RpciContext): RpciReply {
   const parts = req.argsText.trim().split(/\s+/);
   if (parts.length !== 3 || parts[0] === "") return reply.fail("Invalid arguments");
   const [name, , value] = parts as [string, string, string];
-  ctx.guest.setVmxOption(name, value);
+  ctx.reported.setVmxOption(name, value);
   if (name === "synctime" && ctx.backdoorState !== null) {
     const s = ctx.backdoorState;
-    const next = value === "1" ? (s.guiOptions | GuiOption.SYNC_TIME) >>> 0 : (s.guiOptions & ~GuiOption.SYNC_TIME) >>> 0;
-    if (next !== s.guiOptions) s.durableGeneration++;
-    s.guiOptions = next;
+    s.setGuiOptions(value === "1" ? s.guiOptions | GuiOption.SYNC_TIME : s.guiOptions & ~GuiOption.SYNC_TIME);
   }
   return reply.ok();
 }
@@ -204,7 +202,7 @@ function setGuestInfo(req: RpciRequest, ctx: RpciContext): RpciReply {
   const parsed = splitSetGuestInfo(req.args);
   if (parsed === null) return reply.fail("Invalid GuestInfo type");
   const { type, data } = parsed;
-  const g = ctx.guest;
+  const g = ctx.reported;
   switch (type) {
     case GuestInfoType.DNS_NAME:
       g.set("hostname", textValue(data));
@@ -258,7 +256,7 @@ function setGuestInfo(req: RpciRequest, ctx: RpciContext): RpciReply {
 }
 
 /** Put a decoded NIC report into the model: what the guest reported last replaces what it reported before. */
-function applyNicReport(g: GuestState, type: number, r: NicReport): void {
+function applyNicReport(g: ReportedState, type: number, r: NicReport): void {
   g.set("nics", r.nics);
   g.set("routes", r.routes);
   g.set("dns", r.dns);

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { VirtualClock } from "../core/clock.js";
 import { SeededRandom } from "../core/random.js";
 import { VirtualMachine } from "../vm/virtual-machine.js";
-import { ClientChannel, Guest, TCLO } from "../test-support/guest.js";
+import { ClientChannel, Guest, TCLO } from "../test-support/backdoor-client.js";
 import { TCLO_HISTORY_MAX, TCLO_HISTORY_MAX_TEXT, TcloHistory } from "./tclo-history.js";
 
 const enc = new TextEncoder();

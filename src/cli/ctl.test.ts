@@ -40,10 +40,10 @@ test("output: tables for lists, key: value otherwise, the model as a summary; gu
   assert.equal(formatReturn("query-status", { status: "exited", pid: 9, "exit-status": 3, "backdoor-calls": 12 }), "exited with status 3, pid 9, 12 backdoor calls\n");
   assert.match(formatReturn("query-counters", { mouse: { ignored: 2 } }), /^COUNTER\s+VALUE\nmouse\.ignored\s+2\n$/);
   const vm = new VirtualMachine();
-  vm.messaging.guest.set("hostname", "web-1\x1b]0;x\x07");
-  vm.messaging.guest.set("toolsRunning", true);
-  vm.messaging.guest.set("primaryIp", "192.0.2.7");
-  vm.messaging.guest.log("started");
+  vm.messaging.reported.set("hostname", "web-1\x1b]0;x\x07");
+  vm.messaging.reported.set("toolsRunning", true);
+  vm.messaging.reported.set("primaryIp", "192.0.2.7");
+  vm.messaging.reported.log("started");
   const sum = guestSummary(buildReport(vm));
   assert.match(sum, /^program: running; 0 backdoor calls$/m);
   assert.match(sum, /^tools: running$/m);

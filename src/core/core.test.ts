@@ -70,3 +70,10 @@ test("packLe32/unpackLe32: little-endian, short tails in the low bytes, never pa
   unpackLe32(0xaabbccdd, d, 0, 2);
   assert.deepEqual([...d.subarray(0, 3)], [0xdd, 0xcc, 0]);
 });
+
+test("le32Bytes: a 32-bit value as four little-endian bytes (negative values as their 32-bit pattern)", async () => {
+  const { le32Bytes } = await import("./bytes.js");
+  assert.deepEqual(le32Bytes(0x564d5868), [0x68, 0x58, 0x4d, 0x56]); // "hXMV": the backdoor magic in memory order
+  assert.deepEqual(le32Bytes(-1 >>> 0), [0xff, 0xff, 0xff, 0xff]);
+  assert.deepEqual(le32Bytes(-2), [0xfe, 0xff, 0xff, 0xff]);
+});

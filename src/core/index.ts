@@ -6,3 +6,4 @@ export * from "./random.js";
 export * from "./text.js";
 export * from "./own-keys.js";
 export * from "./events.js";
+export * from "./saved-state.js";

@@ -2,3 +2,4 @@
 export * from "./profile.js";
 export * from "./backdoor/index.js";
 export * from "./vmmouse/index.js";
+export * from "./removable-devices.js";

@@ -9,22 +9,12 @@
  */
 import { VmportError } from "../core/errors.js";
 import { utf8 } from "../core/text.js";
-import { ownValue, unknownOwnKey } from "../core/own-keys.js";
+import { parseRemovableDevices, type RemovableDevice } from "./removable-devices.js";
 import {
-  MAX_REMOVABLE_DEVICES,
-  RD_INFO_NAME_SIZE,
   VcpuInfo,
   VERSION_MAGIC,
   VmxType,
 } from "./backdoor/constants.js";
-
-/** A removable device listed by GETDEVICELISTELEMENT. */
-export interface RemovableDevice {
-  /** Name shown by `vmware-toolbox-cmd device list` (ASCII, at most 31 bytes). */
-  name: string;
-  /** Connected. */
-  enabled: boolean;
-}
 
 /** Numbers `guestlib.info.get 2` reports (`vmware-toolbox-cmd stat …`); null = "not available". */
 export interface GuestlibStats {
@@ -275,21 +265,7 @@ export function resolveProfile(input: unknown = {}): VmProfile {
 }
 
 function devices(v: unknown): RemovableDevice[] {
-  if (!Array.isArray(v)) bad("devices", "expected an array of {name, enabled}");
-  if (v.length > MAX_REMOVABLE_DEVICES) bad("devices", `${v.length} devices; at most ${MAX_REMOVABLE_DEVICES}`);
-  return v.map((d: unknown, i) => {
-    const key = `devices[${i}]`;
-    if (typeof d !== "object" || d === null || Array.isArray(d)) bad(key, "expected {name, enabled}");
-    const extra = unknownOwnKey(d, ["name", "enabled"]);
-    if (extra !== null) bad(`${key}.${extra}`, "unknown key (known: name, enabled)");
-    const name = ownValue(d, "name");
-    const enabled = ownValue(d, "enabled");
-    if (typeof name !== "string" || name.length === 0 || !/^[\x20-\x7e]*$/.test(name)) {
-      bad(`${key}.name`, "expected a non-empty printable ASCII string");
-    }
-    if (name.length > RD_INFO_NAME_SIZE - 1) bad(`${key}.name`, `${name.length} bytes; at most ${RD_INFO_NAME_SIZE - 1}`);
-    return { name, enabled: bool(`${key}.enabled`, enabled) };
-  });
+  return parseRemovableDevices(v, "devices", bad);
 }
 
 function guestlib(v: unknown): GuestlibStats {

@@ -17,6 +17,7 @@ import { VmportError } from "../core/errors.js";
 import { fromUtf8, utf8 } from "../core/text.js";
 import { MAX_SELECTION_BUFFER_LENGTH } from "../devices/backdoor/constants.js";
 import type { VirtualMachine } from "../vm/virtual-machine.js";
+import { GuestinfoStore } from "../channels/guestinfo-store.js";
 
 /** A removable device as the host lists it. */
 export interface HostDevice {
@@ -65,7 +66,7 @@ export function runHostCall(vm: VirtualMachine, call: HostCall): unknown {
   const st = vm.backdoor?.ctx.state ?? null;
   switch (call.name) {
     case "guestinfo-get": {
-      const v = g.getText(withPrefix(call.key));
+      const v = g.getText(GuestinfoStore.withPrefix(call.key));
       return v === undefined ? null : v;
     }
     case "guestinfo-set":
@@ -99,17 +100,11 @@ export function runHostCall(vm: VirtualMachine, call: HostCall): unknown {
       return (st?.devices ?? vm.profile.devices).map((d) => ({ name: d.name, connected: d.enabled }));
     case "device-set": {
       if (st === null) noBackdoor();
-      const d = st.devices.find((x) => x.name === call.device);
-      if (d === undefined) throw new VmportError("VMPORT_NO_DEVICE", `no removable device named "${call.device}" (the profile's devices: ${st.devices.map((x) => x.name).join(", ") || "none"})`);
-      if (d.enabled !== call.connected) {
-        d.enabled = call.connected;
-        st.durableGeneration++;
-      }
+      const id = st.devices.findIndex((x) => x.name === call.device);
+      if (id < 0) throw new VmportError("VMPORT_NO_DEVICE", `no removable device named "${call.device}" (the profile's devices: ${st.devices.map((x) => x.name).join(", ") || "none"})`);
+      st.setDeviceEnabled(id, call.connected);
       return null;
     }
   }
 }
 
-function withPrefix(key: string): string {
-  return /^guestinfo\./i.test(key) ? key : `guestinfo.${key}`;
-}

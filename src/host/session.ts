@@ -32,7 +32,7 @@ import { VirtualMachine } from "../vm/virtual-machine.js";
 import { restoreDurableState, type DurableState } from "../vm/persistence.js";
 import { signalName, type VmReport } from "../vm/report.js";
 import type { TraceRecord } from "../vm/trace.js";
-import type { GuestStateChange } from "../channels/guest-state.js";
+import type { GuestStateChange } from "../channels/reported-state.js";
 import { TCLO_DEFAULT_TIMEOUT_MS } from "../channels/tclo.js";
 import { SystemClock } from "./system-clock.js";
 import { runHostCall, type HostCall, type HostDevice } from "./host-calls.js";
@@ -44,7 +44,7 @@ import { settleOwnStdio, stdioAtStart, type StdioPlan } from "./stdio.js";
 import { checkWritableTarget, prepareDurableWrites, readStateFile, writeDurableFile } from "./state-file.js";
 import { libc } from "./ptrace/libc.js";
 import { JOB_MESSAGE, takeTracerWorker } from "./tracer/worker-start.js";
-import type { GuestStateSnapshot } from "../channels/guest-state.js";
+import type { GuestStateSnapshot } from "../channels/reported-state.js";
 
 /** How often the backdoor-call ring is read while someone listens, in ms (the most a record waits). */
 export const TRACE_POLL_MS = 10;

@@ -9,6 +9,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { le32Bytes } from "../core/bytes.js";
 import { cacheRoot } from "./cache-dir.js";
 import { writeFileAtomic } from "./state-file.js";
 
@@ -21,7 +22,7 @@ export const CODE_ADDRESS = IMAGE_BASE + EHDR + PHDR;
 
 /** Little-endian bytes of a 32-bit immediate. */
 export function imm32(v: number): number[] {
-  return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+  return le32Bytes(v);
 }
 
 /**

@@ -12,6 +12,7 @@
  * Does not: pick short encodings (every memory operand is [base + disp32], every branch rel32); encode index
  * registers, RIP-relative or 8/16-bit operands.
  */
+import { le32Bytes } from "../core/bytes.js";
 
 /** General register numbers as encoded (ModRM.reg/rm with REX.R/B for 8–15). */
 export const R = {
@@ -56,8 +57,7 @@ function memText(m: Mem): string {
 
 function imm32Bytes(v: number): number[] {
   if (!Number.isInteger(v) || v < -0x8000_0000 || v > 0xffff_ffff) throw new RangeError(`immediate ${v} does not fit 32 bits`);
-  const u = v >>> 0;
-  return [u & 0xff, (u >>> 8) & 0xff, (u >>> 16) & 0xff, (u >>> 24) & 0xff];
+  return le32Bytes(v >>> 0);
 }
 
 /** Group-1 ALU operations with an imm32 (81 /digit). */

@@ -6,6 +6,7 @@ import { PagedMemory } from "../x86/guest-memory.js";
 import { Reg, RegisterFile } from "../x86/registers.js";
 import { VirtualMachine } from "../vm/virtual-machine.js";
 import type { VmProfileInput } from "../devices/profile.js";
+import { BDOOR_MAGIC } from "../devices/backdoor/constants.js";
 
 /** Bytes from a hex string like "66 ed". */
 export function bytes(hex: string): Uint8Array {
@@ -48,4 +49,4 @@ export function vmWith(profile: VmProfileInput = {}, clock = new VirtualClock())
 }
 
 /** The magic as a bigint. */
-export const MAGIC = 0x564d5868n;
+export const MAGIC = BigInt(BDOOR_MAGIC);

@@ -453,7 +453,10 @@ test("row 18 of issue 9: in al,dx at 0xffffffff80001001 (above 2^53) runs the by
   // An FS base in the upper half with rep outsb from the backdoor's HB port view: the bytes come from base + RSI.
   const vm = new VirtualMachine({ clock: new VirtualClock() });
   const seen: number[][] = [];
-  vm.hb!.setTransferHandler({ transferIn: () => {}, transferOut: (_a, src) => void seen.push([...src]) });
+  vm.hb!.setTransferHandler({ transferIn: (_a, _d, out) => out, transferOut: (_a, src, out) => {
+    seen.push([...src]);
+    return out;
+  } });
   const mem = new PagedMemory();
   mem.load(0x1000, Uint8Array.of(0x64, 0xf3, 0x6e)); // rep outsb fs:[rsi]
   mem.load(0xffff_ffff_ffff_fffen, Uint8Array.of(0x68, 0x69, 0x21)); // "hi!" across the 2^64 wrap

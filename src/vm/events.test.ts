@@ -6,17 +6,17 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { VirtualClock } from "../core/clock.js";
 import { SeededRandom } from "../core/random.js";
-import { Guest, rpcOne } from "../test-support/guest.js";
+import { Guest, rpcOne } from "../test-support/backdoor-client.js";
 import { VirtualMachine } from "./virtual-machine.js";
-import type { GuestStateChange } from "../channels/guest-state.js";
+import type { GuestStateChange } from "../channels/reported-state.js";
 
 test("guestinfo, guest model, RPCI, namespace and TCLO events reach two independent listeners each", async () => {
   const vm = new VirtualMachine({ clock: new VirtualClock(), random: new SeededRandom(9) });
   const m = vm.messaging;
   const a: GuestStateChange[] = [];
   const b: GuestStateChange[] = [];
-  m.guest.on((c) => a.push(c));
-  m.guest.changes.on((c) => b.push(c));
+  m.reported.on((c) => a.push(c));
+  m.reported.changes.on((c) => b.push(c));
   const rpcs: string[] = [];
   m.rpci.exchanges.on(({ request, reply }) => rpcs.push(`${request.name} ${reply.ok ? 1 : 0}`));
   const keys: string[] = [];

@@ -140,7 +140,7 @@ test(`fuzz: ${CASES} random exits end in a completed step or a named fault, neve
           assert.fail(`unknown outcome ${res.outcome}`);
       }
       // Host memory stays bounded: the string scratch buffer never outgrows one chunk (2× for the growth step).
-      assert.ok((vm as unknown as { scratch: Uint8Array }).scratch.length <= 2 * STRING_IO_MAX_BYTES);
+      assert.ok(vm.intercept.scratchBytes <= 2 * STRING_IO_MAX_BYTES);
     }),
     { numRuns: CASES, seed: Number(process.env["VMPORT_SEED"] ?? Date.now() % 2 ** 31) },
   );

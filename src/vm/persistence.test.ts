@@ -27,11 +27,11 @@ function populatedVm(): VirtualMachine {
   vm.messaging.guestinfo.set("GuestInfo.UserData", "#cloud-config\nhostname: simvm\n");
   vm.messaging.guestinfo.set("bin", new Uint8Array([0x00, 0xff, 0xfe, 0x41]));
   const s = vm.backdoor!.ctx.state;
-  s.devices[0]!.enabled = false;
-  s.devices[1]!.enabled = true;
-  s.guiOptions = 0x8000_0003;
+  s.setDeviceEnabled(0, false);
+  s.setDeviceEnabled(1, true);
+  s.setGuiOptions(0x8000_0003);
   s.setHostClipboard(enc("from host"));
-  s.guestClipboard = new Uint8Array([0x67, 0x80]); // "g", then an invalid UTF-8 byte
+  s.publishGuestSelection(new Uint8Array([0x67, 0x80])); // "g", then an invalid UTF-8 byte
   vm.messaging.namespaces.set("com.example.agent", "status", "ready");
   vm.messaging.namespaces.set("com.example.agent", "blob", new Uint8Array([0x01, 0xff]));
   vm.messaging.namespaces.create("com.example.empty");
@@ -240,10 +240,10 @@ test("a restored host clipboard is read from its start", () => {
   const vm = freshVm();
   const s = vm.backdoor!.ctx.state;
   s.setHostClipboard(enc("old text"));
-  s.hostClipboardPos = 4;
+  s.volatile.hostClipboardPos = 4;
   restoreDurableState(vm, { version: 1, clipboard: { host: "new", guest: null } });
   assert.deepEqual([...s.hostClipboard!], [...enc("new")]);
-  assert.equal(s.hostClipboardPos, 0);
+  assert.equal(s.volatile.hostClipboardPos, 0);
 });
 
 test("a bad guestinfo value is named the same way whatever is wrong with it", () => {

@@ -4,17 +4,21 @@
  *
  * Emulates: the VMX keeping `guestinfo.*`, device state and the namespace DB in the `.vmx`/`.nvram` across power
  * cycles.
+ * Composes the components' own state: `GuestinfoStore`, `NamespaceDb` and `BackdoorState` each have
+ * `saveState` (plain data) and `restoreState` (validated whole); this file maps that data to and from the file
+ * format and checks every part before any part is applied. Fixtures written by the code before that split are in
+ * `src/vm/fixtures/` (`persistence-fixtures.test.ts`).
  * Versions: 1 (guestinfo, devices, GUI options, clipboard) still loads; 2 adds `namespaces`. Saves write 2.
  * Does not: touch files (front ends write it atomically: temp file, fsync, rename). Restore validates everything
  * first and applies nothing if any field is bad; it reads own keys only, so an unknown key — `__proto__`,
  * `constructor`, `toString` included — is refused by name at every level.
  */
-import { VmportError } from "../core/errors.js";
 import { ownValue, unknownOwnKey } from "../core/own-keys.js";
+import { badState, stateMap, stateRecord } from "../core/saved-state.js";
 import { fromBase64, fromUtf8Strict, toBase64, utf8 } from "../core/text.js";
-import { GuestinfoStore } from "../channels/guestinfo-store.js";
-import { NamespaceDb } from "../channels/namespace-db.js";
-import { MAX_REMOVABLE_DEVICES, MAX_SELECTION_BUFFER_LENGTH, RD_INFO_NAME_SIZE } from "../devices/backdoor/constants.js";
+import { checkGuestinfoSavedState } from "../channels/guestinfo-store.js";
+import { checkNamespaceSavedState } from "../channels/namespace-db.js";
+import { checkBackdoorSavedState, type BackdoorSavedState } from "../devices/backdoor/backdoor-state.js";
 import type { VirtualMachine } from "./virtual-machine.js";
 
 /** Current format version (what saves write). */
@@ -46,130 +50,81 @@ export function toStoredBytes(b: Uint8Array): StoredBytes {
   return t !== null ? t : { base64: toBase64(b) };
 }
 
-function bad(field: string, why: string): never {
-  throw new VmportError("VMPORT_BAD_STATE", `state field "${field}": ${why}`);
-}
-
-/** `v` as a plain object whose own keys are all in `known`, else refused naming the field or the key. */
-function record(field: string, v: unknown, known: readonly string[], expected: string): object {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) bad(field, `expected ${expected}`);
-  const extra = unknownOwnKey(v, known);
-  if (extra !== null) bad(`${field}.${extra}`, `unknown key (known: ${known.join(", ")})`);
-  return v;
-}
-
+/** Bytes stored as text or `{ base64 }`, decoded; refused naming `field`. */
 function load(field: string, v: unknown): Uint8Array {
   if (typeof v === "string") return utf8(v);
-  const b64 = ownValue(record(field, v, ["base64"], "a string or {base64}"), "base64");
-  if (typeof b64 !== "string") bad(field, "expected a string or {base64}");
+  const b64 = ownValue(stateRecord(field, v, ["base64"], "a string or {base64}"), "base64");
+  if (typeof b64 !== "string") badState(field, "expected a string or {base64}");
   const b = fromBase64(b64);
-  if (b === null) bad(field, "base64 is malformed");
+  if (b === null) badState(field, "base64 is malformed");
   return b;
 }
 
-/** Snapshot the durable state of `vm`. */
+/** Snapshot the durable state of `vm`: each component's `saveState`, in the file's format. */
 export function saveDurableState(vm: VirtualMachine): DurableState {
-  const guestinfo: Record<string, StoredBytes> = {};
-  for (const [k, v] of vm.messaging.guestinfo.entries()) guestinfo[k] = toStoredBytes(v);
-  const namespaces: Record<string, Record<string, StoredBytes>> = {};
-  for (const [ns, entries] of vm.messaging.namespaces.entries()) {
-    namespaces[ns] = Object.fromEntries(entries.map(([k, v]) => [k, toStoredBytes(v)]));
-  }
-  const s = vm.backdoor?.ctx.state ?? null;
+  const stored = (entries: [string, Uint8Array][]): Record<string, StoredBytes> =>
+    Object.fromEntries(entries.map(([k, v]) => [k, toStoredBytes(v)]));
+  const b = vm.backdoor?.ctx.state.saveState() ?? null;
   return {
     version: STATE_VERSION,
-    guestinfo,
-    devices: (s?.devices ?? vm.profile.devices).map((d) => ({ name: d.name, enabled: d.enabled })),
-    guiOptions: s?.guiOptions ?? vm.profile.guiOptions,
+    guestinfo: stored(vm.messaging.guestinfo.saveState()),
+    devices: (b?.devices ?? vm.profile.devices).map((d) => ({ name: d.name, enabled: d.enabled })),
+    guiOptions: b?.guiOptions ?? vm.profile.guiOptions,
     clipboard: {
-      host: s?.hostClipboard ? toStoredBytes(s.hostClipboard) : null,
-      guest: s?.guestClipboard ? toStoredBytes(s.guestClipboard) : null,
+      host: b?.clipboard.host ? toStoredBytes(b.clipboard.host) : null,
+      guest: b?.clipboard.guest ? toStoredBytes(b.clipboard.guest) : null,
     },
-    namespaces,
+    namespaces: Object.fromEntries(vm.messaging.namespaces.saveState().map(([ns, e]) => [ns, stored(e)])),
   };
 }
 
-/**
- * Validate `input` and apply it to `vm` (replacing guestinfo, devices, GUI options and clipboard).
- * @throws VmportError VMPORT_BAD_STATE naming the first bad field; nothing is applied then.
- */
-export function restoreDurableState(vm: VirtualMachine, input: unknown): void {
-  if (typeof input !== "object" || input === null || Array.isArray(input)) bad("(root)", "expected an object");
+/** The entries of the own-key map `v` (field `field`) with their bytes decoded. */
+function loadMap(field: string, v: unknown, name: (k: string) => string): [string, Uint8Array][] {
+  return Object.entries(stateMap(field, v)).map(([k, x]) => [k, load(name(k), x)]);
+}
+
+/** The file's fields, decoded into each component's saved-state value (not yet validated by the components). */
+function decodeFile(input: unknown): { guestinfo: unknown; backdoor: BackdoorSavedState; namespaces: unknown } {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) badState("(root)", "expected an object");
   const o = (k: string): unknown => ownValue(input, k);
   const version = o("version");
   if (typeof version !== "number" || !STATE_VERSIONS_READ.includes(version)) {
-    bad("version", `expected ${STATE_VERSIONS_READ.join(" or ")}, got ${JSON.stringify(version)}`);
+    badState("version", `expected ${STATE_VERSIONS_READ.join(" or ")}, got ${JSON.stringify(version)}`);
   }
   const extra = unknownOwnKey(input, ["version", "guestinfo", "devices", "guiOptions", "clipboard", ...(version >= 2 ? ["namespaces"] : [])]);
-  if (extra !== null) bad(extra, "unknown field");
-  // guestinfo: validate every entry against the store's bounds in a scratch store first.
-  const gi = o("guestinfo") ?? {};
-  if (typeof gi !== "object" || gi === null || Array.isArray(gi)) bad("guestinfo", "expected an object");
-  const scratch = new GuestinfoStore();
-  const entries: [string, Uint8Array][] = [];
-  for (const [k, v] of Object.entries(gi)) {
-    const bytes = load(`guestinfo["${k}"]`, v);
-    const refusal = scratch.trySet(k, bytes, "host");
-    if (refusal !== null) bad(`guestinfo["${k}"]`, refusal);
-    entries.push([k, bytes]);
-  }
-  const devs = o("devices") ?? [];
-  if (!Array.isArray(devs) || devs.length > MAX_REMOVABLE_DEVICES) bad("devices", `expected an array of at most ${MAX_REMOVABLE_DEVICES}`);
-  const devices = devs.map((d: unknown, i) => {
-    const dev = record(`devices[${i}]`, d, ["name", "enabled"], "{name, enabled}");
-    const name = ownValue(dev, "name");
-    const enabled = ownValue(dev, "enabled");
-    if (typeof name !== "string" || name.length === 0 || name.length > RD_INFO_NAME_SIZE - 1 || !/^[\x20-\x7e]*$/.test(name)) {
-      bad(`devices[${i}].name`, `expected printable ASCII of 1..${RD_INFO_NAME_SIZE - 1} bytes`);
-    }
-    if (typeof enabled !== "boolean") bad(`devices[${i}].enabled`, "expected true or false");
-    return { name, enabled };
-  });
-  const gui = o("guiOptions") ?? 0;
-  if (typeof gui !== "number" || !Number.isInteger(gui) || gui < 0 || gui > 0xffffffff) bad("guiOptions", "expected an integer 0..0xffffffff");
-  const cb = record("clipboard", o("clipboard") ?? {}, ["host", "guest"], "{host, guest}");
-  const hostIn = ownValue(cb, "host");
-  const guestIn = ownValue(cb, "guest");
-  const host = hostIn === null || hostIn === undefined ? null : load("clipboard.host", hostIn);
-  const guest = guestIn === null || guestIn === undefined ? null : load("clipboard.guest", guestIn);
-  for (const [f, b] of [["clipboard.host", host], ["clipboard.guest", guest]] as const) {
-    if (b !== null && b.length > MAX_SELECTION_BUFFER_LENGTH) bad(f, `longer than ${MAX_SELECTION_BUFFER_LENGTH} bytes`);
-  }
-  // namespaces: built in a scratch database, so every bound is checked the way a guest write is.
-  const nsIn = o("namespaces") ?? {};
-  if (typeof nsIn !== "object" || nsIn === null || Array.isArray(nsIn)) bad("namespaces", "expected an object");
-  const nsDb = new NamespaceDb();
-  for (const [ns, entries] of Object.entries(nsIn)) {
-    if (typeof entries !== "object" || entries === null || Array.isArray(entries)) bad(`namespaces["${ns}"]`, "expected an object");
-    try {
-      nsDb.create(ns);
-    } catch (e) {
-      bad(`namespaces["${ns}"]`, (e as Error).message);
-    }
-    for (const [k, v] of Object.entries(entries)) {
-      const field = `namespaces["${ns}"]["${k}"]`;
-      const bytes = load(field, v);
-      if (bytes.length === 0) bad(field, "empty values are deletions and are not stored");
-      try {
-        nsDb.set(ns, k, bytes);
-      } catch (e) {
-        bad(field, (e as Error).message);
-      }
-    }
-  }
-  // Everything is valid: apply.
-  const g = vm.messaging.guestinfo;
-  for (const [k] of g.entries()) g.delete(k);
-  for (const [k, b] of entries) g.trySet(k, b, "host");
-  vm.messaging.namespaces.replaceWith(nsDb);
-  const s = vm.backdoor?.ctx.state;
-  if (s) {
-    s.devices.splice(0, s.devices.length, ...devices);
-    s.guiOptions = gui;
-    s.setHostClipboard(host);
-    s.guestClipboard = guest;
-    s.durableGeneration++;
-  }
+  if (extra !== null) badState(extra, "unknown field");
+  const guestinfo = loadMap("guestinfo", o("guestinfo") ?? {}, (k) => `guestinfo["${k}"]`);
+  const cb = stateRecord("clipboard", o("clipboard") ?? {}, ["host", "guest"], "{host, guest}");
+  const text = (side: "host" | "guest"): Uint8Array | null => {
+    const x = ownValue(cb, side);
+    return x === null || x === undefined ? null : load(`clipboard.${side}`, x);
+  };
+  const backdoor = {
+    devices: (o("devices") ?? []) as BackdoorSavedState["devices"],
+    guiOptions: (o("guiOptions") ?? 0) as number,
+    clipboard: { host: text("host"), guest: text("guest") },
+  };
+  const namespaces = Object.entries(stateMap("namespaces", o("namespaces") ?? {})).map(([ns, e]) => [
+    ns,
+    loadMap(`namespaces["${ns}"]`, e, (k) => `namespaces["${ns}"]["${k}"]`),
+  ]);
+  return { guestinfo, backdoor, namespaces };
+}
+
+/**
+ * Validate `input` and apply it to `vm` (replacing guestinfo, devices, GUI options, clipboard and the namespace
+ * database): the file is decoded, every component checks its part, and only then does each restore its part.
+ * @throws VmportError VMPORT_BAD_STATE naming the first bad field; nothing is applied then.
+ */
+export function restoreDurableState(vm: VirtualMachine, input: unknown): void {
+  const d = decodeFile(input);
+  // Every part is checked before any is applied, so a bad field leaves the whole VM as it was.
+  checkGuestinfoSavedState(d.guestinfo);
+  checkBackdoorSavedState(d.backdoor);
+  checkNamespaceSavedState(d.namespaces);
+  vm.messaging.guestinfo.restoreState(d.guestinfo);
+  vm.messaging.namespaces.restoreState(d.namespaces);
+  vm.backdoor?.ctx.state.restoreState(d.backdoor);
 }
 
 /**
@@ -178,5 +133,5 @@ export function restoreDurableState(vm: VirtualMachine, input: unknown): void {
  * compare it after each access to know whether a save is due, without building a snapshot.
  */
 export function durableGeneration(vm: VirtualMachine): number {
-  return vm.messaging.guestinfo.generation + vm.messaging.namespaces.generation + (vm.backdoor?.ctx.state.durableGeneration ?? 0);
+  return vm.messaging.guestinfo.generation + vm.messaging.namespaces.generation + (vm.backdoor?.ctx.state.generation ?? 0);
 }

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { VirtualClock } from "../core/clock.js";
 import { SeededRandom } from "../core/random.js";
-import { ClientChannel, Guest, TCLO, rpcOne } from "../test-support/guest.js";
+import { ClientChannel, Guest, TCLO, rpcOne } from "../test-support/backdoor-client.js";
 import { REAL_NIC_V3 } from "../channels/testdata/nic-reports.js";
 import { REPORT_SCHEMA, buildReport, signalName, type VmReport } from "./report.js";
 import { VirtualMachine } from "./virtual-machine.js";

@@ -4,14 +4,14 @@
  * their results, the guest's log, and the RPCs answered `Unknown command`.
  *
  * Emulates: what vCenter shows of a VM (its `GuestInfo`), plus the host's own bookkeeping.
- * Source of truth: the guest-state model (`channels/guest-state.ts`), the TCLO history (`channels/tclo-history.ts`),
+ * Source of truth: the guest-state model (`channels/reported-state.ts`), the TCLO history (`channels/tclo-history.ts`),
  * the RPCI dispatcher's unknown-command counts, the VM's counters. `vmport run --report FILE` writes it at exit; the
  * control API serves the same model. The shape is versioned by {@link REPORT_SCHEMA}: fields are only ever added
  * within one version.
  * Does not: touch files (front ends write it), or include anything unbounded: the log, the TCLO history and the
  * unknown-command table keep their own bounds, and everything else is the bounded guest model.
  */
-import type { GuestStateSnapshot } from "../channels/guest-state.js";
+import type { GuestStateSnapshot } from "../channels/reported-state.js";
 import type { TcloHistoryEntry } from "../channels/tclo-history.js";
 import { toStoredBytes, type StoredBytes } from "./persistence.js";
 import type { VirtualMachine } from "./virtual-machine.js";
@@ -94,7 +94,7 @@ export function signalName(n: number): string | null {
  */
 export function buildReport(vm: VirtualMachine, run: ReportRunInfo | null = null): VmReport {
   const m = vm.messaging;
-  const { log, ...model } = m.guest.snapshot();
+  const { log, ...model } = m.reported.snapshot();
   const namespaces: Record<string, Record<string, StoredBytes>> = {};
   for (const [ns, entries] of m.namespaces.entries()) {
     namespaces[ns] = Object.fromEntries(entries.map(([k, v]) => [k, toStoredBytes(v)]));
@@ -108,7 +108,7 @@ export function buildReport(vm: VirtualMachine, run: ReportRunInfo | null = null
     counters,
     guest: { ...model, namespaces },
     tclo: { commands: m.tcloHistory.entries(), dropped: m.tcloHistory.dropped },
-    log: { lines: log, dropped: m.guest.counters.droppedLogLines },
+    log: { lines: log, dropped: m.reported.counters.droppedLogLines },
     unknownRpc: { commands: m.rpci.unknownCommands(), other: m.rpci.unknownOther, total: m.rpci.counters.unknown },
   };
 }

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { VirtualClock } from "../core/clock.js";
 import { SeededRandom } from "../core/random.js";
-import { ClientChannel, Guest, RPCI, TCLO } from "../test-support/guest.js";
+import { ClientChannel, Guest, RPCI, TCLO } from "../test-support/backdoor-client.js";
 import { REAL_NIC_V3 } from "../channels/testdata/nic-reports.js";
 import { messagesFromTrace } from "./trace-messages.js";
 import type { TraceRecord } from "./trace.js";

@@ -9,6 +9,7 @@ import { VirtualClock } from "../core/clock.js";
 import { CpuMode } from "../x86/cpu-mode.js";
 import { Seg } from "../x86/cpu-state.js";
 import { PAGE_SIZE } from "../x86/guest-memory.js";
+import { Reg } from "../x86/registers.js";
 import { Fault, Outcome } from "./exit-result.js";
 import { STRING_IO_MAX_BYTES } from "./virtual-machine.js";
 import { MAGIC, bytes, regValue, setup, vmWith } from "../test-support/harness.js";
@@ -174,7 +175,10 @@ test("rep insb from 0x5659 with no transfer handler: FF bytes, ECX = 0, RDI += n
 test("rep outsb reaches the HB handler in one bulk transfer, with FS override and 64-bit base", () => {
   const vm = vmWith();
   const seen: number[][] = [];
-  vm.hb!.setTransferHandler({ transferIn: () => {}, transferOut: (_a, src) => void seen.push([...src]) });
+  vm.hb!.setTransferHandler({ transferIn: (_a, _d, out) => out, transferOut: (_a, src, out) => {
+    seen.push([...src]);
+    return out;
+  } });
   const { cpu, mem } = setup("64 f3 6e", { rcx: 5n, rdx: 0x5659n, rsi: 0x10n }, { segBase: [0, 0, 0, 0x9999000, 0x7000, 0] });
   mem.load(0x7010, bytes("68 65 6c 6c 6f"));
   assert.equal(vm.handleGp(cpu, mem).outcome, Outcome.COMPLETED);
@@ -191,7 +195,13 @@ test("rep outsb reaches the HB handler in one bulk transfer, with FS override an
 test("DF=1 string I/O runs downwards; element order is preserved; word size with 67 (ECX/EDI)", () => {
   const vm = vmWith();
   const got: number[][] = [];
-  vm.hb!.setTransferHandler({ transferIn: (_a, dst) => dst.set([1, 2, 3, 4, 5, 6]), transferOut: (_a, s) => void got.push([...s]) });
+  vm.hb!.setTransferHandler({ transferIn: (_a, dst, out) => {
+    dst.set([1, 2, 3, 4, 5, 6]);
+    return out;
+  }, transferOut: (_a, s, out) => {
+    got.push([...s]);
+    return out;
+  } });
   const { cpu, mem } = setup("67 f3 66 6d", { rcx: 0xffffffff_00000003n, rdx: 0x5659n, rdi: 0x20000004n, rflags: 0x402n });
   mem.map(0x20000000);
   assert.equal(vm.handleGp(cpu, mem).outcome, Outcome.COMPLETED);
@@ -279,7 +289,13 @@ test("TSS bitmap that allows 0x5658 at CPL 3: step reaches the device without a 
 test("string I/O in the upper canonical half: exact addresses, #GP off the canonical range, LA57, 4 GiB splits", () => {
   const vm = vmWith();
   const seen: number[][] = [];
-  vm.hb!.setTransferHandler({ transferIn: (_a, dst) => dst.fill(0x5a), transferOut: (_a, src) => void seen.push([...src]) });
+  vm.hb!.setTransferHandler({ transferIn: (_a, dst, out) => {
+    dst.fill(0x5a);
+    return out;
+  }, transferOut: (_a, src, out) => {
+    seen.push([...src]);
+    return out;
+  } });
   // rep outsb from 0xffff_8880_0000_1000 (a kernel direct-map address, far above 2^53).
   const { cpu, mem } = setup("f3 6e", { rcx: 3n, rdx: 0x5659n, rsi: 0xffff_8880_0000_1000n }, { cpl: 0 });
   mem.load(0xffff_8880_0000_1000n, bytes("61 62 63"));
@@ -311,4 +327,30 @@ test("string I/O in the upper canonical half: exact addresses, #GP off the canon
   // A #PF in the upper half reports the exact address.
   const pf = setup("f3 6e", { rcx: 2n, rdx: 0x5659n, rsi: 0xffff_ffff_ffff_f000n }, { cpl: 0 });
   assert.equal(vm.step(pf.cpu, pf.mem).faultAddress, 0xffff_ffff_ffff_f000n);
+});
+
+test("the HB handler's status is a patch the device commits: low 32 bits written, upper halves kept, EAX untouched", () => {
+  const vm = vmWith();
+  const HI = 0xdead_beef_0000_0000n;
+  let regsSeen: bigint | null = null;
+  vm.hb!.setTransferHandler({
+    transferIn: (a, dst, out) => {
+      dst.fill(0x11);
+      regsSeen = a.regs === null ? null : BigInt(a.regs.lo(Reg.RBX)); // RBX as the handler sees it: not yet changed
+      return out.ebx(0x0001_0000).edx(0x1234_5678);
+    },
+    transferOut: (_a, _s, out) => out.ebx(0),
+  });
+  const { cpu, mem } = setup("f3 6c", { rax: HI | MAGIC, rbx: HI | 0x0001_0000n, rcx: 2n, rdx: HI | 0x5659n, rdi: 0x8000n }, { cpl: 0 });
+  mem.map(0x8000);
+  assert.equal(vm.step(cpu, mem).outcome, Outcome.COMPLETED);
+  assert.equal(regsSeen, 0x0001_0000n);
+  assert.deepEqual([...mem.peek(0x8000, 3)], [0x11, 0x11, 0]);
+  assert.equal(regValue(cpu.regs, "rbx"), HI | 0x0001_0000n);
+  assert.equal(regValue(cpu.regs, "rdx"), HI | 0x1234_5678n);
+  assert.equal(regValue(cpu.regs, "rax"), HI | MAGIC);
+  const o = setup("f3 6e", { rax: MAGIC, rbx: HI | 0x0001_0000n, rcx: 1n, rdx: 0x5659n, rsi: 0x8000n }, { cpl: 0 });
+  o.mem.map(0x8000);
+  assert.equal(vm.step(o.cpu, o.mem).outcome, Outcome.COMPLETED);
+  assert.equal(regValue(o.cpu.regs, "rbx"), HI);
 });

@@ -188,8 +188,8 @@ test("legacy clipboard: host → guest in 4-byte pieces; guest → host complete
   assert.equal(got, "vuagst");
   call("ed", { rax: MAGIC, rcx: 8n, rbx: 65437n }, { vm }); // one past MAX_SELECTION_BUFFER_LENGTH
   call("ed", { rax: MAGIC, rcx: 9n, rbx: 0x41414141n }, { vm });
-  assert.equal(vm.backdoor!.ctx.state.clipboardRefused, 1);
-  assert.equal(vm.backdoor!.ctx.state.clipboardStrayPieces, 1);
+  assert.equal(vm.backdoor!.ctx.state.counters.clipboardRefused, 1);
+  assert.equal(vm.backdoor!.ctx.state.counters.clipboardStrayPieces, 1);
   assert.equal(got, "vuagst");
 });
 

@@ -18,7 +18,7 @@ import { Reg } from "../../x86/registers.js";
 import type { PortAccess, PortDevice } from "../../bus/port-device.js";
 import { Width } from "../../bus/port-device.js";
 import { BDOOR_CMD_MASK, BDOOR_FAIL, BDOOR_MAGIC } from "./constants.js";
-import { BackdoorFrame, PatchBit, RegisterPatch, type CommandContext, type CommandRegistry } from "./command-registry.js";
+import { BackdoorFrame, PatchBit, RegisterPatch, commitPatch, type CommandContext, type CommandRegistry } from "./command-registry.js";
 
 /** Guest-visible events the device answered without running a command; each is counted. */
 export interface BackdoorCounters {
@@ -100,13 +100,7 @@ export class BackdoorDevice implements PortDevice {
     }
     this.counters.commands++;
     this.lastCommand = cmd;
-    const m = patch.mask;
-    if (m & PatchBit.EBX) regs.setLo(Reg.RBX, patch.ebxValue);
-    if (m & PatchBit.ECX) regs.setLo(Reg.RCX, patch.ecxValue);
-    if (m & PatchBit.EDX) regs.setLo(Reg.RDX, patch.edxValue);
-    if (m & PatchBit.ESI) regs.setLo(Reg.RSI, patch.esiValue);
-    if (m & PatchBit.EDI) regs.setLo(Reg.RDI, patch.ediValue);
-    if (m & PatchBit.EBP) regs.setLo(Reg.RBP, patch.ebpValue);
-    return m & PatchBit.EAX ? patch.eaxValue : eax;
+    commitPatch(regs, patch);
+    return patch.mask & PatchBit.EAX ? patch.eaxValue : eax;
   }
 }

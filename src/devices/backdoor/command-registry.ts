@@ -126,6 +126,21 @@ export class RegisterPatch {
   }
 }
 
+/**
+ * Commit `patch` to `regs` by the backdoor's register rule: every patched register other than EAX gets its low
+ * 32 bits written and keeps its upper 32 bits (`setLo`). EAX is not written here: the LB dispatcher returns it to
+ * the CPU, which merges it by access size; the HB port never sets it.
+ */
+export function commitPatch(regs: RegisterFile, patch: RegisterPatch): void {
+  const m = patch.mask;
+  if (m & PatchBit.EBX) regs.setLo(Reg.RBX, patch.ebxValue);
+  if (m & PatchBit.ECX) regs.setLo(Reg.RCX, patch.ecxValue);
+  if (m & PatchBit.EDX) regs.setLo(Reg.RDX, patch.edxValue);
+  if (m & PatchBit.ESI) regs.setLo(Reg.RSI, patch.esiValue);
+  if (m & PatchBit.EDI) regs.setLo(Reg.RDI, patch.ediValue);
+  if (m & PatchBit.EBP) regs.setLo(Reg.RBP, patch.ebpValue);
+}
+
 /** What handlers may read (and, for stateful commands such as SETGUIOPTIONS, update). */
 export interface CommandContext {
   /** The VM profile. */

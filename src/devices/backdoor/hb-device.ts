@@ -5,17 +5,23 @@
  * 0x5658); `rep insb`/`rep outsb` are handed in bulk to the transfer handler that the message channel installs.
  * Without a handler INS reads 0xFF bytes and OUTS data is dropped — what QEMU and v86 do with the port.
  * Source of truth: `protocol.md` §2.2, §5.2; `peers.md` §5.3 (`rep insb` × 8 from 0x5659 on QEMU/v86 = FF × 8).
+ * The handler returns its status as a register patch, which the device commits like the LB dispatcher does.
  * Does not: decode the HB message protocol itself (that is the message-channel module's handler).
  */
 import type { PortAccess, PortDevice } from "../../bus/port-device.js";
 import { Width } from "../../bus/port-device.js";
+import { RegisterPatch, commitPatch } from "./command-registry.js";
 
-/** Bulk transfer callbacks for the HB port. Both see the caller's registers in `access.regs`. */
+/**
+ * Bulk transfer callbacks for the HB port. Both see the caller's registers in `access.regs` (read only) and
+ * return the registers they set (the status in EBX) on the patch `out` they are given, empty on entry, as an LB
+ * command handler does; the device commits it with the same rule ({@link commitPatch}).
+ */
 export interface HbTransferHandler {
-  /** `rep ins` from 0x5659: fill `dst`. */
-  transferIn(access: PortAccess, dst: Uint8Array): void;
-  /** `rep outs` to 0x5659: consume `src`. */
-  transferOut(access: PortAccess, src: Uint8Array): void;
+  /** `rep ins` from 0x5659: fill `dst`, return `out` with the status. */
+  transferIn(access: PortAccess, dst: Uint8Array, out: RegisterPatch): RegisterPatch;
+  /** `rep outs` to 0x5659: consume `src`, return `out` with the status. */
+  transferOut(access: PortAccess, src: Uint8Array, out: RegisterPatch): RegisterPatch;
 }
 
 /** Counters of HB-port accesses. */
@@ -35,6 +41,7 @@ export class BackdoorHbDevice implements PortDevice {
   /** Counters. */
   readonly counters: HbCounters = { plainAccesses: 0, stringBytes: 0, unhandledTransfers: 0 };
   private handler: HbTransferHandler | null = null;
+  private readonly patch = new RegisterPatch();
 
   /** Install (or remove, with null) the bulk transfer handler. */
   setTransferHandler(h: HbTransferHandler | null): void {
@@ -57,7 +64,7 @@ export class BackdoorHbDevice implements PortDevice {
       dst.fill(0xff);
       return;
     }
-    this.handler.transferIn(access, dst);
+    this.commit(access, this.handler.transferIn(access, dst, this.patch.clear()));
   }
 
   writeBlock(access: PortAccess, src: Uint8Array): void {
@@ -66,6 +73,11 @@ export class BackdoorHbDevice implements PortDevice {
       this.counters.unhandledTransfers++;
       return;
     }
-    this.handler.transferOut(access, src);
+    this.commit(access, this.handler.transferOut(access, src, this.patch.clear()));
+  }
+
+  /** The handler's status registers, merged by the backdoor's rule (low 32 bits; a host access has none). */
+  private commit(access: PortAccess, patch: RegisterPatch): void {
+    if (access.regs !== null) commitPatch(access.regs, patch);
   }
 }

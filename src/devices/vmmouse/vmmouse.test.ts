@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../core/clock.js";
 import { VirtualMachine } from "../../vm/virtual-machine.js";
-import { Guest, LB, MAGIC } from "../../test-support/guest.js";
+import { Guest, LB, MAGIC } from "../../test-support/backdoor-client.js";
 import { VMMOUSE_QUEUE_WORDS, VMMOUSE_RELATIVE_PACKET, VMMOUSE_VERSION_ID, VmmouseButton, VmmouseCommand } from "./vmmouse.js";
 
 function setup() {

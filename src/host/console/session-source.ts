@@ -9,7 +9,7 @@
  */
 import type { VmSession, SessionEvents, SessionExit } from "../session.js";
 import type { TraceRecord } from "../../vm/trace.js";
-import type { GuestStateChange } from "../../channels/guest-state.js";
+import type { GuestStateChange } from "../../channels/reported-state.js";
 import type { TcloResultEvent } from "../session.js";
 import type { ConsoleCall, ConsoleListener, ConsoleSnapshot, ConsoleSource } from "./console-server.js";
 

@@ -11,7 +11,7 @@
  */
 import { ExecError, launch } from "../session.js";
 import type { RunResult } from "./tracer.js";
-import type { GuestStateSnapshot } from "../../channels/guest-state.js";
+import type { GuestStateSnapshot } from "../../channels/reported-state.js";
 import type { DurableState } from "../../vm/persistence.js";
 import type { VmProfileInput } from "../../devices/profile.js";
 import type { VmReport } from "../../vm/report.js";

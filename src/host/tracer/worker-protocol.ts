@@ -8,7 +8,7 @@
  * Events go the other way as `event` messages (at most {@link EVENT_BACKLOG_MAX} not yet received by the main
  * thread), except backdoor-call records, which go through a shared ring (`trace-ring.ts`).
  */
-import type { GuestStateChange, GuestStateSnapshot } from "../../channels/guest-state.js";
+import type { GuestStateChange, GuestStateSnapshot } from "../../channels/reported-state.js";
 import type { DurableState } from "../../vm/persistence.js";
 import type { VmProfileInput } from "../../devices/profile.js";
 import type { MessagePort } from "node:worker_threads";

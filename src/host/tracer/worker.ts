@@ -34,7 +34,7 @@ import { Tracer, warmTracer } from "./tracer.js";
 import { HbCollector, type GcFunction } from "./hb-gc.js";
 import { BufferedRandom } from "../buffered-random.js";
 import type { TraceAccess, TraceRecord } from "../../vm/trace.js";
-import type { GuestStateChange } from "../../channels/guest-state.js";
+import type { GuestStateChange } from "../../channels/reported-state.js";
 import type { TcloEvent } from "../../channels/tclo.js";
 import { runHostCall } from "../host-calls.js";
 import { TraceRingWriter } from "../trace-ring.js";
@@ -132,8 +132,8 @@ try {
   const ring = new TraceRingWriter(job.traceRing);
   const setWants = (w: EventWants): void => {
     wants = w;
-    if (w.guestChange || w.guestLog) vm.messaging.guest.changes.on(onGuest);
-    else vm.messaging.guest.changes.off(onGuest);
+    if (w.guestChange || w.guestLog) vm.messaging.reported.changes.on(onGuest);
+    else vm.messaging.reported.changes.off(onGuest);
     if (w.backdoorCall) vm.trace.on(ring.write);
     else vm.trace.off(ring.write);
   };
@@ -236,7 +236,7 @@ try {
   post({
     type: "done",
     result,
-    guest: vm.messaging.guest.snapshot(),
+    guest: vm.messaging.reported.snapshot(),
     state: saveDurableState(vm),
     counters,
     report: buildReport(vm, { exitStatus: result.exitStatus, signal: result.signal, backdoorCalls: result.traps, counters: tracerCounters() }),

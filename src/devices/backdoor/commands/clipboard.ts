@@ -9,21 +9,20 @@
  */
 import { BdoorCmd, MAX_SELECTION_BUFFER_LENGTH, SELECTION_NOT_READY } from "../constants.js";
 import type { CommandHandler, CommandRegistry } from "../command-registry.js";
-import type { BackdoorState } from "../backdoor-state.js";
 import { packLe32, unpackLe32 } from "../../../core/bytes.js";
 
 /** GETSELLENGTH: EAX = length of the staged host text (and rewind), or −1 when none is staged. */
 export const getSelLength: CommandHandler = (_f, ctx, out) => {
-  const s = ctx.state;
-  if (s.hostClipboard === null) return out.eax(SELECTION_NOT_READY);
-  s.hostClipboardPos = 0;
-  return out.eax(s.hostClipboard.length);
+  const t = ctx.state.hostClipboard;
+  if (t === null) return out.eax(SELECTION_NOT_READY);
+  ctx.state.volatile.hostClipboardPos = 0;
+  return out.eax(t.length);
 };
 
 /** GETNEXTPIECE: EAX = the next 4 bytes of host text, little-endian; zero bytes past the end. */
 export const getNextPiece: CommandHandler = (_f, ctx, out) => {
-  const s = ctx.state;
-  const t = s.hostClipboard;
+  const s = ctx.state.volatile;
+  const t = ctx.state.hostClipboard;
   let v = 0;
   if (t !== null) {
     v = packLe32(t, s.hostClipboardPos);
@@ -37,17 +36,17 @@ export const getNextPiece: CommandHandler = (_f, ctx, out) => {
  * 65 436 (including negative values) is refused and counted — the guest would never send that.
  */
 export const setSelLength: CommandHandler = (f, ctx, out) => {
-  const s = ctx.state;
+  const s = ctx.state.volatile;
   const len = f.ebx >>> 0;
   s.guestPending = null;
   s.guestPendingLength = 0;
   s.guestExpected = 0;
   if (len > MAX_SELECTION_BUFFER_LENGTH) {
-    s.clipboardRefused++;
+    ctx.state.counters.clipboardRefused++;
     return out;
   }
   if (len === 0) {
-    publish(s, new Uint8Array(0));
+    ctx.state.publishGuestSelection(new Uint8Array(0));
     return out;
   }
   s.guestExpected = len;
@@ -57,26 +56,20 @@ export const setSelLength: CommandHandler = (f, ctx, out) => {
 
 /** SETNEXTPIECE: EBX = the next 4 bytes; the selection is published when the announced length is reached. */
 export const setNextPiece: CommandHandler = (f, ctx, out) => {
-  const s = ctx.state;
+  const s = ctx.state.volatile;
   const buf = s.guestPending;
   if (buf === null) {
-    s.clipboardStrayPieces++;
+    ctx.state.counters.clipboardStrayPieces++;
     return out;
   }
   unpackLe32(f.ebx, buf, s.guestPendingLength, s.guestExpected - s.guestPendingLength);
   s.guestPendingLength = Math.min(s.guestPendingLength + 4, s.guestExpected);
   if (s.guestPendingLength === s.guestExpected) {
     s.guestPending = null;
-    publish(s, buf);
+    ctx.state.publishGuestSelection(buf);
   }
   return out;
 };
-
-function publish(s: BackdoorState, text: Uint8Array): void {
-  s.guestClipboard = text;
-  s.durableGeneration++;
-  if (s.guestSelections.size > 0) s.guestSelections.emit(text);
-}
 
 /** Register this family. */
 export function registerClipboardCommands(r: CommandRegistry): void {

@@ -7,10 +7,10 @@
  */
 import { BdoorCmd, RD_INFO_NAME_SIZE, RD_INFO_SIZE } from "../constants.js";
 import type { CommandHandler, CommandRegistry } from "../command-registry.js";
-import type { RemovableDevice } from "../../profile.js";
+import type { RemovableDevice } from "../../removable-devices.js";
 
 /** Build the 40-byte `RD_Info` of device `id`: name (NUL-padded), uid = id at 32, enabled at 36. */
-export function rdInfo(dev: RemovableDevice, id: number): Uint8Array {
+export function rdInfo(dev: Readonly<RemovableDevice>, id: number): Uint8Array {
   const b = new Uint8Array(RD_INFO_SIZE);
   for (let i = 0; i < dev.name.length && i < RD_INFO_NAME_SIZE - 1; i++) b[i] = dev.name.charCodeAt(i) & 0x7f;
   new DataView(b.buffer).setUint32(32, id, true);
@@ -30,12 +30,7 @@ export const getDeviceListElement: CommandHandler = (f, ctx, out) => {
 
 /** TOGGLEDEVICE: EBX = connect << 31 | id; EAX = 1 on success, 0 for no such device. */
 export const toggleDevice: CommandHandler = (f, ctx, out) => {
-  const dev = ctx.state.devices[f.ebx & 0x7fffffff];
-  if (dev === undefined) return out.eax(0);
-  const enabled = f.ebx >>> 31 === 1;
-  if (dev.enabled !== enabled) ctx.state.durableGeneration++;
-  dev.enabled = enabled;
-  return out.eax(1);
+  return out.eax(ctx.state.setDeviceEnabled(f.ebx & 0x7fffffff, f.ebx >>> 31 === 1) ? 1 : 0);
 };
 
 /** Register this family. */

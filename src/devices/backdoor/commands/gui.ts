@@ -11,12 +11,12 @@ import type { CommandHandler, CommandRegistry } from "../command-registry.js";
 
 /** GETPTRLOCATION: EAX = x << 16 | y. */
 export const getPtrLocation: CommandHandler = (_f, ctx, out) =>
-  out.eax(((ctx.state.pointerX & 0xffff) << 16) | (ctx.state.pointerY & 0xffff));
+  out.eax(((ctx.state.volatile.pointerX & 0xffff) << 16) | (ctx.state.volatile.pointerY & 0xffff));
 
 /** SETPTRLOCATION: EBX = x << 16 | y. No outputs. */
 export const setPtrLocation: CommandHandler = (f, ctx, out) => {
-  ctx.state.pointerX = f.ebx >>> 16;
-  ctx.state.pointerY = f.ebx & 0xffff;
+  ctx.state.volatile.pointerX = f.ebx >>> 16;
+  ctx.state.volatile.pointerY = f.ebx & 0xffff;
   return out;
 };
 
@@ -25,8 +25,7 @@ export const getGuiOptions: CommandHandler = (_f, ctx, out) => out.eax(ctx.state
 
 /** SETGUIOPTIONS: EBX = the new option bits. No outputs. */
 export const setGuiOptions: CommandHandler = (f, ctx, out) => {
-  if (ctx.state.guiOptions !== f.ebx >>> 0) ctx.state.durableGeneration++;
-  ctx.state.guiOptions = f.ebx >>> 0;
+  ctx.state.setGuiOptions(f.ebx);
   return out;
 };
 

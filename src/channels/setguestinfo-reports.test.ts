@@ -18,8 +18,8 @@ import {
   decodeOsDetailed,
   splitSetGuestInfo,
   textValue,
-} from "./guest-info-decoders.js";
-import type { GuestNic, NicAddress } from "./guest-state.js";
+} from "./setguestinfo-reports.js";
+import type { GuestNic, NicAddress } from "./reported-state.js";
 import { REAL_NIC_V1, REAL_NIC_V2, REAL_NIC_V3 } from "./testdata/nic-reports.js";
 
 /** ASCII bytes of `s`, as numbers to spread into a fixture. */

@@ -22,8 +22,8 @@ import {
   NICINFO_MAX_NICS,
   NICINFO_MAX_ROUTES,
   splitSetGuestInfo,
-} from "./guest-info-decoders.js";
-import type { DnsConfig, GuestStateSnapshot } from "./guest-state.js";
+} from "./setguestinfo-reports.js";
+import type { DnsConfig, GuestStateSnapshot } from "./reported-state.js";
 import { REAL_NIC_V1, REAL_NIC_V2, REAL_NIC_V3 } from "./testdata/nic-reports.js";
 
 const RUNS = 1000;
@@ -101,10 +101,10 @@ test(`property: ${RUNS * REQUESTS} SetGuestInfo bodies never throw, stay within 
     fc.property(fc.array(requestArb, { minLength: REQUESTS, maxLength: REQUESTS }), (reqs) => {
       const vm = new VirtualMachine({ clock: new VirtualClock(), random: new SeededRandom(3) });
       for (const { type, body: data } of reqs) {
-        const before = JSON.stringify(vm.messaging.guest.snapshot());
+        const before = JSON.stringify(vm.messaging.reported.snapshot());
         const msg = new Uint8Array([...enc.encode(`SetGuestInfo  ${type} `), ...data]);
         const reply = vm.messaging.rpci.dispatch(msg, ch);
-        const after = vm.messaging.guest.snapshot();
+        const after = vm.messaging.reported.snapshot();
         checkBounds(after);
         if (reply[0] === 0x30) {
           refused++;

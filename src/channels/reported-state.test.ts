@@ -5,9 +5,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { GUEST_LOG_MAX_LINE, GUEST_LOG_MAX_LINES, GUEST_MAX_NAMED_ENTRIES, GuestState, type GuestStateChange } from "./guest-state.js";
+import { GUEST_LOG_MAX_LINE, GUEST_LOG_MAX_LINES, GUEST_MAX_NAMED_ENTRIES, ReportedState, type GuestStateChange } from "./reported-state.js";
 import { GuestinfoStore } from "./guestinfo-store.js";
-import type { GuestNic } from "./guest-state.js";
+import type { GuestNic } from "./reported-state.js";
 
 /** A NIC with one address and nothing else reported. */
 function nic(address: string, prefixLength: number): GuestNic {
@@ -15,9 +15,9 @@ function nic(address: string, prefixLength: number): GuestNic {
 }
 
 /** A model over a fresh store, with every event recorded. */
-function recorded(): { g: GuestState; store: GuestinfoStore; events: GuestStateChange[] } {
+function recorded(): { g: ReportedState; store: GuestinfoStore; events: GuestStateChange[] } {
   const store = new GuestinfoStore();
-  const g = new GuestState(store);
+  const g = new ReportedState(store);
   const events: GuestStateChange[] = [];
   g.on((c) => events.push(c));
   return { g, store, events };

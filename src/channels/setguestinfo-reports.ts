@@ -19,11 +19,12 @@ import type {
   GuestDisk,
   GuestNic,
   GuestRoute,
+  GuestStateSnapshot,
   IpAddressOrigin,
   IpAddressStatus,
   NicAddress,
   WinsConfig,
-} from "./guest-state.js";
+} from "./reported-state.js";
 import { XdrReader, latin1 } from "./xdr-reader.js";
 
 /** `GuestInfoType` values (`lib/include/guestInfo.h`). */
@@ -234,16 +235,13 @@ class NicV3Reader {
   }
 }
 
-/** What a NIC report carries: the NICs and, from v3, routes and the global configuration. */
-export interface NicReport {
+/**
+ * What a NIC report carries: the NICs and, from v3, routes and the global configuration — the fields of the
+ * reported-state model of the same names.
+ */
+export interface NicReport extends Pick<GuestStateSnapshot, "nics" | "routes" | "dns" | "wins" | "dhcpv4" | "dhcpv6"> {
   /** Encoding: 3 (`NicInfoV3`), 2 (`GuestNicList`) or 1 (native struct). */
   version: 1 | 2 | 3;
-  nics: GuestNic[];
-  routes: GuestRoute[];
-  dns: DnsConfig | null;
-  wins: WinsConfig | null;
-  dhcpv4: DhcpConfig | null;
-  dhcpv6: DhcpConfig | null;
 }
 
 /**

@@ -1,13 +1,16 @@
 /**
- * The guest as a VMware host sees it: tools status, identity, OS, NICs, routes, DNS, disks, uptime, app and
- * container info, vm-support status, guestinfo.
+ * The host's model of what the guest reported (the reported state): tools status, identity, OS, NICs, routes,
+ * DNS, disks, uptime, app and container info, vm-support status, guestinfo. (Named so that "guest" alone means
+ * the guest side: `src/guest` is the guest library.)
  *
  * Emulates: what vCenter shows for a VM (`GuestInfo` in the vSphere API), fed by RPCI (`SetGuestInfo`,
  * `tools.set.version*`, `tools.capability.*`, `info-set guestinfo.*`, `log`) and by TCLO results (`reset`).
  * Readable as one snapshot and as change events.
  * Source of truth: open-vm-tools `services/plugins/guestInfo/`, `lib/include/guestInfo.h`, `lib/guestRpc/nicinfo.x`
  * (the NIC, route, DNS, WINS and DHCP shapes), `lib/include/vmsupport.h`; `real-clients.md` §2.5.
- * Does not: keep history (only the latest value of each field, plus a bounded log ring).
+ * Does not: keep history (only the latest value of each field, plus a bounded log ring), or save and restore
+ * itself: it is not durable state (the tools report everything again after each start, as they do to a VMX),
+ * so it has no `saveState`/`restoreState` and is not in the state file.
  */
 import { fromUtf8 } from "../core/text.js";
 import type { GuestinfoStore } from "./guestinfo-store.js";
@@ -196,8 +199,8 @@ export interface GuestStateCounters {
 
 type Scalar = Omit<GuestStateSnapshot, "capabilities" | "vmxOptions" | "guestinfo" | "log">;
 
-/** The live model. */
-export class GuestState {
+/** The live model of what the guest reported. */
+export class ReportedState {
   private s: Scalar = {
     toolsRunning: false,
     toolsVersion: null,
@@ -308,3 +311,14 @@ export class GuestState {
 function structuredCloneScalar(s: Scalar): Scalar {
   return JSON.parse(JSON.stringify(s)) as Scalar;
 }
+
+/**
+ * The former name of {@link ReportedState}.
+ * @deprecated Use `ReportedState`.
+ */
+export const GuestState = ReportedState;
+/**
+ * The former name of {@link ReportedState}.
+ * @deprecated Use `ReportedState`.
+ */
+export type GuestState = ReportedState;
