@@ -6,7 +6,7 @@
  * `tools.set.version*`, `tools.capability.*`, `info-set guestinfo.*`, `log`) and by TCLO results (`reset`).
  * Readable as one snapshot and as change events.
  * Source of truth: open-vm-tools `services/plugins/guestInfo/`, `lib/include/guestInfo.h`, `lib/guestRpc/nicinfo.x`
- * (the NIC, route, DNS, WINS and DHCP shapes), `lib/include/vmsupport.h`; `real-clients.md` §2.5.
+ * (the NIC, route, DNS, WINS and DHCP shapes), `lib/include/vmsupport.h`; `docs/clients.md#open-vm-tools` (vmtoolsd).
  * Does not: keep history (only the latest value of each field, plus a bounded log ring).
  */
 import { fromUtf8 } from "../core/text.js";

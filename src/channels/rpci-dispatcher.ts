@@ -9,7 +9,7 @@
  * no argument is accepted (`vmware-rpctool log` arrives as the 3 bytes "log"). Replies are `"1 <text>"` (success)
  * or `"0 <text>"` (failure); an unknown name gets exactly `"0 Unknown command"`, which libguestlib compares, and is
  * counted per name (at most {@link RPCI_MAX_UNKNOWN_NAMES} distinct names).
- * Source of truth: `protocol.md` §5.3, §6; `real-clients.md` §13; open-vm-tools `lib/rpcChannel/rpcChannel.c`
+ * Source of truth: `docs/protocol.md` §5 (framing facts); open-vm-tools `lib/rpcChannel/rpcChannel.c`
  * (`RpcChannel_Send` sends exactly the bytes it is given).
  * Does not: decode arguments (handlers do), or keep state of its own beyond counters.
  */

@@ -2,7 +2,7 @@
  * Time sources for the engine.
  *
  * Emulates: the host clock a VMware VMX reads when answering GETTIME/GETTIMEFULL and the pseudo-PMCs.
- * Source of truth: `protocol.md` §3.2 (time commands) and §8 (RDPMC pseudo-counters).
+ * Source of truth: `docs/protocol.md` §3 (time commands) and §9 (RDPMC pseudo-counters).
  * Does not: read any OS clock with better than millisecond resolution — the engine cannot see Node; front ends
  * inject a high-resolution clock (`host/system-clock.ts`). Tests inject {@link VirtualClock}.
  */

@@ -2,7 +2,7 @@
  * The VM profile: every guest-visible knob of the simulated VMware host, with defaults and validation.
  *
  * Emulates: the `.vmx` settings and host facts a VMware VMX answers backdoor queries from.
- * Source of truth: `protocol.md` §3 (what each command returns), `peers.md` §3 (the recommended choices, each a
+ * Source of truth: `docs/protocol.md` §3 (what each command returns), §12 (the choices between peers, each a
  * switch here where peers differ).
  * Does not: read files — front ends parse JSON and hand the object to {@link resolveProfile}. Only own keys count:
  * `__proto__`, `constructor`, `toString` and other names an object inherits are unknown keys, refused by name.

@@ -7,7 +7,7 @@
  * does not prove the backdoor answers (a VM may restrict it, `vmport run` may run a profile with `backdoor: false`),
  * and an `in` that faults would kill the caller with SIGSEGV — open-vm-tools catches that signal, Node cannot. So
  * on any host that does not answer, the child dies and `detect()` returns `backdoor: false`.
- * Source of truth: `protocol.md` §2–3; `real-clients.md` §2.1.
+ * Source of truth: `docs/protocol.md` §1 (detection), §2, §3, §4 (HB); `docs/clients.md#open-vm-tools` (the gate).
  * Does not: use vmcall/vmmcall; call a backdoor function in this process before `detect()` said yes.
  */
 import { CPUID_CODE, anonymousFunction, fileFunction, type NativeFn } from "../host/native-code.js";

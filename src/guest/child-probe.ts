@@ -8,7 +8,7 @@
  * (`memfd_create`, then `/proc/self/fd/3`), so nothing is written to disk and a probe costs milliseconds, also
  * under `vmport run` (which traces the child like any other). Where that cannot run (no `memfd_create`, an
  * executable memfd refused by `vm.memfd_noexec`), the child is `node probe.js` instead (≈ 100 × slower).
- * Source of truth: `protocol.md` §3 (GETVERSION: EAX = version, EBX = magic, ECX = product type); Linux
+ * Source of truth: `docs/protocol.md` §3 (GETVERSION: EAX = version, EBX = magic, ECX = product type); Linux
  * `memfd_create(2)` (`MFD_EXEC`, `MFD_CLOEXEC`), `execve(2)`; ELF-64 (`e_entry`, one `PT_LOAD`).
  * Does not: run off Linux x86-64 (callers check), or retry a probe that timed out.
  */

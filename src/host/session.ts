@@ -5,8 +5,8 @@
  *
  * Emulates: the management side of a VMware host (what vSphere's API and a VMX's console do to a running VM), on
  * top of `vmport run`'s tracer (`tracer/worker.ts`; design in `docs/tracer.md`).
- * How a change reaches the guest: requests go to the tracer worker on a message port; the doorbell (§7 of
- * `docs/tracer.md`) wakes the worker from `waitpid` even when the program makes no backdoor call, and it answers
+ * How a change reaches the guest: requests go to the tracer worker on a message port; the doorbell
+ * (`docs/tracer.md` §7) wakes the worker from `waitpid` even when the program makes no backdoor call, and it answers
  * each request on the VM at once. Rings are coalesced through a shared flag: one pending ring wakes the worker once
  * for any number of requests. With no listener and no request, a trap runs exactly the work it ran before.
  * Events: `guest-change`, `guest-log`, `tclo-result`, `backdoor-call`, `events-dropped`, `state-error`, `exit`.

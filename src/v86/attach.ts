@@ -8,7 +8,7 @@
  * AL/AX/EAX itself. v86 runs `rep insb`/`rep outsb` as one 8-bit port access per byte, so an HB transfer is
  * assembled here: the first byte of a string (nothing pending) snapshots the registers and the count (ECX), the
  * engine moves the whole message at once, and the bytes are then fed or collected one per access.
- * Source of truth: `peers.md` §5.2 (v86's I/O API: `register_read(port, device, r8, r16, r32)`, registering again
+ * Source of truth: `docs/architecture.md` "The v86 path" (v86's I/O API: `register_read(port, device, r8, r16, r32)`, registering again
  * replaces the built-in handler; string I/O per byte).
  * Does not: raise IRQ 12 for vmmouse packets (v86 exposes no PS/2 injection API; the driver polls STATUS), or
  * support guests that interleave an HB transfer with other accesses to 0x5659.

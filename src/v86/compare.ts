@@ -1,7 +1,7 @@
 /**
  * Line up the COM1 output of the backdoor-table kernel under two hosts (vmport in v86, and QEMU's vmport device)
  * field by field. Every difference must be on the allow-list of known, deliberate divergences, each with its
- * reason from `peers.md` §3; anything else is reported.
+ * reason in `docs/protocol.md` §12; anything else is reported.
  */
 
 /** A documented divergence: the call, the fields (0 = EAX … 5 = EDI, or "line") and why. */

@@ -10,7 +10,7 @@
  * #GP, and every exception the model raises is routed by L1's exception bitmap.
  * Source of truth: KVM `handle_exception_nmi` + `emulator_io_port_access_allowed` (only 0x5658/0x5659 bypass
  * the bitmap; non-zero #GP error codes are re-injected; pseudo-PMCs at any CPL); the Xen vmware_port review
- * (page-split fetch, 15-byte limit, port exactly 0x5658, 32-bit merges); `peers.md` §2–§3.
+ * (page-split fetch, 15-byte limit, port exactly 0x5658, 32-bit merges); `docs/protocol.md` §2, §11, §12.
  * Addresses are exact over the whole 64-bit range (RIP, RSI/RDI, segment bases and linear addresses are kept as
  * 32-bit halves): in 64-bit mode a fetch or string access that touches a non-canonical address raises #GP(0),
  * everything canonical — the upper half 64-bit kernels run in included — is fetched and transferred.

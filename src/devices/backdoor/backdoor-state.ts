@@ -2,7 +2,7 @@
  * Mutable guest-visible state behind the LB commands: GUI options, removable devices, pointer, legacy clipboard.
  *
  * Emulates: what a VMX remembers between backdoor calls for commands 4–9 and 11–14.
- * Source of truth: `protocol.md` §3.3; v86 `src/vmware.js` (clipboard staging).
+ * Source of truth: `docs/protocol.md` §3; v86 `v86/src/vmware.js` (clipboard staging).
  * Does not: serialise itself (`vm/persistence.ts` saves and restores it).
  */
 import { MAX_SELECTION_BUFFER_LENGTH } from "./constants.js";

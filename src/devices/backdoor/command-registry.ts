@@ -3,7 +3,7 @@
  *
  * Emulates: the VMX's LB command dispatch table. Other modules (message channel 30, vmmouse 39–41/86) plug in by
  * registering their numbers; the dispatcher in `backdoor-device.ts` owns the cross-cutting register rules once.
- * Source of truth: QEMU `hw/i386/vmport.c` (`vmport_register`), minus its global CPU; style.md §2.4.
+ * Source of truth: QEMU `hw/i386/vmport.c` (`vmport_register`), minus its global CPU; `docs/architecture.md` §7.
  * Does not: touch a CPU. Handlers read a {@link BackdoorFrame} and return the registers they set.
  */
 import type { Clock } from "../../core/clock.js";

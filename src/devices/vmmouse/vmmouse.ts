@@ -8,12 +8,12 @@
  * relative mode. DATA of 0, more than 6 or more words than queued is an error: status 0xFFFF and the device is
  * disabled (QEMU). DISABLE clears the queue, so the Linux driver's check "STATUS reads 0xFFFF0000 after disable"
  * holds (v86 clears too; QEMU does not).
- * Queue policy (`peers.md` §3): 1024 words; a move that only changes position replaces the position of a move still
+ * Queue policy (`docs/protocol.md` §8, §12): 1024 words; a move that only changes position replaces the position of a move still
  * waiting with the same buttons (absolute) or adds to its deltas (relative), so a slow guest never builds a
  * backlog; packets that change buttons or carry a wheel delta are never coalesced; when the queue is full the new
  * packet is dropped and counted.
- * Source of truth: `protocol.md` §7 (constants, commands, handshakes), Linux `drivers/input/mouse/vmmouse.c`,
- * QEMU `hw/i386/vmmouse.c`, v86 `src/vmware.js`.
+ * Source of truth: `docs/protocol.md` §8 (constants, commands, handshakes), Linux `drivers/input/mouse/vmmouse.c`,
+ * QEMU `hw/i386/vmmouse.c`, v86 `v86/src/vmware.js`.
  * Does not: inject PS/2 bytes or raise IRQ 12 itself — an embedding does that on `packets`; RESTRICT is recorded
  * but not enforced (QEMU ignores it too).
  */

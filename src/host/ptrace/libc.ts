@@ -4,7 +4,7 @@
  *
  * Emulates: nothing; this is the host side of `vmport run`.
  * Source of truth: Linux `include/uapi/linux/ptrace.h`, `arch/x86/include/asm/user_64.h` (`user_regs_struct`),
- * glibc `posix_spawn(3)`, `process_vm_readv(2)`, `seccomp(2)`; `tracer-notes.md` (measured design and pitfalls).
+ * glibc `posix_spawn(3)`, `process_vm_readv(2)`, `seccomp(2)`; `docs/tracer.md` (measured design and pitfalls).
  * Does not: work outside Linux x86-64; loading fails there with a clear error at `vmport run`.
  */
 import koffi from "koffi";

@@ -4,7 +4,7 @@
  * Installing the policy here, not on the tracer thread, keeps it off Node's own thread: a filter that traces
  * executable file mmaps made V8 in the tracer worker run ≈ 5× slower (measured: 30 instead of 6 µs per trap).
  *
- * Why not `sh -c 'kill -STOP $$; exec "$@"'` (tracer-notes §4.1): a dynamic trampoline maps libc with `mmap`
+ * Why not `sh -c 'kill -STOP $$; exec "$@"'` (`docs/tracer.md` §3): a dynamic trampoline maps libc with `mmap`
  * before it stops, and the seccomp policy makes executable file mmaps stop for the tracer (to patch `cpuid` in
  * dlopen'ed libraries); until PTRACE_SEIZE has happened there is no tracer, and the kernel fails such a call with
  * ENOSYS ("failed to map segment from shared object"), about once in 60 starts. A static trampoline makes no mmap

@@ -3,7 +3,7 @@
  *
  * Emulates: a VMCS/VMCB read at a #GP exit, from a Linux thread: all general registers, RIP, RFLAGS, the mode from
  * CS (0x33 = 64-bit, 0x23 = i386 compatibility mode), CPL 3, FS/GS bases.
- * Source of truth: Linux `arch/x86/include/asm/user_64.h`; `tracer-notes.md` §4.3.
+ * Source of truth: Linux `arch/x86/include/asm/user_64.h`; `docs/tracer.md` §4.
  * Also: {@link TraceeRegs}, the GETREGS → engine → SETREGS sequence every register-changing path uses.
  * Does not: model segment bases other than FS/GS (Linux user segments are flat).
  */
