@@ -238,11 +238,17 @@ class NicV3Reader {
 export interface NicReport {
   /** Encoding: 3 (`NicInfoV3`), 2 (`GuestNicList`) or 1 (native struct). */
   version: 1 | 2 | 3;
+  /** The NICs, in the report's order. */
   nics: GuestNic[];
+  /** Routes (v3 only; empty before). */
   routes: GuestRoute[];
+  /** The global resolver configuration (v3), or null. */
   dns: DnsConfig | null;
+  /** The global WINS servers (v3), or null. */
   wins: WinsConfig | null;
+  /** The global DHCPv4 configuration (v3), or null. */
   dhcpv4: DhcpConfig | null;
+  /** The global DHCPv6 configuration (v3), or null. */
   dhcpv6: DhcpConfig | null;
 }
 

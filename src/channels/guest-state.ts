@@ -39,7 +39,9 @@ export interface NicAddress {
 
 /** Resolver configuration (nicinfo.x `DnsConfigInfo`), per NIC or global. */
 export interface DnsConfig {
+  /** Host name the resolver uses, or null. */
   hostName: string | null;
+  /** Domain name the resolver uses, or null. */
   domainName: string | null;
   /** Name servers (at most 16). */
   servers: string[];
@@ -49,12 +51,15 @@ export interface DnsConfig {
 
 /** WINS servers (nicinfo.x `WinsConfigInfo`). */
 export interface WinsConfig {
+  /** Primary WINS server address. */
   primary: string;
+  /** Secondary WINS server address. */
   secondary: string;
 }
 
 /** DHCP configuration (nicinfo.x `DhcpConfigInfo`): whether it is on, and the client's settings text. */
 export interface DhcpConfig {
+  /** Whether DHCP is on. */
   enabled: boolean;
   /** At most 16 384 bytes. */
   settings: string;
@@ -64,6 +69,7 @@ export interface DhcpConfig {
 export interface GuestNic {
   /** MAC address as the guest reports it (`00:50:56:…`). */
   mac: string;
+  /** The NIC's addresses. */
   ips: NicAddress[];
   /** Per-NIC resolver configuration (v3), or null. */
   dns: DnsConfig | null;
@@ -79,6 +85,7 @@ export interface GuestNic {
 export interface GuestRoute {
   /** Destination network. */
   destination: string;
+  /** Destination prefix length in bits (0–32 for IPv4, 0–128 for IPv6). */
   prefixLength: number;
   /** Next hop, or null for a directly connected network. */
   nextHop: string | null;
@@ -103,6 +110,7 @@ export interface NicReportInfo {
 
 /** A `tools.vmsupport.status` value: the number and its name (`lib/include/vmsupport.h` `VMSupportStatus`). */
 export interface VmsupportStatus {
+  /** The status number the guest sent. */
   code: number;
   /** `notRunning` 0, `beginning` 1, `running` 2, `ending` 3, `error` 10, `unknown` 100; null for other numbers. */
   name: "notRunning" | "beginning" | "running" | "ending" | "error" | "unknown" | null;
@@ -110,9 +118,13 @@ export interface VmsupportStatus {
 
 /** A guest filesystem. */
 export interface GuestDisk {
+  /** Mount point or drive name, as the guest reports it. */
   name: string;
+  /** Free space in bytes. */
   freeBytes: number;
+  /** Size in bytes. */
   totalBytes: number;
+  /** Filesystem type (`ext4`, …), or null when the report has none. */
   filesystem: string | null;
 }
 
@@ -179,6 +191,7 @@ export type GuestStateField = Exclude<keyof GuestStateSnapshot, "guestinfo" | "l
 
 /** A change event. */
 export interface GuestStateChange {
+  /** The field of {@link GuestStateSnapshot} that changed. */
   field: GuestStateField;
   /** For `capabilities`, `vmxOptions` and `guestinfo`: the entry's name. */
   key?: string;

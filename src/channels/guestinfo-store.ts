@@ -42,8 +42,11 @@ interface Entry {
 
 /** A change to the store: value null = deleted. */
 export interface GuestinfoChange {
+  /** The key as first spelled (with its `guestinfo.` prefix). */
   key: string;
+  /** The new value. */
   value: Uint8Array | null;
+  /** Who changed it: the guest (`info-set`) or the host. */
   by: "guest" | "host";
 }
 

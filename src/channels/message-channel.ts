@@ -96,7 +96,9 @@ export interface MessageChannelOptions {
 
 /** Guest misbehaviour and traffic, counted. */
 export interface MessageChannelCounters {
+  /** Channels opened. */
   opens: number;
+  /** Channels closed by the guest. */
   closes: number;
   /** OPEN refused: bad protocol or flags, or no free slot. */
   openFailures: number;
@@ -118,6 +120,7 @@ export interface MessageChannelCounters {
   repliesDropped: number;
   /** Bytes moved over HB in each direction. */
   hbBytesOut: number;
+  /** Bytes moved host → guest over HB (`rep insb`). */
   hbBytesIn: number;
 }
 

@@ -38,7 +38,9 @@ export interface RpciRegistrationOptions {
 
 /** A handler's answer. `text` may be bytes (binary replies such as `guestlib.info.get`). */
 export interface RpciReply {
+  /** True for a `"1 "` reply, false for `"0 "`. */
   ok: boolean;
+  /** The reply after the prefix: text (encoded as UTF-8) or bytes. */
   text: string | Uint8Array;
 }
 
@@ -59,7 +61,9 @@ export type RpciHandler = (req: RpciRequest) => RpciReply;
 
 /** One request and the reply it got: the event of {@link RpciDispatcher.exchanges}. */
 export interface RpciExchange {
+  /** The request as the handler saw it. */
   request: RpciRequest;
+  /** The handler's reply (before the 64 KiB reply bound is applied). */
   reply: RpciReply;
 }
 

@@ -41,10 +41,15 @@ import type { VmsupportStatus } from "./guest-state.js";
 
 /** What the standard handlers work on. */
 export interface RpciContext {
+  /** The VM profile. */
   profile: VmProfile;
+  /** The VM clock. */
   clock: Clock;
+  /** The guestinfo variables. */
   guestinfo: GuestinfoStore;
+  /** The guest model that reports update. */
   guest: GuestState;
+  /** The LB device's state (GUI options for `vmx.set_option synctime`), or null without a backdoor. */
   backdoorState: BackdoorState | null;
   /** VM start on the monotonic clock (guestlib elapsed time). */
   startMonotonicNs: bigint;

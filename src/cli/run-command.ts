@@ -23,13 +23,21 @@ import { usage } from "./errors.js";
 
 /** Parsed options of `vmport run`. */
 export interface RunCliOptions {
+  /** `--guestinfo KEY=VALUE` / `KEY=@FILE` values, in order. */
   guestinfo: string[];
+  /** `--state FILE`: durable state loaded at start and saved on change. */
   state?: string;
+  /** `--profile FILE`: the VM profile (JSON). */
   profile?: string;
+  /** `--tclo CMD` commands queued at start, in order. */
   tclo: string[];
+  /** `--trace FILE`: one JSON line per backdoor access. */
   trace?: string;
+  /** `--trace-limit BYTES`: stop writing the trace after this many bytes (≥ 1). */
   traceLimit?: number;
+  /** `--pin CPU`: pin the tracer and the program to this CPU (0–4095). */
   pin?: number;
+  /** `--verbose`: TCLO results and a summary on stderr. */
   verbose: boolean;
   /** Write the run report (JSON) here at exit. */
   report?: string;

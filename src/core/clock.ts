@@ -41,10 +41,12 @@ export class VirtualClock implements Clock {
     this.real = ns;
   }
 
+  /** The wall time set last, in ns since the Unix epoch. */
   realtimeNs(): bigint {
     return this.real;
   }
 
+  /** The monotonic time set or advanced last, in ns. */
   monotonicNs(): bigint {
     return this.mono;
   }
@@ -57,10 +59,12 @@ export class VirtualClock implements Clock {
 export class DateClock implements Clock {
   private last = 0n;
 
+  /** `Date.now()` in ns since the Unix epoch (millisecond steps). */
   realtimeNs(): bigint {
     return BigInt(Date.now()) * 1_000_000n;
   }
 
+  /** `Date.now()` in ns, never less than a value returned before. */
   monotonicNs(): bigint {
     const now = BigInt(Date.now()) * 1_000_000n;
     if (now > this.last) this.last = now;

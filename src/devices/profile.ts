@@ -30,21 +30,33 @@ export interface RemovableDevice {
 export interface GuestlibStats {
   /** Session id as 16 hex digits; a change makes clients renegotiate. Default: the last 8 bytes of the UUID. */
   sessionId: string | null;
+  /** CPU reservation in MHz. */
   cpuReservationMhz: number | null;
   /** Default: the profile's cpuMhz. */
   cpuLimitMhz: number | null;
+  /** CPU shares. */
   cpuShares: number | null;
+  /** Memory reservation in MB. */
   memReservationMb: number | null;
   /** Default: the profile's memSizeMb. */
   memLimitMb: number | null;
+  /** Memory shares. */
   memShares: number | null;
+  /** Mapped memory in MB. */
   memMappedMb: number | null;
+  /** Active memory in MB. */
   memActiveMb: number | null;
+  /** Memory overhead in MB. */
   memOverheadMb: number | null;
+  /** Ballooned memory in MB. */
   memBalloonedMb: number | null;
+  /** Swapped memory in MB. */
   memSwappedMb: number | null;
+  /** Shared memory in MB. */
   memSharedMb: number | null;
+  /** Memory saved by sharing, in MB. */
   memSharedSavedMb: number | null;
+  /** Used memory in MB. */
   memUsedMb: number | null;
   /** At most 512 bytes. Default "/". */
   resourcePoolPath: string | null;

@@ -24,6 +24,7 @@ import { backdoorAnswered, probeInChild } from "./child-probe.js";
 export { BDOOR_MAGIC };
 /** LB and HB ports. */
 export const LB_PORT = BDOOR_PORT;
+/** The high-bandwidth port, 0x5659 (`BDOORHB_PORT`). */
 export const HB_PORT = BDOORHB_PORT;
 
 /** The seven argument registers' low 32 bits (what the protocol uses; upper halves are written as 0). */

@@ -23,9 +23,11 @@ import { imm32, staticImage } from "../host/static-elf.js";
 export interface ProbeAnswer {
   /** The child finished and reported the registers. */
   answered: boolean;
-  /** EAX (the version; 6 on VMware), EBX (the magic when the backdoor exists), ECX (product type). */
+  /** EAX: the version (6 on VMware). */
   version: number;
+  /** EBX: the magic 0x564D5868 when the backdoor exists. */
   magic: number;
+  /** ECX: the product type (`VMX_Type`: 2 ESX Server, 4 Workstation, …). */
   productType: number;
   /** Which child ran: the native ELF, or Node (fallback). */
   via: "native" | "node";

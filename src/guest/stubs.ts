@@ -54,10 +54,13 @@ export type StubKind = keyof typeof INSNS;
 export interface Native {
   /** Seven u64 registers (low/high u32 halves). */
   block: Uint32Array;
+  /** koffi pointer to {@link Native.block}, passed to the stubs. */
   blockPtr: unknown;
   /** HB buffer (64 KiB) and its address. */
   buf: Uint8Array;
+  /** Native address of {@link Native.buf}, loaded into RSI/RDI for HB strings. */
   bufAddress: bigint;
+  /** Run stub `kind` on the register block (registers in, registers out). */
   call(kind: StubKind): void;
 }
 

@@ -15,8 +15,9 @@ export class BackdoorState {
   guiOptions: number;
   /** Removable devices, by id. */
   readonly devices: RemovableDevice[];
-  /** Host pointer position, in guest screen pixels. */
+  /** Host pointer's horizontal position, in guest screen pixels. */
   pointerX = 0;
+  /** Host pointer's vertical position, in guest screen pixels. */
   pointerY = 0;
   /** Host text offered to the guest (GETSELLENGTH/GETNEXTPIECE), or null when none is staged. */
   hostClipboard: Uint8Array | null = null;
@@ -24,9 +25,11 @@ export class BackdoorState {
   hostClipboardPos = 0;
   /** Text the guest finished sending with SETSELLENGTH/SETNEXTPIECE (last complete selection). */
   guestClipboard: Uint8Array | null = null;
-  /** Selection being received: announced length and bytes so far. */
+  /** Length of the selection being received, as SETSELLENGTH announced it (bytes). */
   guestExpected = 0;
+  /** Bytes received so far of the selection being sent (at most {@link guestExpected} bytes), or null. */
   guestPending: Uint8Array | null = null;
+  /** How many bytes of {@link guestPending} are filled. */
   guestPendingLength = 0;
   /** SETSELLENGTH calls refused for announcing more than 65 436 bytes (guest misbehaviour, counted). */
   clipboardRefused = 0;

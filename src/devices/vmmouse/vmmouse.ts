@@ -43,7 +43,9 @@ const PACKET = 4;
 
 /** Counters of what the device answered or dropped. */
 export interface VmmouseCounters {
+  /** Packets queued. */
   packets: number;
+  /** Moves merged into a move still waiting instead of queued. */
   coalesced: number;
   /** Packets dropped because the queue was full. */
   dropped: number;
@@ -57,9 +59,11 @@ export interface VmmouseCounters {
 export interface VmmousePacket {
   /** Word 0: button bits, and {@link VMMOUSE_RELATIVE_PACKET} in relative mode. */
   flags: number;
-  /** Position (absolute) or delta (relative) as queued. */
+  /** Horizontal position (absolute, 0…0xFFFF) or delta (relative), as queued. */
   x: number;
+  /** Vertical position (absolute, 0…0xFFFF) or delta (relative). */
   y: number;
+  /** Wheel delta (signed; 0 for none). */
   wheel: number;
   /** True when the move replaced (absolute) or added to (relative) a move still waiting. */
   coalesced: boolean;
@@ -73,6 +77,7 @@ export class Vmmouse {
   absolute = true;
   /** Last RESTRICT value (0 any, 1 CPL0, 2 IOPL). */
   restrict = 0;
+  /** What the device queued, merged, dropped and refused. */
   readonly counters: VmmouseCounters = { packets: 0, coalesced: 0, dropped: 0, ignored: 0, dataErrors: 0 };
   /** Every packet queued or merged (an embedding raises IRQ 12 here). */
   readonly packets = new EventSet<VmmousePacket>();

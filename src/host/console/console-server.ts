@@ -50,24 +50,33 @@ export interface ConsoleCall {
   command: number | null;
   /** Message type (ECX high) for command 30, else null. */
   subcommand: number | null;
+  /** The port accessed, or null (RDPMC, no decode). */
   port: number | null;
+  /** Mnemonic (`in`, `out`, `ins`, `outs`, `rdpmc`), or null. */
   op: string | null;
+  /** `completed`, `partial`, `fault`, `unsupported` or `nested-exit`. */
   outcome: string;
 }
 
 /** Program, pid and state, as the page's header shows them. */
 export interface ConsoleStatus {
+  /** The program and its arguments. */
   argv: string[];
   /** 0 until the program has started. */
   pid: number;
+  /** When the program started, ms since the Unix epoch. */
   startedAtMs: number;
+  /** True until the program has exited. */
   running: boolean;
+  /** The program's exit status once it exited normally, else null. */
   exitStatus: number | null;
+  /** The signal that ended the program, else null. */
   signal: number | null;
 }
 
 /** What the page shows at a load or after a change. */
 export interface ConsoleSnapshot {
+  /** Program, pid and state. */
   status: ConsoleStatus;
   /** The guest model (the `--report` model's `guest`). */
   guest: object;
@@ -81,10 +90,15 @@ export interface ConsoleSnapshot {
 
 /** What the console needs from a running session (`session-source.ts` adapts a `vmport/host` session). */
 export interface ConsoleSource {
+  /** The current state, for a page load. */
   snapshot(): Promise<ConsoleSnapshot>;
+  /** Set guestinfo `key` (prefix optional) to `value`. */
   setGuestinfo(key: string, value: string): Promise<void>;
+  /** Delete guestinfo `key`. */
   deleteGuestinfo(key: string): Promise<void>;
+  /** Send a TCLO command; resolves with the guest's result, rejects after `timeoutMs` ms of VM time. */
   tclo(command: string, timeoutMs: number): Promise<{ ok: boolean; text: string }>;
+  /** Queue an absolute pointer event: x, y in 0…0xFFFF, vmmouse button bits, wheel delta. */
   mouse(x: number, y: number, buttons: number, wheel: number): Promise<void>;
   /** Subscribe; returns the unsubscribe function. `calls` may arrive one by one or in batches. */
   subscribe(l: ConsoleListener): () => void;
@@ -94,15 +108,21 @@ export interface ConsoleSource {
 
 /** Events the console forwards to its pages. */
 export interface ConsoleListener {
+  /** A field of the guest model changed. */
   guestChanged?(field: string): void;
+  /** The guest logged a line (RPCI `log`). */
   log?(line: string): void;
+  /** A TCLO command's result arrived. */
   tcloResult?(command: string, ok: boolean, text: string): void;
+  /** Backdoor calls, in order. */
   calls?(batch: ConsoleCall[]): void;
+  /** The program exited (status, or the signal that ended it). */
   exited?(exitStatus: number, signal: number | null): void;
 }
 
 /** Options of {@link startConsole}. */
 export interface ConsoleOptions {
+  /** The session the console drives. */
   source: ConsoleSource;
   /** TCP port on 127.0.0.1; 0: any free port. */
   port: number;
@@ -114,7 +134,9 @@ export interface ConsoleOptions {
 export interface ConsoleHandle {
   /** `http://127.0.0.1:PORT/?token=TOKEN`. */
   url: string;
+  /** The TCP port it listens on (127.0.0.1). */
   port: number;
+  /** The access token (128 bits from a CSPRNG); a request without it is refused. */
   token: string;
   /** Send the final events and stop listening. */
   close(): Promise<void>;

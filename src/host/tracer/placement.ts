@@ -79,6 +79,7 @@ interface ThreadPlace {
 
 /** The placement of one run. */
 export class Placement {
+  /** Threads moved to the tracer's CPU, released, and affinity changes the program made itself. */
   readonly counters: PlacementCounters = { follows: 0, releases: 0, ownAffinity: 0 };
   /** The mask vmport was given at start: what released threads get back. */
   private readonly startMask = new Uint8Array(MASK_BYTES);

@@ -15,7 +15,9 @@ import { delimiter, isAbsolute, join } from "node:path";
 
 /** What to execute: `path` with `argv` (argv[0] is what the program sees as its name). */
 export interface ExecPlan {
+  /** The executable file to run (absolute, or relative to the working directory). */
   path: string;
+  /** The arguments, `argv[0]` included. */
   argv: string[];
 }
 

@@ -21,6 +21,7 @@ const POSIX_SPAWN_SETSIGMASK = 0x08;
 
 /** What to start and how. */
 export interface SpawnRequest {
+  /** The program to execute (through the trampoline). */
   exec: ExecPlan;
   /** Environment as `KEY=VALUE`. */
   env: string[];
