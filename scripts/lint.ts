@@ -2,7 +2,8 @@
  * `npm run lint`: enforce, over `src/`, the layering rule and module header comments (`scripts/layers.ts`), that
  * every citation in a comment resolves to a file and section of `docs/` (`scripts/citations.ts`), and that every
  * exported declaration and member has a TSDoc comment (`scripts/tsdoc.ts`).
- * Prints one line per violation and exits 1 if there is any.
+ * Prints one line per violation and exits 1 if there is any. The `lint` script then runs `biome ci` (formatting and
+ * the general lint rules, configured and justified in `biome.jsonc`).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";

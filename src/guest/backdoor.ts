@@ -41,7 +41,7 @@ export function call(kind: StubKind, r: Partial<Regs>, opts: { buffer?: boolean 
   const b = n.block;
   b.fill(0);
   const v = { eax: BDOOR_MAGIC, ...r };
-  ORDER.forEach((k, i) => (b[i * 2] = (v[k] ?? 0) >>> 0));
+  for (let i = 0; i < ORDER.length; i++) b[i * 2] = (v[ORDER[i]!] ?? 0) >>> 0;
   if (opts.buffer) {
     const idx = kind === "outsb" ? 4 : 5; // RSI for outs, RDI for ins
     b[idx * 2] = Number(n.bufAddress & 0xffffffffn);
@@ -49,7 +49,7 @@ export function call(kind: StubKind, r: Partial<Regs>, opts: { buffer?: boolean 
   }
   n.call(kind);
   const out = {} as Regs;
-  ORDER.forEach((k, i) => (out[k] = b[i * 2]!));
+  for (let i = 0; i < ORDER.length; i++) out[ORDER[i]!] = b[i * 2]!;
   return out;
 }
 

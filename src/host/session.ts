@@ -451,7 +451,7 @@ export class VmSession {
   constructor(
     private readonly init: SessionInit,
     profile: VmProfile,
-    private readonly worker: Worker,
+    worker: Worker,
     private readonly port: MessagePort,
     private readonly saveFlags: Int32Array,
     private readonly signals: Int32Array,
@@ -678,7 +678,10 @@ export class VmSession {
   on<K extends keyof SessionEvents>(event: K, listener: (e: SessionEvents[K]) => void): this {
     if (!SESSION_EVENTS.includes(event)) throw new VmportError("VMPORT_BAD_ARGUMENT", `on: unknown event ${JSON.stringify(event)} (events: ${SESSION_EVENTS.join(", ")})`);
     let set = this.listeners.get(event);
-    if (set === undefined) this.listeners.set(event, (set = new Set()));
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
     set.add(listener as AnyListener);
     this.updateWants();
     return this;

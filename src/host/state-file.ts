@@ -19,7 +19,7 @@
  * Does not: lock the target against a second vmport writing it; protect against a process that can already write
  * the target directory replacing the file between two saves (that is the directory owner's right).
  */
-import { closeSync, constants as FS, fsyncSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync, accessSync, statSync } from "node:fs";
+import { closeSync, constants as FS, fsyncSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync, accessSync, statSync, type Stats } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { VmportError } from "../core/errors.js";
@@ -199,14 +199,16 @@ export const durableWriteCounters = { tmpfile: 0, fallback: 0 };
 export function writeDurableFile(path: string, data: string | Uint8Array, spawner: Spawner | null = defaultSpawner): void {
   if (spawner === null || process.platform !== "linux") {
     durableWriteCounters.fallback++;
-    return writeFileAtomic(path, data);
+    writeFileAtomic(path, data);
+    return;
   }
   let fd: number;
   try {
     fd = openSync(dirname(path), O_TMPFILE | FS.O_WRONLY, 0o600);
   } catch {
     durableWriteCounters.fallback++;
-    return writeFileAtomic(path, data); // no O_TMPFILE on this filesystem
+    writeFileAtomic(path, data); // no O_TMPFILE on this filesystem
+    return;
   }
   try {
     writeAll(fd, bytesOf(data));
@@ -281,7 +283,7 @@ function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): b
  */
 export function checkWritableTarget(path: string, what: string, o: { regularOnly?: boolean } = {}): void {
   const dir = dirname(path);
-  let st;
+  let st: Stats;
   try {
     st = statSync(dir);
   } catch (e) {

@@ -151,7 +151,7 @@ export class PagedMemory implements GuestMemory {
     for (let off = 0; off < length; ) {
       const a = lo + off;
       const p = this.pages.get(pageNumber(a, hi));
-      if (!p || !p.writable) return off;
+      if (!p?.writable) return off;
       off += PAGE_SIZE - (a % PAGE_SIZE);
     }
     return length;

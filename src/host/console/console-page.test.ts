@@ -25,7 +25,9 @@ test("the page: guest text stays text, edits and pointer input reach the host, 1
       counters: {},
       log: ["<b>not bold</b>"],
     }),
-    setGuestinfo: async (k, v) => void (gi[k.startsWith("guestinfo.") ? k : `guestinfo.${k}`] = v),
+    setGuestinfo: async (k, v) => {
+      gi[k.startsWith("guestinfo.") ? k : `guestinfo.${k}`] = v;
+    },
     deleteGuestinfo: async (k) => void delete gi[k],
     tclo: async () => ({ ok: true, text: "" }),
     mouse: async (x, y, b, w) => void mouse.push([x, y, b, w]),

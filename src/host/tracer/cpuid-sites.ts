@@ -110,7 +110,9 @@ export function sweep(code: Uint8Array, bits: 32 | 64, base: number, limit = cod
   const insn = new x.Instruction();
   const decoder = new x.Decoder(bits, code, x.DecoderOptions.None);
   let pos = 0;
-  while (decoder.canDecode && (pos = decoder.position) < limit) {
+  while (decoder.canDecode) {
+    pos = decoder.position;
+    if (pos >= limit) break;
     decoder.decodeOut(insn);
     if (insn.code === x.Code.Cpuid) sites.push(base + pos);
   }

@@ -102,7 +102,7 @@ export class Placement {
     private readonly step: Stepper,
   ) {
     const n = c.schedGetaffinity(0, MASK_BYTES, this.startMask);
-    this.startMaskSize = n > 0 ? n : 0;
+    this.startMaskSize = Math.max(n, 0);
   }
 
   private setMask(tid: number, cpu: number): boolean {

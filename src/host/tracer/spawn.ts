@@ -11,7 +11,6 @@ import { VmportError } from "../../core/errors.js";
 import { PTRACE, PTRACE_O, SIG, type Libc } from "../ptrace/libc.js";
 import { blockingFlags, type StdioPlan } from "../stdio.js";
 import type { ExecPlan } from "./program.js";
-import type { BpfInsn } from "./trampoline.js";
 
 const F_GETFL = 3;
 const F_SETFL = 4;

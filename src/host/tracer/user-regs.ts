@@ -8,7 +8,7 @@
  * Does not: model segment bases other than FS/GS (Linux user segments are flat).
  */
 import { CpuMode } from "../../x86/cpu-mode.js";
-import { CpuState, Seg } from "../../x86/cpu-state.js";
+import { type CpuState, Seg } from "../../x86/cpu-state.js";
 import { Reg } from "../../x86/registers.js";
 import { PTRACE, UREG, USER_REGS_SIZE, type Libc } from "../ptrace/libc.js";
 
