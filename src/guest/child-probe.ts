@@ -40,6 +40,7 @@ export const PROBE_TIMEOUT_MS = { native: 10_000, node: 30_000 } as const;
 
 
 /** The probe's code: GETVERSION, then write(1, {eax, ebx, ecx}, 12) and exit(0); no libc, no stack frame. */
+// biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
 const CODE: readonly number[] = [
   0xb8, ...imm32(BDOOR_MAGIC), // mov eax, 0x564d5868      ; magic
   0xbb, ...imm32(~BDOOR_MAGIC), // mov ebx, ~magic          ; anything but the magic

@@ -15,6 +15,7 @@ import { anonymousFunction, type NativeFn } from "../host/native-code.js";
 /** Argument registers in block order. */
 export const BLOCK_REGS = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp"] as const;
 
+// biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
 const LOAD = [
   0x53, // push rbx
   0x55, // push rbp
@@ -28,6 +29,7 @@ const LOAD = [
   0x49, 0x8b, 0x6b, 0x30, // mov rbp, [r11+48]
   0xfc, // cld
 ];
+// biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
 const STORE = [
   0x49, 0x89, 0x03, // mov [r11], rax
   0x49, 0x89, 0x5b, 0x08, // mov [r11+8], rbx

@@ -23,6 +23,7 @@ export type BpfInsn = Insn;
 
 /** Machine code with the mnemonic of each instruction; `fprog` is the address of the `sock_fprog`. */
 function code(fprog: number): number[] {
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   const installFilter = [
     0xb8, ...imm32(317), // mov eax, 317 (seccomp)
     0xbf, 0x01, 0x00, 0x00, 0x00, // mov edi, 1 (SECCOMP_SET_MODE_FILTER)
@@ -30,6 +31,7 @@ function code(fprog: number): number[] {
     0xba, ...imm32(fprog), // mov edx, &fprog
     0x0f, 0x05, // syscall
   ];
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   const noNewPrivs = [
     0xb8, ...imm32(157), // mov eax, 157 (prctl)
     0xbf, ...imm32(38), // mov edi, 38 (PR_SET_NO_NEW_PRIVS)
@@ -40,6 +42,7 @@ function code(fprog: number): number[] {
     0x0f, 0x05, // syscall
   ];
   const retry = [...noNewPrivs, ...installFilter];
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   return [
     // 1. The syscall policy, in the tracee only (as root no no_new_privs is needed; otherwise set it and retry).
     ...installFilter,
