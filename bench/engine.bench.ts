@@ -13,7 +13,7 @@ import { newPortAccess } from "../src/bus/port-bus.js";
 import { CpuMode } from "../src/x86/cpu-mode.js";
 import { CpuState } from "../src/x86/cpu-state.js";
 import { FlatMemory } from "../src/x86/guest-memory.js";
-import { Reg, RegisterFile } from "../src/x86/registers.js";
+import { Reg, type RegisterFile } from "../src/x86/registers.js";
 import { VirtualMachine } from "../src/vm/virtual-machine.js";
 import { Outcome } from "../src/vm/exit-result.js";
 import { InstructionFetcher } from "../src/x86/instruction-fetch.js";

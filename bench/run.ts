@@ -43,13 +43,19 @@ const SECTIONS: Section[] = [
 function printSection(sec: Section): void {
   if (markdown) {
     console.log(`\n### ${sec.title}\n`);
-    if (sec.figures === null) return console.log(`Not measured: needs ${sec.needs}.`);
+    if (sec.figures === null) {
+      console.log(`Not measured: needs ${sec.needs}.`);
+      return;
+    }
     console.log("| figure | value | note |");
     console.log("|---|---:|---|");
     for (const f of sec.figures) console.log(`| ${f.name} | ${f.value.toFixed(sec.digits(f))} ${f.unit} | ${f.note ?? ""} |`);
   } else {
     console.log(`\n${sec.title}`);
-    if (sec.figures === null) return console.log(`  not measured: needs ${sec.needs}`);
+    if (sec.figures === null) {
+      console.log(`  not measured: needs ${sec.needs}`);
+      return;
+    }
     for (const f of sec.figures) console.log(`  ${f.name.padEnd(58)} ${f.value.toFixed(sec.digits(f)).padStart(9)} ${f.unit}  ${f.note ?? ""}`);
   }
 }

@@ -83,20 +83,21 @@ function spread(a: number[], b: number[], inverse = false): string {
 
 const ROUNDS = Number(process.env["VMPORT_BENCH_ROUNDS"] ?? 7);
 
-/** Run the tracer benchmarks; null when this machine cannot (not Linux x86-64, no gcc, no build). */
-export function benchTracer(): TracerFigure[] | null {
-  if (process.platform !== "linux" || process.arch !== "x64" || !existsSync(CLI)) return null;
-  if (spawnSync("gcc", ["--version"]).error) return null;
-  const dir = mkdtempSync(join(tmpdir(), "vmport-bench-"));
-  const probe = build(join(ROOT, "src/host/tracer/testdata/probe.c"), join(dir, "probe"));
-  const ctracer = build(join(ROOT, "bench/c-tracer.c"), join(dir, "c-tracer"));
-  const node = process.execPath;
-  const vm = (opts: string[], prog: string[], env?: NodeJS.ProcessEnv): Cmd => ({ argv: [node, CLI, "run", ...opts, "--", ...prog], ...(env ? { env } : {}) });
-  const out: TracerFigure[] = [];
-  const load = () => loadavg().map((x) => x.toFixed(2)).join(", ");
-  const loadBefore = load();
+/** What every section of the tracer benchmarks runs with. */
+interface TracerBench {
+  /** The probe program (`src/host/tracer/testdata/probe.c`), built. */
+  probe: string;
+  /** The C ptrace tracer (`bench/c-tracer.c`), built: the baseline. */
+  ctracer: string;
+  /** Scratch directory. */
+  dir: string;
+  /** `vmport run OPTS -- PROG` as a command, with an optional environment. */
+  vm: (opts: string[], prog: string[], env?: NodeJS.ProcessEnv) => Cmd;
+}
 
-  // 1. Per trap, one thread.
+/** 1. Per trap, one thread: vmport against the C tracer, pinned and not, with each placement and step. */
+function benchPerTrap(b: TracerBench): TracerFigure[] {
+  const { probe, ctracer, vm } = b;
   const loop = [probe, "loop", "N"];
   const t = interleave(
     ROUNDS,
@@ -113,16 +114,20 @@ export function benchTracer(): TracerFigure[] | null {
   );
   const base = t["cPinned"]!;
   const vs = (k: string, aim?: string) => `ratio ${ratio(t[k]!, base).toFixed(2)}${spread(t[k]!, base)} to the pinned C tracer${aim ? `; aim ${aim}` : ""}`;
-  out.push(
+  return [
     { name: "C ptrace tracer, pinned to CPU 0 (baseline)", value: median(base), unit: "µs/trap" },
     { name: "C ptrace tracer, not pinned", value: median(t["cUnpinned"]!), unit: "µs/trap", note: vs("cUnpinned") },
     { name: "vmport run --pin 0", value: median(t["pin"]!), unit: "µs/trap", note: vs("pin", "≤ 1.05") },
     { name: "vmport run (default placement, not pinned)", value: median(t["dflt"]!), unit: "µs/trap", note: vs("dflt", "≤ 1.25") },
     { name: "vmport run, VMPORT_PLACEMENT=none (the kernel decides)", value: median(t["none"]!), unit: "µs/trap", note: vs("none") },
     { name: "vmport run --pin 0, JavaScript step (VMPORT_NATIVE_STEP=0)", value: median(t["jsPin"]!), unit: "µs/trap", note: vs("jsPin") },
-  );
+  ];
+}
 
-  // 2. Four threads: total traps per second, default against --pin.
+/** 2. Four threads: total traps per second, default placement against --pin. */
+function benchThreads(b: TracerBench): TracerFigure[] {
+  const { probe, vm } = b;
+  const out: TracerFigure[] = [];
   for (const [label, work, n, small] of [
     ["4 threads that only trap", "0", 25_000, 250],
     ["4 threads computing ≈ 1.2 ms between calls", "1000000", 100, 5],
@@ -137,8 +142,13 @@ export function benchTracer(): TracerFigure[] | null {
       { name: `${label}, VMPORT_PLACEMENT=none`, value: perSec(r["none"]!), unit: "calls/s", note: `ratio ${(1 / ratio(r["none"]!, r["pin"]!)).toFixed(2)}${spread(r["none"]!, r["pin"]!, true)} to --pin` },
     );
   }
+  return out;
+}
 
-  // 3. HB: 4 KiB, and the largest reply a message carries ("1 " + 65 534 bytes = 64 KiB).
+/** 3. HB: 4 KiB, and the largest reply a message carries ("1 " + 65 534 bytes = 64 KiB). */
+function benchHb(b: TracerBench): TracerFigure[] {
+  const { probe, ctracer, vm, dir } = b;
+  const out: TracerFigure[] = [];
   for (const size of [4096, 65534]) {
     const f = join(dir, `v${size}`);
     writeFileSync(f, "v".repeat(size));
@@ -157,21 +167,37 @@ export function benchTracer(): TracerFigure[] | null {
       { name: `HB info-get ${label}, vmport run (default)`, value: mbs(r["dflt"]!), unit: "MB/s", note: `${median(r["dflt"]!).toFixed(1)} µs per exchange; ${(1 / ratio(r["dflt"]!, r["c"]!)).toFixed(2)}× the C tracer` },
     );
   }
+  return out;
+}
 
-  out.push(...benchHardening(dir, probe));
-
-  // 4. Start-up.
+/** 4. Start-up, warm and with a cold CPUID cache, against `node -e 0`. */
+function benchStartup(loadBefore: string, load: () => string): TracerFigure[] {
+  const node = process.execPath;
   const cache = mkdtempSync(join(tmpdir(), "vmport-cache-"));
   const env = { XDG_CACHE_HOME: cache };
   const cold = timeRun({ argv: [node, CLI, "run", "--", "/bin/true"], env }, 0);
   const s = interleave(ROUNDS, { node: { argv: [node, "-e", "0"] }, vm: { argv: [node, CLI, "run", "--", "/bin/true"], env } }, 0, null);
-  out.push(
+  return [
     { name: "start-up: node -e 0 (baseline)", value: median(s["node"]!), unit: "ms" },
     { name: "start-up: vmport run -- /bin/true, warm", value: median(s["vm"]!), unit: "ms", note: `ratio ${ratio(s["vm"]!, s["node"]!).toFixed(2)}${spread(s["vm"]!, s["node"]!)}; aim ≤ 1.8` },
     { name: "start-up: vmport run -- /bin/true, cold CPUID cache", value: cold, unit: "ms" },
     { name: "rounds per comparison (load average before; after)", value: ROUNDS, unit: "", note: `${loadBefore}; ${load()} (2 vCPUs; other work on the machine shows as spread between rounds)` },
-  );
-  return out;
+  ];
+}
+
+/** Run the tracer benchmarks; null when this machine cannot (not Linux x86-64, no gcc, no build). */
+export function benchTracer(): TracerFigure[] | null {
+  if (process.platform !== "linux" || process.arch !== "x64" || !existsSync(CLI)) return null;
+  if (spawnSync("gcc", ["--version"]).error) return null;
+  const dir = mkdtempSync(join(tmpdir(), "vmport-bench-"));
+  const probe = build(join(ROOT, "src/host/tracer/testdata/probe.c"), join(dir, "probe"));
+  const ctracer = build(join(ROOT, "bench/c-tracer.c"), join(dir, "c-tracer"));
+  const node = process.execPath;
+  const vm = (opts: string[], prog: string[], env?: NodeJS.ProcessEnv): Cmd => ({ argv: [node, CLI, "run", ...opts, "--", ...prog], ...(env ? { env } : {}) });
+  const load = () => loadavg().map((x) => x.toFixed(2)).join(", ");
+  const loadBefore = load();
+  const b: TracerBench = { probe, ctracer, dir, vm };
+  return [...benchPerTrap(b), ...benchThreads(b), ...benchHb(b), ...benchHardening(dir, probe), ...benchStartup(loadBefore, load)];
 }
 
 /** Peak RSS (KiB, from GNU time's %M: the process's maxrss, VmHWM) and wall time (ms) of one command. */

@@ -93,7 +93,7 @@ export class PortBus {
 
   private rebuild(): void {
     this.owner.fill(-1);
-    this.ranges.forEach((r, i) => this.owner.fill(i, r.base, r.base + r.length));
+    for (const [i, r] of this.ranges.entries()) this.owner.fill(i, r.base, r.base + r.length);
   }
 
   /** The device for `access`, with `access.offset` set; null (and counted) when the port is empty or the width is not decoded. */

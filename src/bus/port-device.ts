@@ -2,7 +2,7 @@
  * The interface a device on the I/O port bus implements, and the access record it receives.
  *
  * Emulates: an ISA-style I/O device as the bus sees it: a read and a write at an offset inside its range.
- * Source of truth: rust-vmm `vm-device` (offset-only devices), crosvm's bundled access info (style.md §2.3).
+ * Source of truth: rust-vmm `vm-device` (offset-only devices), crosvm's bundled access info (`docs/architecture.md` §7).
  * Does not: know where it is mounted or which vCPU is "current"; everything arrives in the {@link PortAccess}.
  */
 import type { RegisterFile } from "../x86/registers.js";

@@ -2,7 +2,7 @@
  * Message-channel constants (backdoor command 30) and the bounds vmport puts on guest-controlled sizes.
  *
  * Source of truth: open-vm-tools `lib/include/guest_msg_def.h`, `lib/include/rpcout.h`, `lib/rpcIn/rpcin.c`,
- * `lib/include/backdoor_def.h` (see `protocol.md` §1.3, §5); bounds are vmport's, each named and documented.
+ * `lib/include/backdoor_def.h` (see `docs/protocol.md` §4); bounds are vmport's, each named and documented.
  */
 
 /** Message types, in ECX bits 16–31 of command 30. */

@@ -36,6 +36,7 @@ export type Metric =
 
 /** What the metrics are built from. */
 export interface StatSource {
+  /** The profile whose `guestlib` figures and product type the metrics report. */
   profile: VmProfile;
   /** The session id (`guestlib.info.get`'s, so both APIs agree). */
   sessionId: bigint;

@@ -4,7 +4,7 @@
  * Emulates: the VMX's `guestinfo.*` variables, readable and writable by the guest and by the host (`.vmx` file,
  * vSphere API). Keys are case-insensitive, as `.vmx` keys are (vmwgfx asks for `GuestInfo.svga.gl3`); the first
  * spelling set is kept for display. Values are bytes (a guest may store anything); text views decode UTF-8.
- * Source of truth: `protocol.md` §6 and `real-clients.md` §3 (cloud-init's exact texts); bounds are vmport's
+ * Source of truth: `docs/protocol.md` §7 and `docs/clients.md#cloud-init` (cloud-init's exact texts); bounds are vmport's
  * (QEMU vmport_rpc used 128-byte keys, 8 KiB values, 256 keys — too small for cloud-init user data).
  * Does not: know the state file's format: {@link GuestinfoStore.saveState} / {@link GuestinfoStore.restoreState}
  * give and take plain data, `src/vm/persistence.ts` composes it into the file.
@@ -44,8 +44,11 @@ interface Entry {
 
 /** A change to the store: value null = deleted. */
 export interface GuestinfoChange {
+  /** The key as first spelled (with its `guestinfo.` prefix). */
   key: string;
+  /** The new value. */
   value: Uint8Array | null;
+  /** Who changed it: the guest (`info-set`) or the host. */
   by: "guest" | "host";
 }
 

@@ -1,6 +1,6 @@
 /**
  * The message channel driven the way real clients drive it, instruction by instruction through the #GP intercept
- * (`real-clients.md`): vmware-rpctool over HB and over LB, vmtoolsd's start-up and TCLO loop, Rust vmw_backdoor
+ * (`docs/clients.md`): vmware-rpctool over HB and over LB, vmtoolsd's start-up and TCLO loop, Rust vmw_backdoor
  * (OUT, no RECVSTATUS, HB without checking the bit), Linux `vmw_host_printf` (close without reading), Go
  * vmw-guestinfo's 3-byte LB tail — and every status bit and error path.
  */

@@ -6,10 +6,10 @@
  * in ECX bits 16–31 (LB) or EBX bits 16–31 (HB), channel id in EDX bits 16–31, cookies in ESI/EDI (LB) and
  * EDI/EBP or ESI/EBP (HB, by direction). A failed step returns ECX = 0 (LB) or EBX = 0 (HB): Rust `vmw_backdoor`
  * tests the whole register. A wrong id or cookie fails only that step; other channels are untouched.
- * Accepted because real clients do it (`real-clients.md` §13): SENDSIZE 0, no RECVSTATUS (the next SENDSIZE or
+ * Accepted because real clients do it (`docs/protocol.md` §4, "Quirks"): SENDSIZE 0, no RECVSTATUS (the next SENDSIZE or
  * CLOSE drops the reply), CLOSE with an unread reply, garbage in OPEN's EDX high/ESI/EDI, a retry without the
  * cookie flag, HB used without checking the HB bit.
- * Source of truth: `protocol.md` §5, `real-clients.md` §2.3, §4, §5, §13.
+ * Source of truth: `docs/protocol.md` §4; `docs/clients.md` (vmware-rpctool, Go vmw-guestinfo, Rust vmw_backdoor).
  * Does not: interpret messages (the RPCI dispatcher and the TCLO queue do, as {@link ChannelEndpoint}s), set CPT
  * (vmport never checkpoints), or implement the vmcall/vmmcall transport.
  */
@@ -96,7 +96,9 @@ export interface MessageChannelOptions {
 
 /** Guest misbehaviour and traffic, counted. */
 export interface MessageChannelCounters {
+  /** Channels opened. */
   opens: number;
+  /** Channels closed by the guest. */
   closes: number;
   /** OPEN refused: bad protocol or flags, or no free slot. */
   openFailures: number;
@@ -118,6 +120,7 @@ export interface MessageChannelCounters {
   repliesDropped: number;
   /** Bytes moved over HB in each direction. */
   hbBytesOut: number;
+  /** Bytes moved host → guest over HB (`rep insb`). */
   hbBytesIn: number;
 }
 

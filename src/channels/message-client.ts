@@ -19,12 +19,19 @@ import { GUESTMSG_FLAG_COOKIE, MAX_MESSAGE_SIZE, MessageStatus, MessageType, Pro
 
 /** The seven registers the backdoor protocol uses (low 32 bits each). */
 export interface Regs32 {
+  /** EAX (the magic on entry). */
   eax: number;
+  /** EBX. */
   ebx: number;
+  /** ECX (command | message type << 16 on entry; status << 16 on return). */
   ecx: number;
+  /** EDX (port | channel id << 16). */
   edx: number;
+  /** ESI. */
   esi: number;
+  /** EDI. */
   edi: number;
+  /** EBP (HB only). */
   ebp: number;
 }
 
@@ -58,7 +65,9 @@ const status = (ecx: number): number => ecx >>> 16;
 export class MessageClient {
   /** Channel id from OPEN, or -1. */
   id = -1;
+  /** High cookie from OPEN (ESI), 0 without cookies. */
   cookieHigh = 0;
+  /** Low cookie from OPEN (EDI), 0 without cookies. */
   cookieLow = 0;
   /** EDX as returned by OPEN (Rust keeps the whole register). */
   openEdx = 0;

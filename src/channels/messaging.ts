@@ -23,7 +23,9 @@ import { TcloHistory } from "./tclo-history.js";
 
 /** Options of {@link Messaging}. */
 export interface MessagingOptions {
+  /** The VM profile. */
   profile: VmProfile;
+  /** The VM clock (TCLO timeouts, channel idle ages, guestlib elapsed time). */
   clock: Clock;
   /** Cookie source. Default: Web Crypto. */
   random?: RandomSource;

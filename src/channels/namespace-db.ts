@@ -53,7 +53,9 @@ export const NamespaceRefusal = {
 
 /** One change, the event of {@link NamespaceDb.changes}. */
 export interface NamespaceChange {
+  /** The namespace the key belongs to. */
   namespace: string;
+  /** The key that changed. */
   key: string;
   /** The new value, or null when the key was deleted. */
   value: Uint8Array | null;

@@ -7,7 +7,7 @@
  * `tools.set.version*`, `tools.capability.*`, `info-set guestinfo.*`, `log`) and by TCLO results (`reset`).
  * Readable as one snapshot and as change events.
  * Source of truth: open-vm-tools `services/plugins/guestInfo/`, `lib/include/guestInfo.h`, `lib/guestRpc/nicinfo.x`
- * (the NIC, route, DNS, WINS and DHCP shapes), `lib/include/vmsupport.h`; `real-clients.md` §2.5.
+ * (the NIC, route, DNS, WINS and DHCP shapes), `lib/include/vmsupport.h`; `docs/clients.md#open-vm-tools` (vmtoolsd).
  * Does not: keep history (only the latest value of each field, plus a bounded log ring), or save and restore
  * itself: it is not durable state (the tools report everything again after each start, as they do to a VMX),
  * so it has no `saveState`/`restoreState` and is not in the state file.
@@ -42,7 +42,9 @@ export interface NicAddress {
 
 /** Resolver configuration (nicinfo.x `DnsConfigInfo`), per NIC or global. */
 export interface DnsConfig {
+  /** Host name the resolver uses, or null. */
   hostName: string | null;
+  /** Domain name the resolver uses, or null. */
   domainName: string | null;
   /** Name servers (at most 16). */
   servers: string[];
@@ -52,12 +54,15 @@ export interface DnsConfig {
 
 /** WINS servers (nicinfo.x `WinsConfigInfo`). */
 export interface WinsConfig {
+  /** Primary WINS server address. */
   primary: string;
+  /** Secondary WINS server address. */
   secondary: string;
 }
 
 /** DHCP configuration (nicinfo.x `DhcpConfigInfo`): whether it is on, and the client's settings text. */
 export interface DhcpConfig {
+  /** Whether DHCP is on. */
   enabled: boolean;
   /** At most 16 384 bytes. */
   settings: string;
@@ -67,6 +72,7 @@ export interface DhcpConfig {
 export interface GuestNic {
   /** MAC address as the guest reports it (`00:50:56:…`). */
   mac: string;
+  /** The NIC's addresses. */
   ips: NicAddress[];
   /** Per-NIC resolver configuration (v3), or null. */
   dns: DnsConfig | null;
@@ -82,6 +88,7 @@ export interface GuestNic {
 export interface GuestRoute {
   /** Destination network. */
   destination: string;
+  /** Destination prefix length in bits (0–32 for IPv4, 0–128 for IPv6). */
   prefixLength: number;
   /** Next hop, or null for a directly connected network. */
   nextHop: string | null;
@@ -106,6 +113,7 @@ export interface NicReportInfo {
 
 /** A `tools.vmsupport.status` value: the number and its name (`lib/include/vmsupport.h` `VMSupportStatus`). */
 export interface VmsupportStatus {
+  /** The status number the guest sent. */
   code: number;
   /** `notRunning` 0, `beginning` 1, `running` 2, `ending` 3, `error` 10, `unknown` 100; null for other numbers. */
   name: "notRunning" | "beginning" | "running" | "ending" | "error" | "unknown" | null;
@@ -113,9 +121,13 @@ export interface VmsupportStatus {
 
 /** A guest filesystem. */
 export interface GuestDisk {
+  /** Mount point or drive name, as the guest reports it. */
   name: string;
+  /** Free space in bytes. */
   freeBytes: number;
+  /** Size in bytes. */
   totalBytes: number;
+  /** Filesystem type (`ext4`, …), or null when the report has none. */
   filesystem: string | null;
 }
 
@@ -182,6 +194,7 @@ export type GuestStateField = Exclude<keyof GuestStateSnapshot, "guestinfo" | "l
 
 /** A change event. */
 export interface GuestStateChange {
+  /** The field of {@link GuestStateSnapshot} that changed. */
   field: GuestStateField;
   /** For `capabilities`, `vmxOptions` and `guestinfo`: the entry's name. */
   key?: string;

@@ -9,7 +9,7 @@
  * no argument is accepted (`vmware-rpctool log` arrives as the 3 bytes "log"). Replies are `"1 <text>"` (success)
  * or `"0 <text>"` (failure); an unknown name gets exactly `"0 Unknown command"`, which libguestlib compares, and is
  * counted per name (at most {@link RPCI_MAX_UNKNOWN_NAMES} distinct names).
- * Source of truth: `protocol.md` §5.3, §6; `real-clients.md` §13; open-vm-tools `lib/rpcChannel/rpcChannel.c`
+ * Source of truth: `docs/protocol.md` §5 (framing facts); open-vm-tools `lib/rpcChannel/rpcChannel.c`
  * (`RpcChannel_Send` sends exactly the bytes it is given).
  * Does not: decode arguments (handlers do), or keep state of its own beyond counters.
  */
@@ -38,7 +38,9 @@ export interface RpciRegistrationOptions {
 
 /** A handler's answer. `text` may be bytes (binary replies such as `guestlib.info.get`). */
 export interface RpciReply {
+  /** True for a `"1 "` reply, false for `"0 "`. */
   ok: boolean;
+  /** The reply after the prefix: text (encoded as UTF-8) or bytes. */
   text: string | Uint8Array;
 }
 
@@ -59,7 +61,9 @@ export type RpciHandler = (req: RpciRequest) => RpciReply;
 
 /** One request and the reply it got: the event of {@link RpciDispatcher.exchanges}. */
 export interface RpciExchange {
+  /** The request as the handler saw it. */
   request: RpciRequest;
+  /** The handler's reply (before the 64 KiB reply bound is applied). */
   reply: RpciReply;
 }
 

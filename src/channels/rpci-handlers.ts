@@ -3,7 +3,7 @@
  * (`guestlib.info.get`, `guestlib.stat.get`), `machine.id.get`, `disk.wiper.enable`, `tools.vmsupport.status`
  * and the namespace database (`namespace-priv-set-keys`, `namespace-priv-get-values`).
  *
- * Emulates: what a VMware VMX answers to the requests real clients send (`protocol.md` §6, `real-clients.md` §2–5).
+ * Emulates: what a VMware VMX answers to the requests real clients send (`docs/protocol.md` §5, `docs/clients.md`).
  * Replies that clients compare as text are exact: `"0 No value found"` (cloud-init), `"0 Unknown command"`
  * (libguestlib). Reports the guestInfo plugin sends are answered `"1 "` with empty text — the plugin counts only
  * an empty reply as "updated" and otherwise falls back to older formats.
@@ -41,10 +41,15 @@ import type { VmsupportStatus } from "./reported-state.js";
 
 /** What the standard handlers work on. */
 export interface RpciContext {
+  /** The VM profile. */
   profile: VmProfile;
+  /** The VM clock. */
   clock: Clock;
+  /** The guestinfo variables. */
   guestinfo: GuestinfoStore;
+  /** The host's model of what the guest reported; reports update it. */
   reported: ReportedState;
+  /** The LB device's state (GUI options for `vmx.set_option synctime`), or null without a backdoor. */
   backdoorState: BackdoorState | null;
   /** VM start on the monotonic clock (guestlib elapsed time). */
   startMonotonicNs: bigint;
@@ -282,7 +287,7 @@ export function guestlibSessionId(p: VmProfile): bigint {
 }
 
 /**
- * `guestlib.info.get V`: only version 2 is served (669 bytes, little-endian, `protocol.md` §6.1). Version 3 gets
+ * `guestlib.info.get V`: only version 2 is served (669 bytes, little-endian, `docs/protocol.md` §5). Version 3 gets
  * `"0 Unsupported version"`, which makes libguestlib retry with 2.
  */
 function guestlibInfo(req: RpciRequest, ctx: RpciContext): RpciReply {

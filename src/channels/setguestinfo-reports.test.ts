@@ -37,6 +37,7 @@ const charVector = (s: string, n: number): number[] => {
 
 // GuestNicProto v3 as vmtoolsd sends it for one NIC with an IPv4 and an IPv6 address, one default route and a
 // top-level DNS configuration.
+// biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
 const NIC_V3 = new Uint8Array([
   0x00, 0x00, 0x00, 0x03, // ver = NIC_INFO_V3
   0x00, 0x00, 0x00, 0x01, // nicInfoV3 pointer present
@@ -114,6 +115,7 @@ function emptyNicsV3(nics: number, routes = 0): Uint8Array {
 
 /** A v3 report of one NIC with one IPv6 address (16 bytes, prefix 64). */
 function oneIpv6(addr: number[]): Uint8Array {
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   return new Uint8Array([
     ...be32(3), ...be32(1), ...be32(1), // ver = NIC_INFO_V3, pointer present, 1 NIC
     ...be32(0), // empty MAC
@@ -253,6 +255,7 @@ test("NIC info v3 (hand-built): origin, status, ICRT route type and a top-level 
 
 // A NIC with what the captured reports lack: every origin and an unnamed status, a zoned IPv6 address, per-NIC DNS,
 // WINS, DHCPv4 and DHCPv6, and a global WINS and DHCPv4 configuration; a route with metric -1 ("unused").
+// biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
 const NIC_V3_FULL = new Uint8Array([
   ...be32(3), ...be32(1), // ver = NIC_INFO_V3, nicInfoV3 pointer present
   ...be32(1), // nics: count 1
@@ -299,6 +302,7 @@ test("NIC info v3 (hand-built): per-NIC DNS, WINS, DHCPv4/v6, zoned IPv6, unname
 });
 
 test("NIC info v3: an address whose length does not fit its type, or of an unknown type, makes the report null", () => {
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   const withAddress = (type: number, bytes: number[]): Uint8Array =>
     new Uint8Array([
       ...be32(3), ...be32(1), ...be32(1), ...be32(0), // v3, present, 1 NIC, empty MAC
@@ -351,6 +355,7 @@ test("NIC info v3: counts above the nicinfo.x maxima are null; at the maxima the
 });
 
 test("NIC info v3: a MAC string longer than 18 bytes is null", () => {
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   const mac19 = new Uint8Array([
     ...be32(3), ...be32(1), ...be32(1), // ver = NIC_INFO_V3, pointer present, 1 NIC
     ...be32(19), ...ascii("00:50:56:aa:bb:cc:d"), 0x00, // macAddress length 19 (> NICINFO_MAC_LEN), 1 pad byte
@@ -367,6 +372,7 @@ test("NIC info v3: unknown versions and an absent body are null", () => {
 });
 
 test("NIC info v2 (GuestNicList): char vectors of 4-byte ints, subnetMask as a decimal prefix", () => {
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   const v2 = new Uint8Array([
     0x00, 0x00, 0x00, 0x02, // ver = NIC_INFO_V2
     0x00, 0x00, 0x00, 0x01, // nicsV2 pointer present
@@ -395,6 +401,7 @@ test("NIC info v2 (GuestNicList): char vectors of 4-byte ints, subnetMask as a d
 });
 
 test("NIC info v2: a contiguous hexadecimal mask becomes a prefix length, any other mask leaves it unknown", () => {
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   const withMask = (mask: string, dhcp: number): Uint8Array =>
     new Uint8Array([
       0x00, 0x00, 0x00, 0x02, // ver = NIC_INFO_V2

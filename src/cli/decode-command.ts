@@ -14,11 +14,17 @@ import { usage } from "./errors.js";
 
 /** The JSON shape `vmport decode` prints. */
 export interface DecodeJson {
+  /** Mnemonic (`in`, `out`, `ins`, `outs`, `rdpmc`), or null when the bytes are not one of those. */
   op: string | null;
+  /** Access size in bytes (1, 2 or 4), or null. */
   size: number | null;
+  /** Instruction length in bytes (1–15), or null. */
   length: number | null;
+  /** Whether a REP prefix applies (string instructions). */
   rep: boolean;
+  /** `"dx"` for a port in DX, the immediate port (0–255), or null. */
   port: "dx" | number | null;
+  /** The fault the decoder raises (`GP` over 15 bytes, `UD` for LOCK), or null. */
   fault: "GP" | "UD" | null;
 }
 

@@ -18,19 +18,26 @@ import { resolveProfile } from "../devices/profile.js";
 import { restoreDurableState } from "../vm/persistence.js";
 import { VirtualMachine } from "../vm/virtual-machine.js";
 import { ExecError, start, type VmSession } from "../host/session.js";
-import type { ControlServer } from "../host/control-server.js";
 import { checkWritableTarget, HOST_FILE_LIMITS, prepareDurableWrites, readHostFile, readStateFile, writeDurableFile } from "../host/state-file.js";
 import { usage } from "./errors.js";
 
 /** Parsed options of `vmport run`. */
 export interface RunCliOptions {
+  /** `--guestinfo KEY=VALUE` / `KEY=@FILE` values, in order. */
   guestinfo: string[];
+  /** `--state FILE`: durable state loaded at start and saved on change. */
   state?: string;
+  /** `--profile FILE`: the VM profile (JSON). */
   profile?: string;
+  /** `--tclo CMD` commands queued at start, in order. */
   tclo: string[];
+  /** `--trace FILE`: one JSON line per backdoor access. */
   trace?: string;
+  /** `--trace-limit BYTES`: stop writing the trace after this many bytes (≥ 1). */
   traceLimit?: number;
+  /** `--pin CPU`: pin the tracer and the program to this CPU (0–4095). */
   pin?: number;
+  /** `--verbose`: TCLO results and a summary on stderr. */
   verbose: boolean;
   /** Write the run report (JSON) here at exit. */
   report?: string;
@@ -76,6 +83,82 @@ function prepare(o: RunCliOptions): { profile: object; guestinfo: [string, strin
   return { profile: profile as object, guestinfo };
 }
 
+/** The web console of `--console`, started before the program so that its URL is printed first. */
+interface RunConsole {
+  handle: { close(): Promise<void> };
+  source: { attach(s: VmSession): void; finish(e: Awaited<VmSession["exited"]>): void };
+}
+
+/** Start the console `--console` asks for (null without it); a port that cannot be bound is a usage error. */
+async function startRunConsole(argv: string[], o: RunCliOptions): Promise<RunConsole | null> {
+  if (o.allowDangerousTclo === true && o.console === undefined) usage("--allow-dangerous-tclo needs --console");
+  if (o.console === undefined) return null;
+  const port = o.console === true ? 0 : o.console;
+  const [{ startConsole }, { sessionSource }] = await Promise.all([import("../host/console/console-server.js"), import("../host/console/session-source.js")]);
+  const source = sessionSource(argv);
+  try {
+    const handle = await startConsole({ source, port, allowDangerousTclo: o.allowDangerousTclo === true });
+    process.stderr.write(`vmport: console at ${handle.url}\n`);
+    return { handle, source };
+  } catch (e) {
+    usage(`--console: cannot listen on 127.0.0.1:${port} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/**
+ * Forward SIGINT/SIGTERM/SIGHUP to the program: a signal that arrives before the session exists is kept and sent
+ * when it is attached. `dispose` removes the handlers.
+ */
+function forwardSignals(): { attach(s: VmSession): void; dispose(): void } {
+  let session: VmSession | null = null;
+  let pending: NodeJS.Signals | null = null;
+  const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((sig) => {
+    const h = (): void => {
+      if (session !== null) session.kill(sig);
+      else pending = sig;
+    };
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  return {
+    attach(s) {
+      session = s;
+      if (pending !== null) s.kill(pending);
+    },
+    dispose() {
+      for (const [sig, h] of handlers) process.off(sig, h);
+    },
+  };
+}
+
+/** `--verbose`: what the run did, after the program exited (every guest-supplied text escaped). */
+function printSummary(out: Awaited<VmSession["exited"]>, o: RunCliOptions): void {
+  const c = out.counters["tracer"] ?? {};
+  const say = (line: string): boolean => process.stderr.write(`vmport: ${line}\n`);
+  say(`exit ${out.status}, ${out.report.backdoorCalls} backdoor calls emulated`);
+  say(`cpuid: ${c["patched"] ?? 0} sites patched, ${c["cpuids"] ?? 0} emulated; ${c["execMmaps"] ?? 0} executable mmaps followed; peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
+  if (o.state !== undefined) say(`state saves ${out.stateSaves} (coalesced)`);
+  const skipped = ["sharedSkipped", "mappedNotRegular", "mappedUnreadable", "sectionsTooLarge", "sitesOverLimit", "killedAfterRoot", "foreignSeccomp"].filter((k) => (c[k] ?? 0) > 0);
+  if (skipped.length > 0) say(skipped.map((k) => `${k} ${c[k]}`).join(", "));
+  const g = out.report.guest;
+  if (g.toolsRunning) {
+    const addrs = g.nics.reduce((k, nic) => k + nic.ips.length, 0);
+    say(`guest: tools ${escapeText(String(g.toolsVersion ?? "?"))}, hostname ${escapeText(g.hostname ?? "?")}, ${g.nics.length} NIC(s), ${addrs} address(es), ${g.routes.length} route(s)`);
+  }
+  const unknown = Object.entries(out.report.unknownRpc.commands).map(([name, n]) => `"${escapeText(name)}" x${n}`);
+  if (unknown.length > 0) say(`RPCs answered "Unknown command": ${unknown.join(", ")}`);
+}
+
+/** `--report FILE`: the run report, written atomically; a failure is one line, the program's status still stands. */
+function writeReport(out: Awaited<VmSession["exited"]>, o: RunCliOptions): void {
+  if (o.report === undefined) return;
+  try {
+    writeDurableFile(o.report, JSON.stringify(out.report, null, 2) + "\n");
+  } catch (e) {
+    process.stderr.write(`vmport: --report ${o.report}: ${(e as Error).message}\n`);
+  }
+}
+
 /** Run; returns the exit status. */
 export async function runRun(argv: string[], o: RunCliOptions): Promise<number> {
   if (argv.length === 0) usage("run: missing PROGRAM (usage: vmport run [options] -- PROGRAM [ARGS...])");
@@ -85,31 +168,8 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
   const control = o.control !== undefined ? await import("../host/control-server.js") : null;
   if (control !== null) await control.prepareControlPath(o.control!);
   if (o.report !== undefined) await prepareDurableWrites();
-  if (o.allowDangerousTclo === true && o.console === undefined) usage("--allow-dangerous-tclo needs --console");
-  // The console starts first: its one line is printed before the program starts.
-  let consoleHandle: { close(): Promise<void> } | null = null;
-  let consoleSource: { attach(s: VmSession): void; finish(e: Awaited<VmSession["exited"]>): void } | null = null;
-  if (o.console !== undefined) {
-    const [{ startConsole }, { sessionSource }] = await Promise.all([import("../host/console/console-server.js"), import("../host/console/session-source.js")]);
-    const src = sessionSource(argv);
-    try {
-      const h = await startConsole({ source: src, port: o.console === true ? 0 : o.console, allowDangerousTclo: o.allowDangerousTclo === true });
-      process.stderr.write(`vmport: console at ${h.url}\n`);
-      consoleHandle = h;
-      consoleSource = src;
-    } catch (e) {
-      usage(`--console: cannot listen on 127.0.0.1:${o.console === true ? 0 : o.console} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-  }
-
-  let session: VmSession | null = null;
-  let pending: NodeJS.Signals | null = null; // a signal that came before the program started
-  const forward = (sig: NodeJS.Signals) => () => {
-    if (session !== null) session.kill(sig);
-    else pending = sig;
-  };
-  const handlers: [NodeJS.Signals, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => [s, forward(s)]);
-  for (const [s, h] of handlers) process.on(s, h);
+  const runConsole = await startRunConsole(argv, o);
+  const signals = forwardSignals();
   try {
     const s = await start({
       argv,
@@ -122,49 +182,24 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
       pin: o.pin ?? null,
       stdio: "inherit",
     });
-    session = s;
-    consoleSource?.attach(s);
-    if (pending !== null) s.kill(pending);
+    runConsole?.source.attach(s);
+    signals.attach(s);
     s.on("state-error", (e) => process.stderr.write(`vmport: --state ${o.state}: ${e.message}\n`));
     if (o.verbose) s.on("tclo-result", (r) => process.stderr.write(`vmport: tclo "${escapeText(r.command)}": ${r.ok ? "OK" : "ERROR"} ${escapeText(r.text)}\n`));
-    let server: ControlServer | null = null;
-    if (control !== null) {
-      try {
-        server = await control.ControlServer.listen(s, o.control!);
-      } catch (e) {
-        process.stderr.write(`vmport: --control ${o.control}: ${escapeText((e as Error).message)}\n`); // the program runs on without it
-      }
-    }
+    const server =
+      control === null
+        ? null
+        : await control.ControlServer.listen(s, o.control!).catch((e: Error) => {
+            process.stderr.write(`vmport: --control ${o.control}: ${escapeText(e.message)}\n`); // the program runs on without it
+            return null;
+          });
     const out = await s.exited;
     await server?.closed;
-    consoleSource?.finish(out);
-    await consoleHandle?.close();
-    if (o.report !== undefined) {
-      try {
-        writeDurableFile(o.report, JSON.stringify(out.report, null, 2) + "\n");
-      } catch (e) {
-        process.stderr.write(`vmport: --report ${o.report}: ${(e as Error).message}\n`); // the program's status still stands
-      }
-    }
-    if (out.execError !== null) {
-      process.stderr.write(`vmport: run: ${escapeText(out.execError)}\n`);
-      return out.status;
-    }
-    if (o.verbose) {
-      const c = out.counters["tracer"] ?? {};
-      process.stderr.write(`vmport: exit ${out.status}, ${out.report.backdoorCalls} backdoor calls emulated\n`);
-      process.stderr.write(`vmport: cpuid: ${c["patched"] ?? 0} sites patched, ${c["cpuids"] ?? 0} emulated; ${c["execMmaps"] ?? 0} executable mmaps followed; peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB\n`);
-      if (o.state !== undefined) process.stderr.write(`vmport: state saves ${out.stateSaves} (coalesced)\n`);
-      const skipped = ["sharedSkipped", "mappedNotRegular", "mappedUnreadable", "sectionsTooLarge", "sitesOverLimit", "killedAfterRoot", "foreignSeccomp"].filter((k) => (c[k] ?? 0) > 0);
-      if (skipped.length > 0) process.stderr.write(`vmport: ${skipped.map((k) => `${k} ${c[k]}`).join(", ")}\n`);
-      const g = out.report.guest;
-      if (g.toolsRunning) {
-        const addrs = g.nics.reduce((k, nic) => k + nic.ips.length, 0);
-        process.stderr.write(`vmport: guest: tools ${escapeText(String(g.toolsVersion ?? "?"))}, hostname ${escapeText(g.hostname ?? "?")}, ${g.nics.length} NIC(s), ${addrs} address(es), ${g.routes.length} route(s)\n`);
-      }
-      const unknown = Object.entries(out.report.unknownRpc.commands).map(([name, n]) => `"${escapeText(name)}" x${n}`);
-      if (unknown.length > 0) process.stderr.write(`vmport: RPCs answered "Unknown command": ${unknown.join(", ")}\n`);
-    }
+    runConsole?.source.finish(out);
+    await runConsole?.handle.close();
+    writeReport(out, o);
+    if (out.execError !== null) process.stderr.write(`vmport: run: ${escapeText(out.execError)}\n`);
+    else if (o.verbose) printSummary(out, o);
     return out.status;
   } catch (e) {
     if (e instanceof ExecError) {
@@ -174,7 +209,7 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
     if (e instanceof VmportError) throw e;
     throw new VmportError("VMPORT_BAD_ARGUMENT", `run: ${escapeText((e as Error).message)}`);
   } finally {
-    for (const [s, h] of handlers) process.off(s, h);
-    await consoleHandle?.close(); // also when the program could not start
+    signals.dispose();
+    await runConsole?.handle.close(); // also when the program could not start
   }
 }

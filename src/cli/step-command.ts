@@ -32,10 +32,15 @@ export const DEFAULT_RIP = 0x1000n;
 
 /** Parsed options of `vmport step`. */
 export interface StepOptions {
+  /** The CPU mode the bytes execute in. */
   mode: CpuMode;
+  /** Current privilege level 0–3 (default 0 in real mode, else 3). */
   cpl?: number;
+  /** RFLAGS.IOPL, 0–3. */
   iopl: number;
+  /** `NAME=HEX` register settings (`rax` … `rflags`), in order. */
   regs: string[];
+  /** `ADDR=HEX` byte strings present at linear addresses; every other byte is unmapped. */
   mem: string[];
   /** CR4.LA57: 57-bit canonical addresses in 64-bit mode (default false: 48-bit). */
   la57?: boolean;

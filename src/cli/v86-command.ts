@@ -17,11 +17,17 @@ import { HOST_FILE_LIMITS, readHostFile } from "../host/state-file.js";
 
 /** Options of `vmport v86`. */
 export interface V86Options {
+  /** Path of the Multiboot kernel to boot. */
   multiboot: string;
+  /** Path of the BIOS image (default Debian's SeaBIOS). */
   bios: string;
+  /** Path of the VM profile (JSON). */
   profile?: string;
+  /** `KEY=VALUE` guestinfo settings, in order. */
   guestinfo: string[];
+  /** Give up after this many seconds (1–3600; exit 124). */
   timeout: number;
+  /** Use v86's own VMware device instead of vmport (for comparisons). */
   builtin: boolean;
 }
 

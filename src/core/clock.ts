@@ -2,7 +2,7 @@
  * Time sources for the engine.
  *
  * Emulates: the host clock a VMware VMX reads when answering GETTIME/GETTIMEFULL and the pseudo-PMCs.
- * Source of truth: `protocol.md` §3.2 (time commands) and §8 (RDPMC pseudo-counters).
+ * Source of truth: `docs/protocol.md` §3 (time commands) and §9 (RDPMC pseudo-counters).
  * Does not: read any OS clock with better than millisecond resolution — the engine cannot see Node; front ends
  * inject a high-resolution clock (`host/system-clock.ts`). Tests inject {@link VirtualClock}.
  */
@@ -41,10 +41,12 @@ export class VirtualClock implements Clock {
     this.real = ns;
   }
 
+  /** The wall time set last, in ns since the Unix epoch. */
   realtimeNs(): bigint {
     return this.real;
   }
 
+  /** The monotonic time set or advanced last, in ns. */
   monotonicNs(): bigint {
     return this.mono;
   }
@@ -57,10 +59,12 @@ export class VirtualClock implements Clock {
 export class DateClock implements Clock {
   private last = 0n;
 
+  /** `Date.now()` in ns since the Unix epoch (millisecond steps). */
   realtimeNs(): bigint {
     return BigInt(Date.now()) * 1_000_000n;
   }
 
+  /** `Date.now()` in ns, never less than a value returned before. */
   monotonicNs(): bigint {
     const now = BigInt(Date.now()) * 1_000_000n;
     if (now > this.last) this.last = now;

@@ -37,6 +37,7 @@ export type VmportErrorCode =
 export class VmportError extends Error {
   /** Stable machine-readable code. */
   readonly code: VmportErrorCode;
+  /** Always "VmportError", so that logs name the class. */
   override readonly name = "VmportError";
 
   /**

@@ -3,7 +3,8 @@
  *
  * Emulates: nothing. Guards against keys that every JavaScript object answers through its prototype —
  * `__proto__`, `constructor`, `toString`, `hasOwnProperty`, … — being taken for known keys: a lookup such as
- * `table[name]` or a check such as `name in defaults` would accept them silently (issue 9, row 17).
+ * `table[name]` or a check such as `name in defaults` would accept them silently (`src/devices/profile.test.ts` pins
+ * the refusal at every level of a profile).
  * Source of truth: ECMAScript `Object.hasOwn`; `JSON.parse` makes `"__proto__"` an ordinary own key.
  * Does not: validate values; callers do, naming the key.
  */

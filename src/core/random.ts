@@ -29,9 +29,11 @@ export const cryptoRandom: RandomSource = {
 /** A deterministic source (xorshift32) for tests and reproducible runs. Not for production cookies. */
 export class SeededRandom implements RandomSource {
   private s: number;
+  /** Start from `seed` (0 is replaced by 1: xorshift never leaves 0). */
   constructor(seed = 0x12345678) {
     this.s = seed >>> 0 || 1;
   }
+  /** Fill `buf` with the next xorshift32 bytes (the same sequence for the same seed). */
   fill(buf: Uint8Array): void {
     for (let i = 0; i < buf.length; i++) {
       let x = this.s;

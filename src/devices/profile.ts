@@ -2,7 +2,7 @@
  * The VM profile: every guest-visible knob of the simulated VMware host, with defaults and validation.
  *
  * Emulates: the `.vmx` settings and host facts a VMware VMX answers backdoor queries from.
- * Source of truth: `protocol.md` §3 (what each command returns), `peers.md` §3 (the recommended choices, each a
+ * Source of truth: `docs/protocol.md` §3 (what each command returns), §12 (the choices between peers, each a
  * switch here where peers differ).
  * Does not: read files — front ends parse JSON and hand the object to {@link resolveProfile}. Only own keys count:
  * `__proto__`, `constructor`, `toString` and other names an object inherits are unknown keys, refused by name.
@@ -20,21 +20,33 @@ import {
 export interface GuestlibStats {
   /** Session id as 16 hex digits; a change makes clients renegotiate. Default: the last 8 bytes of the UUID. */
   sessionId: string | null;
+  /** CPU reservation in MHz. */
   cpuReservationMhz: number | null;
   /** Default: the profile's cpuMhz. */
   cpuLimitMhz: number | null;
+  /** CPU shares. */
   cpuShares: number | null;
+  /** Memory reservation in MB. */
   memReservationMb: number | null;
   /** Default: the profile's memSizeMb. */
   memLimitMb: number | null;
+  /** Memory shares. */
   memShares: number | null;
+  /** Mapped memory in MB. */
   memMappedMb: number | null;
+  /** Active memory in MB. */
   memActiveMb: number | null;
+  /** Memory overhead in MB. */
   memOverheadMb: number | null;
+  /** Ballooned memory in MB. */
   memBalloonedMb: number | null;
+  /** Swapped memory in MB. */
   memSwappedMb: number | null;
+  /** Shared memory in MB. */
   memSharedMb: number | null;
+  /** Memory saved by sharing, in MB. */
   memSharedSavedMb: number | null;
+  /** Used memory in MB. */
   memUsedMb: number | null;
   /** At most 512 bytes. Default "/". */
   resourcePoolPath: string | null;

@@ -4,7 +4,7 @@
  *
  * Emulates: the VMX's list of removable devices behind GETDEVICELISTELEMENT / TOGGLEDEVICE.
  * Source of truth: open-vm-tools `lib/include/removable_device.h` (`RD_Info`: a 32-byte NUL-terminated name,
- * so at most 31 bytes); `docs/protocol.md` §3.3.
+ * so at most 31 bytes); `docs/protocol.md` §3.
  * Does not: choose the error code — the caller passes how to refuse (a bad profile and a bad state file are
  * different errors). Reads own keys only, so `__proto__` and other inherited names are unknown keys.
  */

@@ -7,7 +7,7 @@
  * does not prove the backdoor answers (a VM may restrict it, `vmport run` may run a profile with `backdoor: false`),
  * and an `in` that faults would kill the caller with SIGSEGV — open-vm-tools catches that signal, Node cannot. So
  * on any host that does not answer, the child dies and `detect()` returns `backdoor: false`.
- * Source of truth: `protocol.md` §2–3; `real-clients.md` §2.1.
+ * Source of truth: `docs/protocol.md` §1 (detection), §2, §3, §4 (HB); `docs/clients.md#open-vm-tools` (the gate).
  * Does not: use vmcall/vmmcall; call a backdoor function in this process before `detect()` said yes.
  */
 import { CPUID_CODE, anonymousFunction, fileFunction, type NativeFn } from "../host/native-code.js";
@@ -24,6 +24,7 @@ import { backdoorAnswered, probeInChild } from "./child-probe.js";
 export { BDOOR_MAGIC };
 /** LB and HB ports. */
 export const LB_PORT = BDOOR_PORT;
+/** The high-bandwidth port, 0x5659 (`BDOORHB_PORT`). */
 export const HB_PORT = BDOORHB_PORT;
 
 /** The seven argument registers' low 32 bits (what the protocol uses; upper halves are written as 0). */
@@ -40,7 +41,7 @@ export function call(kind: StubKind, r: Partial<Regs>, opts: { buffer?: boolean 
   const b = n.block;
   b.fill(0);
   const v = { eax: BDOOR_MAGIC, ...r };
-  ORDER.forEach((k, i) => (b[i * 2] = (v[k] ?? 0) >>> 0));
+  for (let i = 0; i < ORDER.length; i++) b[i * 2] = (v[ORDER[i]!] ?? 0) >>> 0;
   if (opts.buffer) {
     const idx = kind === "outsb" ? 4 : 5; // RSI for outs, RDI for ins
     b[idx * 2] = Number(n.bufAddress & 0xffffffffn);
@@ -48,7 +49,7 @@ export function call(kind: StubKind, r: Partial<Regs>, opts: { buffer?: boolean 
   }
   n.call(kind);
   const out = {} as Regs;
-  ORDER.forEach((k, i) => (out[k] = b[i * 2]!));
+  for (let i = 0; i < ORDER.length; i++) out[ORDER[i]!] = b[i * 2]!;
   return out;
 }
 

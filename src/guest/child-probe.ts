@@ -8,7 +8,7 @@
  * (`memfd_create`, then `/proc/self/fd/3`), so nothing is written to disk and a probe costs milliseconds, also
  * under `vmport run` (which traces the child like any other). Where that cannot run (no `memfd_create`, an
  * executable memfd refused by `vm.memfd_noexec`), the child is `node probe.js` instead (≈ 100 × slower).
- * Source of truth: `protocol.md` §3 (GETVERSION: EAX = version, EBX = magic, ECX = product type); Linux
+ * Source of truth: `docs/protocol.md` §3 (GETVERSION: EAX = version, EBX = magic, ECX = product type); Linux
  * `memfd_create(2)` (`MFD_EXEC`, `MFD_CLOEXEC`), `execve(2)`; ELF-64 (`e_entry`, one `PT_LOAD`).
  * Does not: run off Linux x86-64 (callers check), or retry a probe that timed out.
  */
@@ -23,9 +23,11 @@ import { imm32, staticImage } from "../host/static-elf.js";
 export interface ProbeAnswer {
   /** The child finished and reported the registers. */
   answered: boolean;
-  /** EAX (the version; 6 on VMware), EBX (the magic when the backdoor exists), ECX (product type). */
+  /** EAX: the version (6 on VMware). */
   version: number;
+  /** EBX: the magic 0x564D5868 when the backdoor exists. */
   magic: number;
+  /** ECX: the product type (`VMX_Type`: 2 ESX Server, 4 Workstation, …). */
   productType: number;
   /** Which child ran: the native ELF, or Node (fallback). */
   via: "native" | "node";
@@ -38,6 +40,7 @@ export const PROBE_TIMEOUT_MS = { native: 10_000, node: 30_000 } as const;
 
 
 /** The probe's code: GETVERSION, then write(1, {eax, ebx, ecx}, 12) and exit(0); no libc, no stack frame. */
+// biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
 const CODE: readonly number[] = [
   0xb8, ...imm32(BDOOR_MAGIC), // mov eax, 0x564d5868      ; magic
   0xbb, ...imm32(~BDOOR_MAGIC), // mov ebx, ~magic          ; anything but the magic

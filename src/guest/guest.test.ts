@@ -124,6 +124,6 @@ test("vmport demo: a real guest against the simulated host, and what the host re
   assert.match(r.stdout, /^guest: detect → CPUID says "VMwareVMware", backdoor answers: version 6, product ESX Server$/m);
   assert.match(r.stdout, /^guest: info-get guestinfo\.demo\.greeting → "hello from the guest"$/m);
   assert.match(r.stdout, /^guest: info-get guestinfo\.metadata → "\{\\"instance-id\\":\\"demo-1\\"\}"$/m);
-  assert.match(r.stdout, /^host:  recorded guestinfo\.demo\.greeting = "hello from the guest"$/m);
-  assert.match(r.stdout, /^host:  recorded log: \["vmport demo: a log line from the guest"\]$/m);
+  assert.match(r.stdout, /^host: {2}recorded guestinfo\.demo\.greeting = "hello from the guest"$/m);
+  assert.match(r.stdout, /^host: {2}recorded log: \["vmport demo: a log line from the guest"\]$/m);
 });

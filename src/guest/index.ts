@@ -3,7 +3,7 @@
  *
  * Emulates: what Go's vmw-guestinfo and Rust's vmw_backdoor offer. Works on VMware and under `vmport run`.
  * Call `detect()` first: every other function executes backdoor instructions in this process, which on a machine
- * without the backdoor kills it with SIGSEGV. Source of truth: `protocol.md`, `real-clients.md`.
+ * without the backdoor kills it with SIGSEGV. Source of truth: `docs/protocol.md`, `docs/clients.md#vmports-own-guest-side`.
  * Does not: run on other architectures (VMPORT_GUEST_UNSUPPORTED), or use vsock.
  */
 import { VmportError } from "../core/errors.js";

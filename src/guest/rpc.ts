@@ -18,7 +18,9 @@ export const MAX_MESSAGE = MAX_MESSAGE_SIZE;
 
 /** A reply: `ok` from the "1 "/"0 " prefix, `text` after it. */
 export interface RpcReply {
+  /** True for a "1 " reply, false for "0 ". */
   ok: boolean;
+  /** The reply after the 2-byte prefix, as UTF-8 text. */
   text: string;
   /** Raw reply bytes after the 2-byte prefix. */
   bytes: Uint8Array;

@@ -15,6 +15,7 @@ import { anonymousFunction, type NativeFn } from "../host/native-code.js";
 /** Argument registers in block order. */
 export const BLOCK_REGS = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp"] as const;
 
+// biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
 const LOAD = [
   0x53, // push rbx
   0x55, // push rbp
@@ -28,6 +29,7 @@ const LOAD = [
   0x49, 0x8b, 0x6b, 0x30, // mov rbp, [r11+48]
   0xfc, // cld
 ];
+// biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
 const STORE = [
   0x49, 0x89, 0x03, // mov [r11], rax
   0x49, 0x89, 0x5b, 0x08, // mov [r11+8], rbx
@@ -54,10 +56,13 @@ export type StubKind = keyof typeof INSNS;
 export interface Native {
   /** Seven u64 registers (low/high u32 halves). */
   block: Uint32Array;
+  /** koffi pointer to {@link Native.block}, passed to the stubs. */
   blockPtr: unknown;
   /** HB buffer (64 KiB) and its address. */
   buf: Uint8Array;
+  /** Native address of {@link Native.buf}, loaded into RSI/RDI for HB strings. */
   bufAddress: bigint;
+  /** Run stub `kind` on the register block (registers in, registers out). */
   call(kind: StubKind): void;
 }
 

@@ -18,6 +18,7 @@ export class BufferedRandom implements RandomSource {
   private readonly block = new Uint8Array(RANDOM_BLOCK_BYTES);
   private pos = RANDOM_BLOCK_BYTES;
 
+  /** Fill `buf` with CSPRNG bytes, refilling the block from `crypto.getRandomValues` when it runs out. */
   fill(buf: Uint8Array): void {
     let o = 0;
     while (o < buf.length) {

@@ -84,8 +84,7 @@ function exchange(path: string, lines: string[]): Promise<Record<string, unknown
     sock.on("error", reject);
     sock.on("data", (d: string) => {
       buf += d;
-      let i: number;
-      while ((i = buf.indexOf("\r\n")) >= 0) {
+      for (let i = buf.indexOf("\r\n"); i >= 0; i = buf.indexOf("\r\n")) {
         const m = JSON.parse(buf.slice(0, i)) as Record<string, unknown>;
         buf = buf.slice(i + 2);
         if (!greeted) {

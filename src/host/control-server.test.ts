@@ -46,8 +46,7 @@ class Raw {
     socket.setEncoding("utf8");
     socket.on("data", (d: string) => {
       this.buf += d;
-      let i: number;
-      while ((i = this.buf.indexOf("\r\n")) >= 0) {
+      for (let i = this.buf.indexOf("\r\n"); i >= 0; i = this.buf.indexOf("\r\n")) {
         this.lines.push(JSON.parse(this.buf.slice(0, i)) as Record<string, unknown>);
         this.buf = this.buf.slice(i + 2);
       }
@@ -282,7 +281,7 @@ test("50 clients at once each get their own answers; one over the limit is told 
   const clients = await Promise.all(Array.from({ length: 50 }, () => QmpClient.connect(path)));
   await Promise.all(clients.map((c, i) => c.execute("guestinfo-set", { key: `k${i}`, value: `v${i}` })));
   const values = await Promise.all(clients.map((c, i) => c.execute("guestinfo-get", { key: `k${i}` })));
-  values.forEach((v, i) => assert.deepEqual(v, { value: `v${i}` }));
+  for (const [i, v] of values.entries()) assert.deepEqual(v, { value: `v${i}` });
   assert.equal(Object.keys(((await clients[0]!.execute("guestinfo-list")) as { guestinfo: object }).guestinfo).length, 50);
   const more = await Promise.all(Array.from({ length: CONTROL_MAX_CLIENTS - 50 }, () => QmpClient.connect(path)));
   assert.equal(server.clientCount, CONTROL_MAX_CLIENTS);

@@ -25,7 +25,7 @@
  * Does not: authenticate (the file mode is the access control), or listen on TCP.
  */
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { chmodSync, lstatSync, mkdtempSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, mkdtempSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { VmportError } from "../core/errors.js";
 import { SystemClock } from "./system-clock.js";
@@ -96,7 +96,7 @@ export async function prepareControlPath(path: string): Promise<void> {
   }
   if (basename(path) === "") throw new VmportError("VMPORT_BAD_ARGUMENT", `${what} ${path}: not a file name`);
   checkWritableTarget(path, what, { regularOnly: false });
-  let st;
+  let st: Stats;
   try {
     st = lstatSync(path);
   } catch {

@@ -41,14 +41,23 @@ export type HostCall =
 
 /** What each call returns. */
 export interface HostCallResults {
+  /** The value, or null when the key is not set. */
   "guestinfo-get": string | null;
+  /** Nothing: the value is set. */
   "guestinfo-set": null;
+  /** Whether the key existed. */
   "guestinfo-delete": boolean;
+  /** Every guestinfo value as text, by key. */
   "guestinfo-list": Record<string, string>;
+  /** Whether the event reached the vmmouse queue (false: not enabled by the guest, or queue full). */
   mouse: boolean;
+  /** The text the guest last put on the legacy clipboard (SETSELLENGTH/SETNEXTPIECE), or null. */
   "clipboard-get": string | null;
+  /** Nothing: the text is staged for the guest. */
   "clipboard-set": null;
+  /** The profile's removable devices and their connection state. */
   "device-list": HostDevice[];
+  /** Nothing: the device's state changed. */
   "device-set": null;
 }
 

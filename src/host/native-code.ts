@@ -10,6 +10,7 @@ import koffi from "koffi";
 export type NativeFn = (block: unknown) => void;
 
 /** The real CPUID: `void cpuid(uint32_t io[4])`, in: io[0] = EAX, io[2] = ECX; out: io[0..3] = EAX, EBX, ECX, EDX. */
+// biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
 export const CPUID_CODE: readonly number[] = [
   0x53, // push rbx
   0x49, 0x89, 0xf8, // mov r8, rdi

@@ -14,13 +14,17 @@ export const QMP_CLIENT_MAX_LINE_BYTES = 64 * 1024 * 1024;
 
 /** An event as the server sent it. */
 export interface QmpEvent {
+  /** The event's name (`GUEST_CHANGED`, `TCLO_RESULT`, `SHUTDOWN`, …). */
   event: string;
+  /** The event's data, when it has any. */
   data?: Record<string, unknown>;
+  /** When the server sent it (wall time, QMP's split seconds and microseconds). */
   timestamp: { seconds: number; microseconds: number };
 }
 
 /** An `error` reply. */
 export class QmpReplyError extends Error {
+  /** An error of class `errorClass` with the server's description `desc`. */
   constructor(
     /** The error class (`GenericError`, `CommandNotFound`, `DeviceNotFound`). */
     readonly errorClass: string,

@@ -16,13 +16,17 @@ export type ArgType = "string" | "int" | "bool" | "string|null" | "string[]";
 
 /** One argument: its type and whether it may be left out. */
 export interface ArgSpec {
+  /** The JSON type the value must have. */
   type: ArgType;
+  /** Whether the argument may be left out (default false). */
   optional?: boolean;
 }
 
 /** What a command runs with: the session, its arguments (checked), and the client's own state. */
 export interface CommandContext {
+  /** The session the command acts on. */
   session: VmSession;
+  /** The arguments, checked against the command's {@link CommandSpec.args}. */
   args: Record<string, unknown>;
   /** Set the events this client receives besides those every client receives (`subscribe`). */
   subscribe(events: string[]): string[];
@@ -30,12 +34,15 @@ export interface CommandContext {
 
 /** One command. */
 export interface CommandSpec {
+  /** The arguments the command takes, by name. */
   args: Record<string, ArgSpec>;
+  /** Run the command; resolves with its return value, rejects with a {@link QmpError}. */
   run(ctx: CommandContext): Promise<unknown>;
 }
 
 /** A QMP error reply's class and text. */
 export class QmpError extends Error {
+  /** An error of class `errorClass` with the description `desc`, sent to the client as QMP's `error` reply. */
   constructor(
     readonly errorClass: "GenericError" | "CommandNotFound" | "DeviceNotFound",
     desc: string,

@@ -5,8 +5,8 @@
  *
  * Emulates: the management side of a VMware host (what vSphere's API and a VMX's console do to a running VM), on
  * top of `vmport run`'s tracer (`tracer/worker.ts`; design in `docs/tracer.md`).
- * How a change reaches the guest: requests go to the tracer worker on a message port; the doorbell (§7 of
- * `docs/tracer.md`) wakes the worker from `waitpid` even when the program makes no backdoor call, and it answers
+ * How a change reaches the guest: requests go to the tracer worker on a message port; the doorbell
+ * (`docs/tracer.md` §7) wakes the worker from `waitpid` even when the program makes no backdoor call, and it answers
  * each request on the VM at once. Rings are coalesced through a shared flag: one pending ring wakes the worker once
  * for any number of requests. With no listener and no request, a trap runs exactly the work it ran before.
  * Events: `guest-change`, `guest-log`, `tclo-result`, `backdoor-call`, `events-dropped`, `state-error`, `exit`.
@@ -127,7 +127,9 @@ export interface SessionExit {
 
 /** What {@link VmSession.status} says. */
 export interface SessionStatus {
+  /** True until the program has exited. */
   running: boolean;
+  /** The program's pid (0 before it started). */
   pid: number;
   /** null while running. */
   exitStatus: number | null;
@@ -158,17 +160,29 @@ export const SESSION_EVENTS: readonly (keyof SessionEvents)[] = ["guest-change",
 
 /** Internal: everything a session needs, validated. */
 export interface SessionInit {
+  /** The program and its arguments. */
   argv: string[];
+  /** The program's environment as `NAME=VALUE` strings. */
   env: string[];
+  /** The program's working directory, or null for this process's. */
   cwd: string | null;
+  /** The VM profile keys (validated). */
   profile: VmProfileInput;
+  /** Durable state to restore (a parsed state file), or null. */
   state: unknown;
+  /** guestinfo set before the program starts, as `[key, value]` pairs. */
   guestinfo: [string, string][];
+  /** TCLO commands queued at start. */
   tclo: string[];
+  /** The JSON Lines trace file, or null for none. */
   tracePath: string | null;
+  /** Stop writing the trace after this many bytes, or null for no limit. */
   traceLimit: number | null;
+  /** The CPU to pin the tracer and the program to, or null. */
   pinCpu: number | null;
+  /** Install the syscall policy (`docs/tracer.md` §5) in the program; false only in tests. */
   seccomp: boolean;
+  /** The program's descriptors 0–2: this process's, pipes the session exposes, or closed to `/dev/null`. */
   stdio: "inherit" | "pipe" | "ignore";
   /** Called with each durable-state snapshot while the program runs (one at a time) and at exit. */
   onState: ((s: DurableState) => void) | null;
@@ -274,6 +288,7 @@ async function prepare(o: StartOptions): Promise<SessionInit> {
 export class ExecError extends VmportError {
   /** 126 (found but not executable) or 127 (not found). */
   readonly exitStatus: number;
+  /** A failure to execute PROGRAM with the shell's `message` and `exitStatus` (126 or 127). */
   constructor(message: string, exitStatus: number) {
     super("VMPORT_EXEC_FAILED", message);
     this.exitStatus = exitStatus;
@@ -436,7 +451,7 @@ export class VmSession {
   constructor(
     private readonly init: SessionInit,
     profile: VmProfile,
-    private readonly worker: Worker,
+    worker: Worker,
     private readonly port: MessagePort,
     private readonly saveFlags: Int32Array,
     private readonly signals: Int32Array,
@@ -663,7 +678,10 @@ export class VmSession {
   on<K extends keyof SessionEvents>(event: K, listener: (e: SessionEvents[K]) => void): this {
     if (!SESSION_EVENTS.includes(event)) throw new VmportError("VMPORT_BAD_ARGUMENT", `on: unknown event ${JSON.stringify(event)} (events: ${SESSION_EVENTS.join(", ")})`);
     let set = this.listeners.get(event);
-    if (set === undefined) this.listeners.set(event, (set = new Set()));
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
     set.add(listener as AnyListener);
     this.updateWants();
     return this;

@@ -19,7 +19,7 @@
  * Does not: lock the target against a second vmport writing it; protect against a process that can already write
  * the target directory replacing the file between two saves (that is the directory owner's right).
  */
-import { closeSync, constants as FS, fsyncSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync, accessSync, statSync } from "node:fs";
+import { closeSync, constants as FS, fsyncSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync, accessSync, statSync, type Stats } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { VmportError } from "../core/errors.js";
@@ -91,6 +91,7 @@ const O_TMPFILE = 0o20200000;
  */
 export function linkHelperCode(): number[] {
   const AT_FDCWD = -100 >>> 0;
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   const head = [
     0x48, 0x8b, 0x74, 0x24, 0x10, // mov rsi, [rsp+16]   ; argv[1]: /proc/self/fd/3
     0x4c, 0x8b, 0x54, 0x24, 0x18, // mov r10, [rsp+24]   ; argv[2]: TMP
@@ -101,12 +102,14 @@ export function linkHelperCode(): number[] {
     0x0f, 0x05, // syscall
     0x85, 0xc0, // test eax, eax
   ];
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   const exitWithEax = [
     0xf7, 0xd8, // neg eax                ; -errno → errno
     0x89, 0xc7, // mov edi, eax
     0xb8, ...imm32(231), // mov eax, 231 (exit_group)
     0x0f, 0x05, // syscall
   ];
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   const renameFailed = [
     0xf7, 0xd8, // neg eax
     0x0c, 0x80, // or al, 0x80             ; 128 + errno
@@ -118,11 +121,13 @@ export function linkHelperCode(): number[] {
     0xb8, ...imm32(231), // mov eax, 231 (exit_group)
     0x0f, 0x05, // syscall
   ];
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   const success = [
     0x31, 0xff, // xor edi, edi
     0xb8, ...imm32(231), // mov eax, 231 (exit_group)
     0x0f, 0x05, // syscall
   ];
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   const rename = [
     0x48, 0x8b, 0x7c, 0x24, 0x18, // mov rdi, [rsp+24]  ; TMP
     0x48, 0x8b, 0x74, 0x24, 0x20, // mov rsi, [rsp+32]  ; TARGET
@@ -199,14 +204,16 @@ export const durableWriteCounters = { tmpfile: 0, fallback: 0 };
 export function writeDurableFile(path: string, data: string | Uint8Array, spawner: Spawner | null = defaultSpawner): void {
   if (spawner === null || process.platform !== "linux") {
     durableWriteCounters.fallback++;
-    return writeFileAtomic(path, data);
+    writeFileAtomic(path, data);
+    return;
   }
   let fd: number;
   try {
     fd = openSync(dirname(path), O_TMPFILE | FS.O_WRONLY, 0o600);
   } catch {
     durableWriteCounters.fallback++;
-    return writeFileAtomic(path, data); // no O_TMPFILE on this filesystem
+    writeFileAtomic(path, data); // no O_TMPFILE on this filesystem
+    return;
   }
   try {
     writeAll(fd, bytesOf(data));
@@ -281,7 +288,7 @@ function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): b
  */
 export function checkWritableTarget(path: string, what: string, o: { regularOnly?: boolean } = {}): void {
   const dir = dirname(path);
-  let st;
+  let st: Stats;
   try {
     st = statSync(dir);
   } catch (e) {

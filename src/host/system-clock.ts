@@ -12,10 +12,12 @@ export class SystemClock implements Clock {
   private readonly baseReal = BigInt(Date.now()) * 1_000_000n;
   private readonly baseMono = process.hrtime.bigint();
 
+  /** Wall time in ns since the Unix epoch: `Date.now()` at creation plus `hrtime` since. */
   realtimeNs(): bigint {
     return this.baseReal + (process.hrtime.bigint() - this.baseMono);
   }
 
+  /** `process.hrtime` in ns. */
   monotonicNs(): bigint {
     return process.hrtime.bigint();
   }

@@ -43,6 +43,7 @@ export class TraceRingWriter {
   private readonly baseSec: number;
   private readonly baseNs: number;
 
+  /** A writer on `buf` (made by {@link createTraceRing}), shared with one reader in another thread. */
   constructor(buf: SharedArrayBuffer) {
     this.head = new Int32Array(buf, 0, HEADER);
     this.words = new Uint32Array(buf, HEADER * 4);
@@ -77,6 +78,7 @@ export class TraceRingReader {
   private readonly words: Uint32Array;
   private readonly mask: number;
 
+  /** A reader on `buf` (made by {@link createTraceRing}), shared with the writer's thread. */
   constructor(buf: SharedArrayBuffer) {
     this.head = new Int32Array(buf, 0, HEADER);
     this.words = new Uint32Array(buf, HEADER * 4);

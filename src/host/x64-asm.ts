@@ -32,7 +32,9 @@ const CC_NAMES: Record<number, string> = { 0: "o", 1: "no", 2: "b", 3: "ae", 4: 
 
 /** A memory operand `[base + disp]`. */
 export interface Mem {
+  /** The base register. */
   base: Reg;
+  /** Signed 32-bit displacement in bytes. */
   disp: number;
 }
 
@@ -102,10 +104,12 @@ export class Asm {
     return this;
   }
 
+  /** `push r64`. */
   push(r: Reg): this {
     return this.emit(`push ${NAMES64[r]}`, [...(r >= 8 ? [0x41] : []), 0x50 + (r & 7)]);
   }
 
+  /** `pop r64`. */
   pop(r: Reg): this {
     return this.emit(`pop ${NAMES64[r]}`, [...(r >= 8 ? [0x41] : []), 0x58 + (r & 7)]);
   }
@@ -234,6 +238,7 @@ export class Asm {
     return this;
   }
 
+  /** `syscall`: RAX = number, arguments in RDI, RSI, RDX, R10, R8, R9; RCX and R11 are clobbered. */
   syscall(): this {
     return this.emit("syscall", [0x0f, 0x05]);
   }
@@ -248,10 +253,12 @@ export class Asm {
     return this.emit("rdtscp", [0x0f, 0x01, 0xf9]);
   }
 
+  /** `pause` (spin-wait hint). */
   pause(): this {
     return this.emit("pause", [0xf3, 0x90]);
   }
 
+  /** `ret`. */
   ret(): this {
     return this.emit("ret", [0xc3]);
   }

@@ -15,8 +15,11 @@ import { BDOOR_MAGIC, BDOOR_PORT, BDOORHB_PORT } from "../devices/backdoor/const
 import { GUESTMSG_FLAG_COOKIE, Protocol } from "../channels/constants.js";
 import { MessageClient, rpcOnce, type BackdoorTransport, type ClientStyle, type Regs32 } from "../channels/message-client.js";
 
+/** The backdoor magic, 0x564D5868. */
 export const MAGIC = BDOOR_MAGIC;
+/** The LB port, 0x5658. */
 export const LB = BDOOR_PORT;
+/** The HB port, 0x5659. */
 export const HB = BDOORHB_PORT;
 export type { Regs32 };
 
@@ -31,7 +34,9 @@ function read(r: import("../x86/registers.js").RegisterFile): Regs32 {
 
 /** One guest thread on a VM. */
 export class Guest {
+  /** The guest thread's vCPU: 64-bit mode, ring 3. */
   readonly cpu = new CpuState({ mode: CpuMode.LONG64, cpl: 3 });
+  /** The guest's memory: the code page at 0x1000 and a 72 KiB buffer at {@link BUF}. */
   readonly mem = new PagedMemory();
   /** Every call made: instruction and registers in/out (a register-level transcript). */
   readonly transcript: { insn: keyof typeof CODE; in: Regs32; out: Regs32 }[] = [];
@@ -62,17 +67,22 @@ export class Guest {
     return out;
   }
 
+  /** Copy `bytes` into the HB buffer at {@link BUF}. */
   writeBuf(bytes: Uint8Array): void {
     this.mem.load(BUF, bytes);
   }
 
+  /** The first `n` bytes of the HB buffer at {@link BUF}. */
   readBuf(n: number): Uint8Array {
     return this.mem.peek(BUF, n);
   }
 }
 
+/** The RPCI protocol number for OPEN, "RPCI" (0x49435052). */
 export const RPCI = Protocol.RPCI;
+/** The TCLO protocol number for OPEN, "TCLO" (0x4F4C4354). */
 export const TCLO = Protocol.TCLO;
+/** OPEN's flag asking for cookies (0x80000000). */
 export const COOKIE = GUESTMSG_FLAG_COOKIE;
 export type { ClientStyle };
 

@@ -13,6 +13,7 @@
 export interface GoTestResult {
   /** Full name, subtests as `Parent/child`. */
   name: string;
+  /** The reported result. */
   outcome: "PASS" | "FAIL" | "SKIP";
   /** True for a subtest (name contains `/`). */
   subtest: boolean;
@@ -32,11 +33,17 @@ export interface GoTestReport {
 
 /** Counts over top-level tests (subtests counted apart). */
 export interface GoTestCounts {
+  /** Top-level tests that reported a result. */
   run: number;
+  /** Top-level tests that passed. */
   passed: number;
+  /** Top-level tests that failed. */
   failed: number;
+  /** Top-level tests that were skipped. */
   skipped: number;
+  /** Subtests that reported a result. */
   subtests: number;
+  /** Subtests that passed. */
   subtestsPassed: number;
 }
 

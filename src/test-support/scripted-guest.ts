@@ -32,8 +32,7 @@ export class Script {
     stdout.on("data", (d: string) => {
       this.all += d;
       this.buf += d;
-      let nl: number;
-      while ((nl = this.buf.indexOf("\n")) >= 0) {
+      for (let nl = this.buf.indexOf("\n"); nl >= 0; nl = this.buf.indexOf("\n")) {
         this.lines.push(this.buf.slice(0, nl));
         this.buf = this.buf.slice(nl + 1);
       }

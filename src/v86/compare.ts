@@ -1,13 +1,16 @@
 /**
  * Line up the COM1 output of the backdoor-table kernel under two hosts (vmport in v86, and QEMU's vmport device)
  * field by field. Every difference must be on the allow-list of known, deliberate divergences, each with its
- * reason from `peers.md` §3; anything else is reported.
+ * reason in `docs/protocol.md` §12; anything else is reported.
  */
 
 /** A documented divergence: the call, the fields (0 = EAX … 5 = EDI, or "line") and why. */
 export interface AllowedDivergence {
+  /** The call's name in the test kernel's table (`GETMEMSIZE`, `RPCI-HB`, …). */
   call: string;
+  /** Fields allowed to differ: 0 = EAX … 5 = EDI, or "line" for the whole line. */
   fields: (number | "line")[];
+  /** Why vmport differs from QEMU here (`docs/protocol.md` §12). */
   why: string;
 }
 
@@ -27,9 +30,13 @@ export const ALLOWED: readonly AllowedDivergence[] = [
 
 /** One unexplained difference. */
 export interface Difference {
+  /** The call's name in the test kernel's table. */
   call: string;
+  /** The field that differs (0 = EAX … 5 = EDI), or "line". */
   field: number | "line";
+  /** Our value of the field (hex), or the line. */
   ours: string;
+  /** QEMU's value of the field (hex), or the line. */
   theirs: string;
 }
 

@@ -45,7 +45,9 @@ export function faultName(f: Fault): "GP" | "UD" | "PF" | null {
 
 /** The result of one step. The VM reuses one instance: copy what you keep. */
 export class ExitResult {
+  /** What happened: completed, partial (a REP string to be resumed), fault, unsupported or nested exit. */
   outcome: Outcome = Outcome.COMPLETED;
+  /** The exception to deliver when {@link ExitResult.outcome} is a fault (#GP, #UD, #PF), else NONE. */
   fault: Fault = Fault.NONE;
   /** Error code pushed with the fault (#GP(0), #PF error code). */
   errorCode = 0;

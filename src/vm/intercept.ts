@@ -78,8 +78,11 @@ export interface VmCounters {
 
 /** What the intercept reads from the VM that owns it, at each exit (`nested` may change between exits). */
 export interface InterceptHost {
+  /** The VM's profile (CPUID, pseudo-PMCs, narrow-access behaviour). */
   readonly profile: VmProfile;
+  /** The VM clock (pseudo-counters in VM time). */
   readonly clock: Clock;
+  /** The port bus backdoor accesses are run on. */
   readonly bus: PortBus;
   /** The LB device (for the command number of a completed access), or null. */
   readonly backdoor: BackdoorDevice | null;
@@ -123,7 +126,8 @@ export class Intercept {
     res.reset();
     this.counters.gpExits++;
     const nested = exit === undefined || exit.nested === undefined ? this.vm.nested : exit.nested;
-    const l1 = (this.l1Bitmap = nested === null ? 0 : nested.exceptionBitmap);
+    const l1 = nested === null ? 0 : nested.exceptionBitmap;
+    this.l1Bitmap = l1;
     const errorCode = exit?.errorCode ?? 0;
     // Nothing to decode: a segment-related #GP, no backdoor, or an L1 that takes every #GP of its L2 guest (KVM
     // nested_vmx_l1_wants_exit: the exit goes to L1 untouched).

@@ -1,5 +1,5 @@
 /**
- * Nested virtualization at the intercept (issue 16, KVM's `nested_vmx_reflect_vmexit` rule): when the guest is an
+ * Nested virtualization at the intercept (`docs/nested.md`; KVM's `nested_vmx_reflect_vmexit` rule): when the guest is an
  * L2 guest whose L1 hypervisor intercepts #GP, every #GP is a nested exit — nothing decoded, nothing emulated, no
  * register changed, counted; otherwise behaviour is exactly today's. Byte fixtures with their mnemonics.
  */

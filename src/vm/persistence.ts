@@ -31,6 +31,7 @@ export type StoredBytes = string | { base64: string };
 
 /** The durable state, version 2 (version 1 is the same without `namespaces`). */
 export interface DurableState {
+  /** The format version: 2 (a version-1 file, without `namespaces`, still loads). */
   version: 2;
   /** guestinfo variables by key (keys keep their `guestinfo.` prefix). */
   guestinfo: Record<string, StoredBytes>;

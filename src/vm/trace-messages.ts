@@ -24,6 +24,7 @@ export interface TracedMessage {
   channel: number;
   /** `rpci` or `tclo` (as opened), or null when the OPEN is not in the trace. */
   protocol: "rpci" | "tclo" | null;
+  /** The message's bytes, in the order they crossed the channel. */
   bytes: Uint8Array;
 }
 

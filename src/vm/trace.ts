@@ -25,22 +25,29 @@ export const TRACED_REGISTERS = [Reg.RAX, Reg.RBX, Reg.RCX, Reg.RDX, Reg.RSI, Re
 export interface TraceRecord {
   /** Wall-clock time (VM clock), ns since the epoch, as a decimal string. */
   timeNs: string;
+  /** The vCPU that made the access. */
   vcpu: number;
   /** How the access arrived: a #GP exit, or `step`. */
   via: "gp" | "step";
   /** Instruction bytes as hex (only the decoded length; up to 15 bytes when it did not decode). */
   bytes: string;
+  /** Mnemonic (`in`, `out`, `ins`, `outs`, `rdpmc`), or null when the bytes did not decode to one. */
   op: string | null;
+  /** Access size in bytes (1, 2, 4; 0 for RDPMC or no decode). */
   size: number;
+  /** The port accessed, or null (RDPMC, no decode). */
   port: number | null;
   /** Backdoor command (CX) that ran, or null. */
   command: number | null;
   /** ECX bits 16–31 at entry (message type / sub-command), when a command ran. */
   subcommand: number | null;
+  /** General registers before the access, by name, as `0x…` 64-bit hex. */
   regsIn: Record<string, string>;
+  /** The registers after the access that changed, by name, as `0x…` 64-bit hex. */
   regsOut: Record<string, string>;
   /** `completed`, `partial`, `fault`, `unsupported` or `nested-exit`. */
   outcome: string;
+  /** The fault raised (`GP`, `UD`, `PF`), or null. */
   fault: string | null;
   /**
    * Which level took the #GP the instruction raised: "L0" (vmport's intercept emulated or reflected it), "L1" (a
@@ -51,6 +58,7 @@ export interface TraceRecord {
 
 /** What {@link buildTraceRecord} reads from the VM. */
 export interface TraceSource {
+  /** The clock whose wall time stamps each record. */
   readonly clock: { realtimeNs(): bigint };
 }
 
@@ -131,6 +139,7 @@ export class TraceAccess {
   /** The outcome (the VM's reused result object). */
   res: ExitResult | null = null;
 
+  /** A pending record for one access: the VM's clock, and the fetcher and decoded instruction of that access. */
   constructor(
     private readonly source: TraceSource,
     /** The fetcher that read the instruction bytes. */

@@ -21,7 +21,7 @@ export const CpuMode = {
 /** One of the {@link CpuMode} values. */
 export type CpuMode = (typeof CpuMode)[keyof typeof CpuMode];
 
-/** Names accepted by the CLI for the five modes the issue lists, mapped to the model. */
+/** Names accepted by the CLI for the five modes `vmport decode`/`vmport step` offer, mapped to the model. */
 export const CLI_MODES: Readonly<Record<string, CpuMode>> = {
   real: CpuMode.REAL,
   vm86: CpuMode.VM86,

@@ -63,6 +63,7 @@ export class CpuState {
   /** vCPU number. */
   vcpu: number;
 
+  /** A vCPU from `init`; every field left out takes its default (64-bit mode; CPL 0 in real mode, else 3; no TSS bitmap). */
   constructor(init: CpuStateInit = {}) {
     this.mode = init.mode ?? CpuMode.LONG64;
     this.cpl = this.mode === CpuMode.REAL ? 0 : this.mode === CpuMode.VM86 ? 3 : (init.cpl ?? 3);

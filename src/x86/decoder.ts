@@ -44,12 +44,15 @@ export type DecodeStatus = (typeof DecodeStatus)[keyof typeof DecodeStatus];
 
 /** Where the decoder reads bytes: `byteAt(i)` returns byte `i` of the instruction, or -1 if unavailable. */
 export interface ByteSource {
+  /** Byte `i` of the instruction (0-based, `i` < 15), or -1 when it cannot be read. */
   byteAt(i: number): number;
 }
 
 /** A decoded instruction. One instance is reused by the intercept: copy what you keep. */
 export class DecodedInstruction {
+  /** Whether the bytes decoded to one of the supported instructions, and if not why. */
   status: DecodeStatus = DecodeStatus.NOT_IO;
+  /** Which instruction (IN, OUT, INS, OUTS, RDPMC), or NONE. */
   op: Op = Op.NONE;
   /** Element size in bytes: 1, 2 or 4 (0 for RDPMC). */
   size = 0;
@@ -221,7 +224,9 @@ function truncated(out: DecodedInstruction, at: number): DecodeStatus {
 
 /** A {@link ByteSource} over a byte array: bytes past its end are unavailable. */
 export class ArrayByteSource implements ByteSource {
+  /** A source over `bytes`; the array is not copied. */
   constructor(private readonly bytes: Uint8Array) {}
+  /** Byte `i` of the array, or -1 past its end. */
   byteAt(i: number): number {
     return i < this.bytes.length ? this.bytes[i]! : -1;
   }

@@ -44,7 +44,9 @@ export interface GuestMemory {
 
 /** Access rights of a page in {@link PagedMemory}. */
 export interface PageInfo {
+  /** The page's 4096 bytes. */
   data: Uint8Array;
+  /** Whether guest writes (INS) may change the page. */
   writable: boolean;
 }
 
@@ -127,6 +129,7 @@ export class PagedMemory implements GuestMemory {
     return out;
   }
 
+  /** Copy from the mapped pages (see {@link GuestMemory.read}); counts the call and the reads of each page. */
   read(lo: number, hi: number, dst: Uint8Array, start: number, length: number): number {
     this.readCalls++;
     for (let off = 0; off < length; ) {
@@ -143,16 +146,18 @@ export class PagedMemory implements GuestMemory {
     return length;
   }
 
+  /** Bytes writable from `hi:lo`: up to the first missing or read-only page. */
   checkWritable(lo: number, hi: number, length: number): number {
     for (let off = 0; off < length; ) {
       const a = lo + off;
       const p = this.pages.get(pageNumber(a, hi));
-      if (!p || !p.writable) return off;
+      if (!p?.writable) return off;
       off += PAGE_SIZE - (a % PAGE_SIZE);
     }
     return length;
   }
 
+  /** Write to the mapped pages, all or nothing (see {@link GuestMemory.write}). */
   write(lo: number, hi: number, src: Uint8Array, start: number, length: number): number {
     const ok = this.checkWritable(lo, hi, length);
     if (ok !== length) return ok;
@@ -213,6 +218,7 @@ export class RangeMemory implements GuestMemory {
     return { range, index };
   }
 
+  /** Copy from the ranges (see {@link GuestMemory.read}); bytes outside every range are not present. */
   read(lo: number, hi: number, dst: Uint8Array, start: number, length: number): number {
     const { range, index } = this.locate(lo, hi, length);
     for (let k = 0; k < length; k++) {
@@ -222,11 +228,13 @@ export class RangeMemory implements GuestMemory {
     return length;
   }
 
+  /** Bytes writable from `hi:lo`: up to the first byte outside every range. */
   checkWritable(lo: number, hi: number, length: number): number {
     const k = this.locate(lo, hi, length).range.indexOf(-1);
     return k < 0 ? length : k;
   }
 
+  /** Write into the ranges, all or nothing (see {@link GuestMemory.write}). */
   write(lo: number, hi: number, src: Uint8Array, start: number, length: number): number {
     const { range, index } = this.locate(lo, hi, length);
     const bad = range.indexOf(-1);
@@ -252,6 +260,7 @@ export class FlatMemory implements GuestMemory {
     this.ramView = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
   }
 
+  /** Copy from RAM (see {@link GuestMemory.read}); only addresses below 4 GiB and the end of `ram` are present. */
   read(lo: number, hi: number, dst: Uint8Array, start: number, length: number): number {
     if (hi !== 0) return 0;
     const ram = this.ram;
@@ -271,11 +280,13 @@ export class FlatMemory implements GuestMemory {
     return ok;
   }
 
+  /** Bytes writable from `hi:lo`: up to the end of `ram` (none at or above 4 GiB). */
   checkWritable(lo: number, hi: number, length: number): number {
     if (hi !== 0) return 0;
     return lo + length > this.ram.length ? Math.max(0, this.ram.length - lo) : length;
   }
 
+  /** Write into RAM, all or nothing (see {@link GuestMemory.write}). */
   write(lo: number, hi: number, src: Uint8Array, start: number, length: number): number {
     const ok = this.checkWritable(lo, hi, length);
     if (ok !== length) return ok;

@@ -73,6 +73,7 @@ export class InstructionFetcher implements ByteSource {
     return this.fault !== FetchFault.NONE ? addressToBigInt(this.faultLo, this.faultHi) : null;
   }
 
+  /** Byte `i` of the instruction: from the first page's fetch, or read now from the next page (once). */
   byteAt(i: number): number {
     return i < this.filled ? this.buffer[i]! : this.fetchMore(i);
   }

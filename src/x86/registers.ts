@@ -64,6 +64,7 @@ export class RegisterFile {
   /** `[lo0, hi0, lo1, hi1, …]`. Exposed for bulk copies; prefer the accessors. */
   readonly words: Uint32Array;
 
+  /** A register file over `words` (36 u32, lo/hi of each register; shared, not copied), or a new zeroed one. */
   constructor(words?: Uint32Array) {
     this.words = words ?? new Uint32Array(REGISTER_COUNT * 2);
     if (this.words.length !== REGISTER_COUNT * 2) throw new RangeError("RegisterFile needs 36 words");

@@ -10,7 +10,7 @@
  *   Xen vmware_port v14);
  * - EAX is returned to the CPU, which merges it by access size for IN and discards it for OUT;
  * - bad magic or an unknown command: EAX = 0xFFFFFFFF and nothing else (kvm-unit-tests CMD_ILLEGAL).
- * Source of truth: `peers.md` §3 (recommended choices), `protocol.md` §2.1 and §4.
+ * Source of truth: `docs/protocol.md` §2 (the rules and where peers differ) and §12.
  * Does not: run commands for string I/O (INS/OUTS on 0x5658 read all-ones and drop data; commands need
  * registers, and 0x5659 is the string port), or for host-side accesses without registers.
  */

@@ -5,7 +5,7 @@
  * generation number) and the guest-selection event.
  *
  * Emulates: what a VMX remembers between backdoor calls for commands 4–9 and 11–14.
- * Source of truth: `docs/protocol.md` §3.3; v86 `src/vmware.js` (clipboard staging).
+ * Source of truth: `docs/protocol.md` §3; v86 `v86/src/vmware.js` (clipboard staging).
  * Does not: know the file format. {@link BackdoorState.saveState} returns the durable part as plain data and
  * {@link BackdoorState.restoreState} validates it whole before applying any of it; `src/vm/persistence.ts`
  * composes the components into the state file.

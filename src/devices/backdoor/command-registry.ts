@@ -3,7 +3,7 @@
  *
  * Emulates: the VMX's LB command dispatch table. Other modules (message channel 30, vmmouse 39–41/86) plug in by
  * registering their numbers; the dispatcher in `backdoor-device.ts` owns the cross-cutting register rules once.
- * Source of truth: QEMU `hw/i386/vmport.c` (`vmport_register`), minus its global CPU; style.md §2.4.
+ * Source of truth: QEMU `hw/i386/vmport.c` (`vmport_register`), minus its global CPU; `docs/architecture.md` §7.
  * Does not: touch a CPU. Handlers read a {@link BackdoorFrame} and return the registers they set.
  */
 import type { Clock } from "../../core/clock.js";
@@ -28,24 +28,31 @@ export class BackdoorFrame {
   /** vCPU number. */
   vcpu = 0;
 
+  /** EAX at the call (the magic, for any command that runs). */
   get eax(): number {
     return this.regs.words[Reg.RAX * 2]!;
   }
+  /** EBX at the call (the command's first argument). */
   get ebx(): number {
     return this.regs.words[Reg.RBX * 2]!;
   }
+  /** ECX at the call: the command in bits 0–15, a sub-command or message type in 16–31. */
   get ecx(): number {
     return this.regs.words[Reg.RCX * 2]!;
   }
+  /** EDX at the call: the port in bits 0–15, a channel id in 16–31 for the message channel. */
   get edx(): number {
     return this.regs.words[Reg.RDX * 2]!;
   }
+  /** ESI at the call. */
   get esi(): number {
     return this.regs.words[Reg.RSI * 2]!;
   }
+  /** EDI at the call. */
   get edi(): number {
     return this.regs.words[Reg.RDI * 2]!;
   }
+  /** EBP at the call. */
   get ebp(): number {
     return this.regs.words[Reg.RBP * 2]!;
   }
@@ -63,12 +70,19 @@ export const PatchBit = { EAX: 1, EBX: 2, ECX: 4, EDX: 8, ESI: 16, EDI: 32, EBP:
 export class RegisterPatch {
   /** Which registers are set ({@link PatchBit}). */
   mask = 0;
+  /** EAX to return, when {@link PatchBit.EAX} is in {@link mask}. */
   eaxValue = 0;
+  /** EBX to write (low 32 bits), when {@link PatchBit.EBX} is in {@link mask}. */
   ebxValue = 0;
+  /** ECX to write (low 32 bits), when {@link PatchBit.ECX} is in {@link mask}. */
   ecxValue = 0;
+  /** EDX to write (low 32 bits), when {@link PatchBit.EDX} is in {@link mask}. */
   edxValue = 0;
+  /** ESI to write (low 32 bits), when {@link PatchBit.ESI} is in {@link mask}. */
   esiValue = 0;
+  /** EDI to write (low 32 bits), when {@link PatchBit.EDI} is in {@link mask}. */
   ediValue = 0;
+  /** EBP to write (low 32 bits), when {@link PatchBit.EBP} is in {@link mask}. */
   ebpValue = 0;
 
   /** Forget every output. */
@@ -76,36 +90,43 @@ export class RegisterPatch {
     this.mask = 0;
     return this;
   }
+  /** Set EAX to `v` (taken as u32). */
   eax(v: number): this {
     this.eaxValue = v >>> 0;
     this.mask |= PatchBit.EAX;
     return this;
   }
+  /** Set EBX to `v` (taken as u32). */
   ebx(v: number): this {
     this.ebxValue = v >>> 0;
     this.mask |= PatchBit.EBX;
     return this;
   }
+  /** Set ECX to `v` (taken as u32). */
   ecx(v: number): this {
     this.ecxValue = v >>> 0;
     this.mask |= PatchBit.ECX;
     return this;
   }
+  /** Set EDX to `v` (taken as u32). */
   edx(v: number): this {
     this.edxValue = v >>> 0;
     this.mask |= PatchBit.EDX;
     return this;
   }
+  /** Set ESI to `v` (taken as u32). */
   esi(v: number): this {
     this.esiValue = v >>> 0;
     this.mask |= PatchBit.ESI;
     return this;
   }
+  /** Set EDI to `v` (taken as u32). */
   edi(v: number): this {
     this.ediValue = v >>> 0;
     this.mask |= PatchBit.EDI;
     return this;
   }
+  /** Set EBP to `v` (taken as u32). */
   ebp(v: number): this {
     this.ebpValue = v >>> 0;
     this.mask |= PatchBit.EBP;

@@ -2,7 +2,7 @@
  * VMware backdoor constants, with their upstream names and values.
  *
  * Source of truth: open-vm-tools `lib/include/backdoor_def.h`, `lib/include/vm_vmx_type.h`,
- * `lib/include/vmware/guestrpc/tclodefs.h`, `lib/include/removable_device.h` (see `protocol.md` §1).
+ * `lib/include/vmware/guestrpc/tclodefs.h`, `lib/include/removable_device.h` (see `docs/protocol.md` §1, §3).
  * Does not: list command numbers vmport does not implement yet, except those other modules register.
  */
 

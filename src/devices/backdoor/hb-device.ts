@@ -4,7 +4,8 @@
  * Emulates: the string-transfer port. A plain IN reads all-ones and a plain OUT is dropped (commands run only on
  * 0x5658); `rep insb`/`rep outsb` are handed in bulk to the transfer handler that the message channel installs.
  * Without a handler INS reads 0xFF bytes and OUTS data is dropped — what QEMU and v86 do with the port.
- * Source of truth: `protocol.md` §2.2, §5.2; `peers.md` §5.3 (`rep insb` × 8 from 0x5659 on QEMU/v86 = FF × 8).
+ * Source of truth: `docs/protocol.md` §2 (`rep insb` on 0x5659 reads 0xFF bytes on QEMU and v86, measured), §4 (HB
+ * transfers).
  * The handler returns its status as a register patch, which the device commits like the LB dispatcher does.
  * Does not: decode the HB message protocol itself (that is the message-channel module's handler).
  */

@@ -19,7 +19,7 @@ function setup() {
   return { vm, g, cmd, status, data };
 }
 
-/** The Linux driver's enable sequence (`vmmouse_enable`, `protocol.md` §7.3). */
+/** The Linux driver's enable sequence (`vmmouse_enable`, `docs/protocol.md` §8). */
 function linuxEnable(s: ReturnType<typeof setup>): void {
   const v = s.cmd(10, ~MAGIC >>> 0); // GETVERSION
   assert.equal(v.ebx, MAGIC);

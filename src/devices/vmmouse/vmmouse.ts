@@ -8,12 +8,12 @@
  * relative mode. DATA of 0, more than 6 or more words than queued is an error: status 0xFFFF and the device is
  * disabled (QEMU). DISABLE clears the queue, so the Linux driver's check "STATUS reads 0xFFFF0000 after disable"
  * holds (v86 clears too; QEMU does not).
- * Queue policy (`peers.md` §3): 1024 words; a move that only changes position replaces the position of a move still
+ * Queue policy (`docs/protocol.md` §8, §12): 1024 words; a move that only changes position replaces the position of a move still
  * waiting with the same buttons (absolute) or adds to its deltas (relative), so a slow guest never builds a
  * backlog; packets that change buttons or carry a wheel delta are never coalesced; when the queue is full the new
  * packet is dropped and counted.
- * Source of truth: `protocol.md` §7 (constants, commands, handshakes), Linux `drivers/input/mouse/vmmouse.c`,
- * QEMU `hw/i386/vmmouse.c`, v86 `src/vmware.js`.
+ * Source of truth: `docs/protocol.md` §8 (constants, commands, handshakes), Linux `drivers/input/mouse/vmmouse.c`,
+ * QEMU `hw/i386/vmmouse.c`, v86 `v86/src/vmware.js`.
  * Does not: inject PS/2 bytes or raise IRQ 12 itself — an embedding does that on `packets`; RESTRICT is recorded
  * but not enforced (QEMU ignores it too).
  */
@@ -43,7 +43,9 @@ const PACKET = 4;
 
 /** Counters of what the device answered or dropped. */
 export interface VmmouseCounters {
+  /** Packets queued. */
   packets: number;
+  /** Moves merged into a move still waiting instead of queued. */
   coalesced: number;
   /** Packets dropped because the queue was full. */
   dropped: number;
@@ -57,9 +59,11 @@ export interface VmmouseCounters {
 export interface VmmousePacket {
   /** Word 0: button bits, and {@link VMMOUSE_RELATIVE_PACKET} in relative mode. */
   flags: number;
-  /** Position (absolute) or delta (relative) as queued. */
+  /** Horizontal position (absolute, 0…0xFFFF) or delta (relative), as queued. */
   x: number;
+  /** Vertical position (absolute, 0…0xFFFF) or delta (relative). */
   y: number;
+  /** Wheel delta (signed; 0 for none). */
   wheel: number;
   /** True when the move replaced (absolute) or added to (relative) a move still waiting. */
   coalesced: boolean;
@@ -73,6 +77,7 @@ export class Vmmouse {
   absolute = true;
   /** Last RESTRICT value (0 any, 1 CPL0, 2 IOPL). */
   restrict = 0;
+  /** What the device queued, merged, dropped and refused. */
   readonly counters: VmmouseCounters = { packets: 0, coalesced: 0, dropped: 0, ignored: 0, dataErrors: 0 };
   /** Every packet queued or merged (an embedding raises IRQ 12 here). */
   readonly packets = new EventSet<VmmousePacket>();

@@ -13,7 +13,8 @@ import { startConsole, type ConsoleCall, type ConsoleListener, type ConsoleSourc
 
 const skip = needs("chromium", "chromium", () => existsSync("/usr/bin/chromium"));
 
-test("the page: guest text stays text, edits and pointer input reach the host, 100 000 calls stay virtualised", { skip }, async () => {
+/** A scripted session: hostile guest text, a long guestinfo value, and the edits and pointer input it receives. */
+function scriptedSource() {
   const listeners = new Set<ConsoleListener>();
   const gi: Record<string, string> = { "guestinfo.long": "L".repeat(5000), "guestinfo.evil": "<img src=x onerror=alert(2)>" };
   const mouse: number[][] = [];
@@ -25,7 +26,9 @@ test("the page: guest text stays text, edits and pointer input reach the host, 1
       counters: {},
       log: ["<b>not bold</b>"],
     }),
-    setGuestinfo: async (k, v) => void (gi[k.startsWith("guestinfo.") ? k : `guestinfo.${k}`] = v),
+    setGuestinfo: async (k, v) => {
+      gi[k.startsWith("guestinfo.") ? k : `guestinfo.${k}`] = v;
+    },
     deleteGuestinfo: async (k) => void delete gi[k],
     tclo: async () => ({ ok: true, text: "" }),
     mouse: async (x, y, b, w) => void mouse.push([x, y, b, w]),
@@ -34,6 +37,11 @@ test("the page: guest text stays text, edits and pointer input reach the host, 1
       return () => listeners.delete(l);
     },
   };
+  return { source, listeners, gi, mouse };
+}
+
+test("the page: guest text stays text, edits and pointer input reach the host, 100 000 calls stay virtualised", { skip }, async () => {
+  const { source, listeners, gi, mouse } = scriptedSource();
   const c = await startConsole({ source, port: 0, allowDangerousTclo: false });
   const browser = await launchChromium();
   try {

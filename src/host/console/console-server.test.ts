@@ -22,7 +22,9 @@ function fakeSource() {
       counters: { intercept: { gpExits: 3 } },
       log: ["\x1b[2Jline"],
     }),
-    setGuestinfo: async (k, v) => void (gi[k.startsWith("guestinfo.") ? k : `guestinfo.${k}`] = v),
+    setGuestinfo: async (k, v) => {
+      gi[k.startsWith("guestinfo.") ? k : `guestinfo.${k}`] = v;
+    },
     deleteGuestinfo: async (k) => void delete gi[k],
     tclo: async (c) => {
       sent.push(c);

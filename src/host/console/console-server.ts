@@ -50,24 +50,33 @@ export interface ConsoleCall {
   command: number | null;
   /** Message type (ECX high) for command 30, else null. */
   subcommand: number | null;
+  /** The port accessed, or null (RDPMC, no decode). */
   port: number | null;
+  /** Mnemonic (`in`, `out`, `ins`, `outs`, `rdpmc`), or null. */
   op: string | null;
+  /** `completed`, `partial`, `fault`, `unsupported` or `nested-exit`. */
   outcome: string;
 }
 
 /** Program, pid and state, as the page's header shows them. */
 export interface ConsoleStatus {
+  /** The program and its arguments. */
   argv: string[];
   /** 0 until the program has started. */
   pid: number;
+  /** When the program started, ms since the Unix epoch. */
   startedAtMs: number;
+  /** True until the program has exited. */
   running: boolean;
+  /** The program's exit status once it exited normally, else null. */
   exitStatus: number | null;
+  /** The signal that ended the program, else null. */
   signal: number | null;
 }
 
 /** What the page shows at a load or after a change. */
 export interface ConsoleSnapshot {
+  /** Program, pid and state. */
   status: ConsoleStatus;
   /** The guest model (the `--report` model's `guest`). */
   guest: object;
@@ -81,10 +90,15 @@ export interface ConsoleSnapshot {
 
 /** What the console needs from a running session (`session-source.ts` adapts a `vmport/host` session). */
 export interface ConsoleSource {
+  /** The current state, for a page load. */
   snapshot(): Promise<ConsoleSnapshot>;
+  /** Set guestinfo `key` (prefix optional) to `value`. */
   setGuestinfo(key: string, value: string): Promise<void>;
+  /** Delete guestinfo `key`. */
   deleteGuestinfo(key: string): Promise<void>;
+  /** Send a TCLO command; resolves with the guest's result, rejects after `timeoutMs` ms of VM time. */
   tclo(command: string, timeoutMs: number): Promise<{ ok: boolean; text: string }>;
+  /** Queue an absolute pointer event: x, y in 0…0xFFFF, vmmouse button bits, wheel delta. */
   mouse(x: number, y: number, buttons: number, wheel: number): Promise<void>;
   /** Subscribe; returns the unsubscribe function. `calls` may arrive one by one or in batches. */
   subscribe(l: ConsoleListener): () => void;
@@ -94,17 +108,23 @@ export interface ConsoleSource {
 
 /** Events the console forwards to its pages. */
 export interface ConsoleListener {
+  /** A field of the guest model changed. */
   guestChanged?(field: string): void;
+  /** The guest logged a line (RPCI `log`). */
   log?(line: string): void;
+  /** A TCLO command's result arrived. */
   tcloResult?(command: string, ok: boolean, text: string): void;
+  /** Backdoor calls, in order. */
   calls?(batch: ConsoleCall[]): void;
   /** Backdoor calls the host could not keep up with and dropped before they reached the console: counted. */
   callsDropped?(count: number): void;
+  /** The program exited (status, or the signal that ended it). */
   exited?(exitStatus: number, signal: number | null): void;
 }
 
 /** Options of {@link startConsole}. */
 export interface ConsoleOptions {
+  /** The session the console drives. */
   source: ConsoleSource;
   /** TCP port on 127.0.0.1; 0: any free port. */
   port: number;
@@ -116,7 +136,9 @@ export interface ConsoleOptions {
 export interface ConsoleHandle {
   /** `http://127.0.0.1:PORT/?token=TOKEN`. */
   url: string;
+  /** The TCP port it listens on (127.0.0.1). */
   port: number;
+  /** The access token (128 bits from a CSPRNG); a request without it is refused. */
   token: string;
   /** Send the final events and stop listening. */
   close(): Promise<void>;
@@ -155,17 +177,12 @@ function sameToken(a: string | undefined, token: Buffer): boolean {
   return b.length === token.length && timingSafeEqual(b, token);
 }
 
-/** Start the console server; resolves once it listens. */
-export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
-  const token = randomBytes(16).toString("hex");
+/** Requests pass Host/Origin checks (DNS rebinding) first, then the token; then the page and its assets are served. */
+function guardAndServePage(app: Hono, token: string, port: () => number): void {
   const tokenBytes = Buffer.from(token);
-  const clients = new Set<Client>();
-  let port = 0;
-  const loopbackHosts = () => new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
-  const loopbackOrigins = () => new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`]);
-  const app = new Hono();
-
-  // Host/Origin first (DNS rebinding), then the token; nothing else runs for a refused request.
+  const loopbackHosts = () => new Set([`127.0.0.1:${port()}`, `localhost:${port()}`]);
+  const loopbackOrigins = () => new Set([`http://127.0.0.1:${port()}`, `http://localhost:${port()}`]);
+  // Nothing else runs for a refused request.
   app.use("*", async (c, next) => {
     const host = c.req.header("host");
     if (host === undefined || !loopbackHosts().has(host)) return c.text("forbidden host", 403);
@@ -189,23 +206,31 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
   app.get("/favicon.ico", (c) => c.body(null, 204));
   app.get("/app.js", (c) => c.body(CONSOLE_JS, 200, { "Content-Type": "text/javascript; charset=utf-8" }));
   app.get("/app.css", (c) => c.body(CONSOLE_CSS, 200, { "Content-Type": "text/css; charset=utf-8" }));
+}
 
+/** The request body as a JSON object, or null (too long, not JSON, not an object). */
+async function jsonBody(c: Context): Promise<Record<string, unknown> | null> {
+  const len = Number(c.req.header("content-length") ?? "0");
+  if (len > CONSOLE_MAX_BODY) return null;
+  const text = await c.req.text();
+  if (text.length > CONSOLE_MAX_BODY) return null;
+  try {
+    const v = JSON.parse(text) as unknown;
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The string field `k` of `b` (own keys only), or null. */
+function str(b: Record<string, unknown>, k: string): string | null {
+  return Object.hasOwn(b, k) && typeof b[k] === "string" ? (b[k] as string) : null;
+}
+
+/** The JSON API: state, guestinfo, TCLO (dangerous commands refused or confirmed), mouse. */
+function serveApi(app: Hono, o: ConsoleOptions): void {
+  const body = jsonBody;
   app.get("/api/state", async (c) => c.json({ ...(await o.source.snapshot()), allowDangerousTclo: o.allowDangerousTclo }));
-
-  const body = async (c: Context): Promise<Record<string, unknown> | null> => {
-    const len = Number(c.req.header("content-length") ?? "0");
-    if (len > CONSOLE_MAX_BODY) return null;
-    const text = await c.req.text();
-    if (text.length > CONSOLE_MAX_BODY) return null;
-    try {
-      const v = JSON.parse(text) as unknown;
-      return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-    } catch {
-      return null;
-    }
-  };
-  const str = (b: Record<string, unknown>, k: string): string | null => (Object.hasOwn(b, k) && typeof b[k] === "string" ? (b[k] as string) : null);
-
   app.post("/api/guestinfo", async (c) => {
     const b = await body(c);
     const key = b && str(b, "key");
@@ -261,6 +286,10 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
     return c.json({ ok: true });
   });
 
+}
+
+/** `/api/events`: one SSE stream per page (at most {@link CONSOLE_MAX_CLIENTS}), each drained from its bounded queue. */
+function serveEvents(app: Hono, clients: Set<Client>, o: ConsoleOptions): void {
   app.get("/api/events", (c) => {
     if (clients.size >= CONSOLE_MAX_CLIENTS) return c.text("too many event streams", 503);
     const client = new Client();
@@ -297,6 +326,10 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
     });
   });
 
+}
+
+/** Forward the session's events to every stream; backdoor calls are batched every {@link CONSOLE_BATCH_MS} ms. */
+function broadcastEvents(clients: Set<Client>, source: ConsoleSource): { flush(): void; stop(): void } {
   const broadcast = (e: SseEvent) => {
     for (const cl of clients) cl.push(e);
   };
@@ -339,8 +372,46 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
       broadcast({ event: "exit", data: JSON.stringify({ exitStatus, signal }) });
     },
   };
-  const unsubscribe = o.source.subscribe(listener);
+  const unsubscribe = source.subscribe(listener);
+  return {
+    flush: flushCalls,
+    stop: () => {
+      unsubscribe();
+      if (timer !== null) clearTimeout(timer);
+    },
+  };
+}
 
+/** Send the final events, let every stream write what it holds (at most 2 s), then stop listening. */
+async function closeConsole(server: ServerType, clients: Set<Client>, events: { flush(): void; stop(): void }): Promise<void> {
+  events.stop();
+  events.flush();
+  // Let every stream write what it holds (the exit event above all), then end them; at most 2 s.
+  const writers = [...clients].map((cl) => cl.ended);
+  for (const cl of clients) {
+    cl.closed = true;
+    cl.wake?.();
+  }
+  await Promise.race([Promise.all(writers), new Promise((r) => setTimeout(r, 2000))]);
+  // Stop listening; ended streams finish sending, idle connections close; anything left after 1 s is cut.
+  const srv = server as unknown as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+  await new Promise<void>((r) => {
+    server.close(() => r());
+    setTimeout(() => srv.closeIdleConnections?.(), 50);
+    setTimeout(() => srv.closeAllConnections?.(), 1000).unref();
+  });
+}
+
+/** Start the console server; resolves once it listens. */
+export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
+  const token = randomBytes(16).toString("hex");
+  const clients = new Set<Client>();
+  let port = 0;
+  const app = new Hono();
+  guardAndServePage(app, token, () => port);
+  serveApi(app, o);
+  serveEvents(app, clients, o);
+  const events = broadcastEvents(clients, o.source);
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: o.port }, () => resolve(s));
     s.once("error", reject);
@@ -351,24 +422,9 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
     url: `http://127.0.0.1:${port}/?token=${token}`,
     port,
     token,
-    close: () => (closing ??= (async () => {
-      unsubscribe();
-      if (timer !== null) clearTimeout(timer);
-      flushCalls();
-      // Let every stream write what it holds (the exit event above all), then end them; at most 2 s.
-      const writers = [...clients].map((cl) => cl.ended);
-      for (const cl of clients) {
-        cl.closed = true;
-        cl.wake?.();
-      }
-      await Promise.race([Promise.all(writers), new Promise((r) => setTimeout(r, 2000))]);
-      // Stop listening; ended streams finish sending, idle connections close; anything left after 1 s is cut.
-      const srv = server as unknown as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        setTimeout(() => srv.closeIdleConnections?.(), 50);
-        setTimeout(() => srv.closeAllConnections?.(), 1000).unref();
-      });
-    })()),
+    close: () => {
+      closing ??= closeConsole(server, clients, events);
+      return closing;
+    },
   };
 }

@@ -4,7 +4,7 @@
  *
  * Emulates: nothing; this is the host side of `vmport run`.
  * Source of truth: Linux `include/uapi/linux/ptrace.h`, `arch/x86/include/asm/user_64.h` (`user_regs_struct`),
- * glibc `posix_spawn(3)`, `process_vm_readv(2)`, `seccomp(2)`; `tracer-notes.md` (measured design and pitfalls).
+ * glibc `posix_spawn(3)`, `process_vm_readv(2)`, `seccomp(2)`; `docs/tracer.md` (measured design and pitfalls).
  * Does not: work outside Linux x86-64; loading fails there with a clear error at `vmport run`.
  */
 import koffi from "koffi";
@@ -65,36 +65,61 @@ export const UREG = {
 
 /** The bound functions. */
 export interface Libc {
+  /** `ptrace(2)` with integer `addr` and `data`; -1 and errno on failure. */
   ptrace(req: number, pid: number, addr: bigint | number, data: bigint | number): number;
+  /** `ptrace(2)` with `data` a buffer (GETREGS, SETREGS, GETSIGINFO) or a native pointer. */
   ptraceBuf(req: number, pid: number, addr: bigint | number, data: Uint8Array | unknown): number;
+  /** `waitpid(2)`; the wait status lands in `status[0]`. */
   waitpid(pid: number, status: Int32Array, options: number): number;
+  /** `kill(2)`. */
   kill(pid: number, sig: number): number;
+  /** `posix_spawn(3)`: the child's pid lands in `pid[0]`; returns 0 or an error number (not -1/errno). */
   posixSpawn(pid: Int32Array, path: string, fa: unknown, attr: unknown, argv: (string | null)[], envp: (string | null)[]): number;
+  /** `posix_spawn_file_actions_init`. */
   faInit(fa: unknown): number;
+  /** `posix_spawn_file_actions_adddup2` (dup2 of `fd` onto itself clears FD_CLOEXEC, glibc ≥ 2.29). */
   faAddDup2(fa: unknown, fd: number, newfd: number): number;
+  /** `posix_spawn_file_actions_addclose`. */
   faAddClose(fa: unknown, fd: number): number;
+  /** `posix_spawn_file_actions_addopen`. */
   faAddOpen(fa: unknown, fd: number, path: string, oflag: number, mode: number): number;
   /** `posix_spawn_file_actions_addchdir_np` (glibc ≥ 2.29). */
   faAddChdir(fa: unknown, path: string): number;
+  /** `posix_spawn_file_actions_destroy`. */
   faDestroy(fa: unknown): number;
+  /** `posix_spawnattr_init`. */
   attrInit(attr: unknown): number;
+  /** `posix_spawnattr_setflags` (POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, …). */
   attrSetFlags(attr: unknown, flags: number): number;
+  /** `posix_spawnattr_setsigdefault`: signals reset to their default action in the child (a `sigset_t`). */
   attrSetSigDefault(attr: unknown, set: Uint8Array): number;
+  /** `posix_spawnattr_setsigmask`: the child's signal mask (a `sigset_t`). */
   attrSetSigMask(attr: unknown, set: Uint8Array): number;
+  /** `posix_spawnattr_destroy`. */
   attrDestroy(attr: unknown): number;
+  /** `process_vm_readv(2)`: bytes copied, or -1. */
   processVmReadv(pid: number, local: unknown, liovcnt: number, remote: unknown, riovcnt: number, flags: number): number;
+  /** `process_vm_writev(2)`: bytes copied, or -1. */
   processVmWritev(pid: number, local: unknown, liovcnt: number, remote: unknown, riovcnt: number, flags: number): number;
+  /** `syscall(2)` with six integer arguments. */
   syscall6(nr: number, a: bigint | number, b: bigint | number, c: bigint | number, d: bigint | number, e: bigint | number, f: bigint | number): number;
+  /** `syscall(2)` with two integers and a buffer. */
   syscallPtr(nr: number, a: number, b: number, p: Uint8Array): number;
+  /** `pipe2(2)`: the two descriptors land in `fds`. */
   pipe2(fds: Int32Array, flags: number): number;
+  /** `close(2)`. */
   close(fd: number): number;
+  /** `sched_setaffinity(2)` with a `size`-byte CPU mask. */
   schedSetaffinity(pid: number, size: number, mask: Uint8Array): number;
   /** Returns the size of the mask the kernel copied (≥ 8), or -1. */
   schedGetaffinity(pid: number, size: number, mask: Uint8Array): number;
   /** The CPU the calling thread runs on. */
   schedGetcpu(): number;
+  /** `gettid(2)`: the calling thread's id. */
   gettid(): number;
+  /** The calling thread's `errno` after the last failed call. */
   errno(): number;
+  /** `size` bytes of native memory (koffi), with a byte view of it and its address. */
   alloc(size: number): { ptr: unknown; view: Uint8Array; address: bigint };
 }
 

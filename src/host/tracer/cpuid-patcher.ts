@@ -67,6 +67,7 @@ interface PendingMap {
 
 /** The CPUID patcher of one tracer. */
 export class CpuidPatcher {
+  /** What the patcher did and skipped in this run. */
   readonly counters: PatcherCounters = { patched: 0, cpuids: 0, sharedSkipped: 0, sitesOverLimit: 0, execMmaps: 0 };
   private readonly cache: CpuidSiteCache;
   private readonly regs: TraceeRegs;

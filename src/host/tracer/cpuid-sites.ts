@@ -51,7 +51,9 @@ export function cacheDir(): string {
 
 /** An executable section: file offset and size. */
 export interface Section {
+  /** File offset of the section's first byte. */
   offset: number;
+  /** Size of the section in bytes. */
   size: number;
 }
 
@@ -108,7 +110,9 @@ export function sweep(code: Uint8Array, bits: 32 | 64, base: number, limit = cod
   const insn = new x.Instruction();
   const decoder = new x.Decoder(bits, code, x.DecoderOptions.None);
   let pos = 0;
-  while (decoder.canDecode && (pos = decoder.position) < limit) {
+  while (decoder.canDecode) {
+    pos = decoder.position;
+    if (pos >= limit) break;
     decoder.decodeOut(insn);
     if (insn.code === x.Code.Cpuid) sites.push(base + pos);
   }
@@ -149,7 +153,9 @@ export function sweepSection(
 
 /** An open file a program mapped, with its identity. */
 export interface MappedFile {
+  /** A descriptor open on the file (the caller closes it). */
   fd: number;
+  /** `fstat` of that descriptor: device, inode, size and mtime identify the file's contents. */
   stat: Stats;
   /** Name for progress messages (guest-controlled: escape before printing). */
   name: string;
@@ -192,6 +198,7 @@ export function openMapped(paths: string[], inode: number | null, counters: Scan
 
 /** Site lists per file identity, in memory (LRU) and on disk. */
 export class CpuidSiteCache {
+  /** Files skipped (not regular, unreadable, too large) and scanned. */
   readonly counters: ScanCounters = { notRegular: 0, unreadable: 0, tooLarge: 0, scanned: 0 };
   private readonly memory = new Map<string, Map<string, number[]>>();
 
@@ -299,12 +306,17 @@ export class CpuidSiteCache {
 
 /** An executable file mapping from /proc/PID/maps. */
 export interface ExecMapping {
+  /** First address of the mapping. */
   start: number;
+  /** Address just past the mapping. */
   end: number;
+  /** File offset the mapping starts at. */
   offset: number;
   /** MAP_SHARED (`s`) rather than private (`p`): never patched (a write would reach the file). */
   shared: boolean;
+  /** Inode of the mapped file (0 for anonymous memory). */
   inode: number;
+  /** Path of the mapped file as the kernel shows it (guest-controlled: escape before printing). */
   path: string;
 }
 

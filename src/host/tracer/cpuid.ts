@@ -3,8 +3,8 @@
  * VMware host reports — the hypervisor bit, "VMwareVMware", and leaf 0x40000010 with ECX = 0 so clients use the
  * I/O port rather than vmcall/vmmcall.
  *
- * Emulates: CPUID inside a VMware VM. Source of truth: `protocol.md` §1.5, `real-clients.md` §9 (leaf values,
- * why ECX must be 0), open-vm-tools `lib/misc/hostinfoHV.c`.
+ * Emulates: CPUID inside a VMware VM. Source of truth: `docs/protocol.md` §10 (leaf values,
+ * why ECX must be 0), `docs/tracer.md` §6, open-vm-tools `lib/misc/hostinfoHV.c`.
  * Does not: hide the host's own hypervisor leaves beyond 0x40000000–0x400000FF, or change any other leaf.
  */
 import { CPUID_CODE, anonymousFunction, type NativeFn } from "../native-code.js";

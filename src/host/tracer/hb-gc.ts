@@ -30,12 +30,15 @@ function retained(): number {
 
 /** Counters of the collector. */
 export interface HbGcCounters {
+  /** Scavenges asked for (one per {@link HB_BYTES_PER_SCAVENGE} bytes moved over HB). */
   scavenges: number;
+  /** Full collections asked for (retained memory grew by {@link GROWTH_FOR_FULL_GC}). */
   fullCollections: number;
 }
 
 /** Decides when to collect, from the HB byte count. */
 export class HbCollector {
+  /** Collections asked for so far. */
   readonly counters: HbGcCounters = { scavenges: 0, fullCollections: 0 };
   private next = HB_BYTES_PER_SCAVENGE;
   private base = retained();

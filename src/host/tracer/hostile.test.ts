@@ -45,7 +45,7 @@ interface Watched {
  * Run `vmport ARGS` from source, polling its VmHWM every 20 ms. `onStdout` may kill it (return "kill").
  * Rejects (the test fails) when it runs longer than `limitMs`: a hang.
  */
-function watched(args: string[], o: { limitMs?: number; onStdout?: (all: string) => "kill" | void } = {}): Promise<Watched> {
+function watched(args: string[], o: { limitMs?: number; onStdout?: (all: string) => "kill" | undefined } = {}): Promise<Watched> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";

@@ -17,7 +17,7 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -105,7 +105,7 @@ function tail(path: string, n: number): string {
 function underVmport(bin: string, goArgs: string[], runArgs: string[] = []) {
   const errFile = join(dir, "stderr.txt");
   const fd = openSync(errFile, "w");
-  let r;
+  let r: SpawnSyncReturns<string>;
   try {
     r = spawnSync(
       process.execPath,

@@ -79,6 +79,7 @@ interface ThreadPlace {
 
 /** The placement of one run. */
 export class Placement {
+  /** Threads moved to the tracer's CPU, released, and affinity changes the program made itself. */
   readonly counters: PlacementCounters = { follows: 0, releases: 0, ownAffinity: 0 };
   /** The mask vmport was given at start: what released threads get back. */
   private readonly startMask = new Uint8Array(MASK_BYTES);
@@ -101,7 +102,7 @@ export class Placement {
     private readonly step: Stepper,
   ) {
     const n = c.schedGetaffinity(0, MASK_BYTES, this.startMask);
-    this.startMaskSize = n > 0 ? n : 0;
+    this.startMaskSize = Math.max(n, 0);
   }
 
   private setMask(tid: number, cpu: number): boolean {

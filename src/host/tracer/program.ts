@@ -10,12 +10,14 @@
  * `errno(3)` numbers and texts on Linux.
  * Does not: run shell functions or builtins; follow bash's hash table.
  */
-import { accessSync, closeSync, constants as FS, openSync, readSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants as FS, openSync, readSync, statSync, type Stats } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
 
 /** What to execute: `path` with `argv` (argv[0] is what the program sees as its name). */
 export interface ExecPlan {
+  /** The executable file to run (absolute, or relative to the working directory). */
   path: string;
+  /** The arguments, `argv[0]` included. */
   argv: string[];
 }
 
@@ -92,7 +94,7 @@ function head(path: string, n: number): Buffer | null {
 
 /** A candidate file: can it be executed, and if not, why. */
 function check(prog: string, p: string): ExecPlan | ExecRefusal {
-  let st;
+  let st: Stats;
   try {
     st = statSync(p);
   } catch (e) {

@@ -87,7 +87,7 @@ export class PtraceMemory implements GuestMemory {
     }
     this.prepare(lo, hi, length);
     const n = this.c.processVmReadv(this.pid, this.localIov.ptr, 1, this.remoteIov.ptr, 1, 0);
-    const got = n < 0 ? 0 : n;
+    const got = Math.max(n, 0);
     const v = this.scratch.view;
     if (got <= 16) for (let i = 0; i < got; i++) dst[start + i] = v[i]!;
     else dst.set(v.subarray(0, got), start);
@@ -99,7 +99,7 @@ export class PtraceMemory implements GuestMemory {
     this.prepare(lo, hi, length);
     this.scratch.view.set(src.subarray(start, start + length));
     const n = this.c.processVmWritev(this.pid, this.localIov.ptr, 1, this.remoteIov.ptr, 1, 0);
-    const put = n < 0 ? 0 : n;
+    const put = Math.max(n, 0);
     return put;
   }
 }

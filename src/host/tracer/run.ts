@@ -24,6 +24,7 @@ export interface RunOptions {
   argv: string[];
   /** Environment as `KEY=VALUE`. */
   env: string[];
+  /** The VM profile keys (validated by the engine). */
   profile: VmProfileInput;
   /** Durable state to restore first, or null. */
   state: unknown;
@@ -35,7 +36,9 @@ export interface RunOptions {
   tracePath: string | null;
   /** Stop the trace file after this many bytes (default: no limit). */
   traceLimit?: number | null;
+  /** The CPU to pin the tracer thread and the program to, or null. */
   pinCpu: number | null;
+  /** Install the syscall policy in the program (`docs/tracer.md` §5); false only in tests. */
   seccomp: boolean;
   /** Called with the durable state when the guest changed it; at most one call at a time, write before returning. */
   onState?: (s: DurableState) => void;
@@ -55,9 +58,13 @@ export interface RunControl {
 
 /** What a finished run returns. */
 export interface RunOutcome {
+  /** How the root program ended. */
   result: RunResult;
+  /** The guest model at exit. */
   guest: GuestStateSnapshot;
+  /** The durable state at exit (what `--state` saves). */
   state: DurableState;
+  /** Counters of the tracer, the engine and the CPUID patcher, by name. */
   counters: Record<string, number>;
   /** Everything the host learnt, for `--report` (`vm/report.ts`). */
   report: VmReport;

@@ -18,7 +18,7 @@ function run(prog: [number, number, number, number][], nr: number, arch: number,
   const data = new DataView(new ArrayBuffer(64));
   data.setInt32(0, nr, true);
   data.setUint32(4, arch, true);
-  args.forEach((a, i) => data.setUint32(16 + i * 8, a >>> 0, true));
+  for (const [i, a] of args.entries()) data.setUint32(16 + i * 8, a >>> 0, true);
   let A = 0;
   for (let pc = 0, steps = 0; pc < prog.length && steps < 1000; steps++) {
     const [code, jt, jf, k] = prog[pc]!;

@@ -11,7 +11,6 @@ import { VmportError } from "../../core/errors.js";
 import { PTRACE, PTRACE_O, SIG, type Libc } from "../ptrace/libc.js";
 import { blockingFlags, type StdioPlan } from "../stdio.js";
 import type { ExecPlan } from "./program.js";
-import type { BpfInsn } from "./trampoline.js";
 
 const F_GETFL = 3;
 const F_SETFL = 4;
@@ -21,6 +20,7 @@ const POSIX_SPAWN_SETSIGMASK = 0x08;
 
 /** What to start and how. */
 export interface SpawnRequest {
+  /** The program to execute (through the trampoline). */
   exec: ExecPlan;
   /** Environment as `KEY=VALUE`. */
   env: string[];

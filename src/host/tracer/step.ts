@@ -23,6 +23,7 @@ export interface StepCounters {
 export interface Stepper {
   /** The native step's block, or null for the JavaScript step. */
   readonly native: NativeStep | null;
+  /** What the stepper did. */
   readonly counters: StepCounters;
   /** Thread of the last stop. */
   tid: number;
@@ -34,10 +35,13 @@ export interface Stepper {
   cpu: number;
   /** TSC when the stop was seen, as 32-bit halves (both 0 when unknown: the JavaScript step). */
   stopTscLo: number;
+  /** High half of the stop's TSC. */
   stopTscHi: number;
   /** The thread the last {@link next} resumed before waiting (0: none), and the TSC right before that resume. */
   resumedTid: number;
+  /** Low half of the TSC right before that resume. */
   resumeTscLo: number;
+  /** High half of the TSC right before that resume. */
   resumeTscHi: number;
   /** True when the register write-back of the previous trap failed (the thread had vanished). */
   writebackFailed: boolean;

@@ -37,9 +37,13 @@ export interface RunResult {
 
 /** Counters of the stop loop. */
 export interface LoopCounters {
+  /** SIGSEGVs delivered to the program (not a backdoor trap). */
   passedSegv: number;
+  /** Other signals delivered to the program untouched. */
   signalsPassed: number;
+  /** Real group-stops (SIGSTOP and friends), left stopped with PTRACE_LISTEN. */
   groupStops: number;
+  /** ptrace event stops (fork, clone, exec, seccomp, …). */
   events: number;
   /** Tracees killed because the root program had exited. */
   killedAfterRoot: number;
@@ -53,11 +57,17 @@ const DEBUG = process.env["VMPORT_DEBUG_TRACER"] === "1";
 
 /** What the loop works with. */
 export interface LoopParts {
+  /** The bound libc. */
   c: Libc;
+  /** Where stops come from and how threads resume. */
   step: Stepper;
+  /** The #GP trap path (the engine). */
   gp: GpTrap;
+  /** CPUID patching and emulation. */
   patcher: CpuidPatcher;
+  /** The host-side wake-up, or null when nothing can change the host while the program runs. */
   doorbell: Doorbell | null;
+  /** CPU placement of the traced threads. */
   placement: Placement;
   /** Host-side changes are waiting (the doorbell rang). */
   onDoorbell?: () => void;
@@ -65,6 +75,7 @@ export interface LoopParts {
 
 /** The loop of one run. */
 export class StopLoop {
+  /** What the loop did with the stops it saw. */
   readonly counters: LoopCounters = { passedSegv: 0, signalsPassed: 0, groupStops: 0, events: 0, killedAfterRoot: 0, foreignSeccomp: 0 };
   /** Every tracee seen (or announced by a fork/clone event) and not yet exited. */
   private readonly known = new Set<number>();

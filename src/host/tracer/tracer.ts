@@ -66,6 +66,7 @@ export interface TracerOptions {
 
 /** Per-run counters exposed for tests, `--verbose` and benchmarks. */
 export interface TracerCounters extends LoopCounters {
+  /** Backdoor traps emulated. */
   traps: number;
   /** CPUID instructions emulated. */
   cpuids: number;
@@ -103,6 +104,7 @@ function placementPolicy(o: TracerOptions): PlacementPolicy {
 
 /** One tracer; `run()` blocks the calling thread until the root program exits. */
 export class Tracer {
+  /** The CPUID patcher of this run. */
   readonly patcher: CpuidPatcher;
   /** Root program pid (the trampoline, then the program it execs). */
   rootPid = 0;

@@ -4,7 +4,7 @@
  * Installing the policy here, not on the tracer thread, keeps it off Node's own thread: a filter that traces
  * executable file mmaps made V8 in the tracer worker run ≈ 5× slower (measured: 30 instead of 6 µs per trap).
  *
- * Why not `sh -c 'kill -STOP $$; exec "$@"'` (tracer-notes §4.1): a dynamic trampoline maps libc with `mmap`
+ * Why not `sh -c 'kill -STOP $$; exec "$@"'` (`docs/tracer.md` §3): a dynamic trampoline maps libc with `mmap`
  * before it stops, and the seccomp policy makes executable file mmaps stop for the tracer (to patch `cpuid` in
  * dlopen'ed libraries); until PTRACE_SEIZE has happened there is no tracer, and the kernel fails such a call with
  * ENOSYS ("failed to map segment from shared object"), about once in 60 starts. A static trampoline makes no mmap
@@ -23,6 +23,7 @@ export type BpfInsn = Insn;
 
 /** Machine code with the mnemonic of each instruction; `fprog` is the address of the `sock_fprog`. */
 function code(fprog: number): number[] {
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   const installFilter = [
     0xb8, ...imm32(317), // mov eax, 317 (seccomp)
     0xbf, 0x01, 0x00, 0x00, 0x00, // mov edi, 1 (SECCOMP_SET_MODE_FILTER)
@@ -30,6 +31,7 @@ function code(fprog: number): number[] {
     0xba, ...imm32(fprog), // mov edx, &fprog
     0x0f, 0x05, // syscall
   ];
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   const noNewPrivs = [
     0xb8, ...imm32(157), // mov eax, 157 (prctl)
     0xbf, ...imm32(38), // mov edi, 38 (PR_SET_NO_NEW_PRIVS)
@@ -40,6 +42,7 @@ function code(fprog: number): number[] {
     0x0f, 0x05, // syscall
   ];
   const retry = [...noNewPrivs, ...installFilter];
+  // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
   return [
     // 1. The syscall policy, in the tracee only (as root no no_new_privs is needed; otherwise set it and retry).
     ...installFilter,

@@ -3,12 +3,12 @@
  *
  * Emulates: a VMCS/VMCB read at a #GP exit, from a Linux thread: all general registers, RIP, RFLAGS, the mode from
  * CS (0x33 = 64-bit, 0x23 = i386 compatibility mode), CPL 3, FS/GS bases.
- * Source of truth: Linux `arch/x86/include/asm/user_64.h`; `tracer-notes.md` §4.3.
+ * Source of truth: Linux `arch/x86/include/asm/user_64.h`; `docs/tracer.md` §4.
  * Also: {@link TraceeRegs}, the GETREGS → engine → SETREGS sequence every register-changing path uses.
  * Does not: model segment bases other than FS/GS (Linux user segments are flat).
  */
 import { CpuMode } from "../../x86/cpu-mode.js";
-import { CpuState, Seg } from "../../x86/cpu-state.js";
+import { type CpuState, Seg } from "../../x86/cpu-state.js";
 import { Reg } from "../../x86/registers.js";
 import { PTRACE, UREG, USER_REGS_SIZE, type Libc } from "../ptrace/libc.js";
 

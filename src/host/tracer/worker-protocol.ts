@@ -49,10 +49,13 @@ export interface EventWants {
 
 /** What the worker is asked to do. */
 export interface WorkerJob {
+  /** The program to execute. */
   exec: ExecPlan;
+  /** Environment as `KEY=VALUE`. */
   env: string[];
   /** Working directory of the program, or null for vmport's own. */
   cwd: string | null;
+  /** The VM profile keys. */
   profile: VmProfileInput;
   /** Durable state to restore first, or null. */
   state: unknown;
@@ -64,8 +67,11 @@ export interface WorkerJob {
   tracePath: string | null;
   /** Stop writing the trace after this many bytes (then one final record counts what was dropped); null: no limit. */
   traceLimit: number | null;
+  /** The CPU to pin the tracer and the program to, or null. */
   pinCpu: number | null;
+  /** Install the syscall policy in the program (`docs/tracer.md` §5). */
   seccomp: boolean;
+  /** How the program's descriptors 0–2 are set up. */
   stdio: StdioPlan;
   /** Whether the host wants durable-state snapshots while the program runs. */
   wantState: boolean;
@@ -102,6 +108,7 @@ export type WorkerCall =
 
 /** A TCLO command's end, as the worker reports it. */
 export interface TcloOutcome {
+  /** The command as it was queued. */
   command: string;
   /** True for the `reset` sent by itself when the guest opens its TCLO channel. */
   internal: boolean;

@@ -34,7 +34,8 @@ export function startTracerWorker(): Worker {
 /** Start the worker for the next {@link takeTracerWorker} now (idempotent). */
 export function prestartTracerWorker(): void {
   if (early !== null) return;
-  const w = (early = startTracerWorker());
+  const w = startTracerWorker();
+  early = w;
   earlyGone = false;
   const gone = () => {
     if (early === w) earlyGone = true;

@@ -3,7 +3,7 @@
  * SETNEXTPIECE (9).
  *
  * Source of truth: open-vm-tools `services/plugins/dndcp/copyPasteCompat.c` (guest rejects lengths < 0 or
- * > 65 436, reads ⌈len/4⌉ pieces); v86 `src/vmware.js`; `protocol.md` §3.3.
+ * > 65 436, reads ⌈len/4⌉ pieces); v86 `v86/src/vmware.js`; `docs/protocol.md` §3.
  * Does not: implement the DnD/CP v2+ RPC protocols. SETSELLENGTH/SETNEXTPIECE have no outputs (EAX keeps the
  * magic on IN), as the header documents none.
  */

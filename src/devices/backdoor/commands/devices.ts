@@ -2,7 +2,7 @@
  * Removable devices: GETDEVICELISTELEMENT (11), TOGGLEDEVICE (12).
  *
  * Source of truth: open-vm-tools `toolbox/toolboxcmd-devices.c` (walks ids 0..49, offsets 0..36 step 4; EAX = 0
- * must mean "no such device"), `lib/include/removable_device.h` (`RD_Info` layout); `protocol.md` §3.3.
+ * must mean "no such device"), `lib/include/removable_device.h` (`RD_Info` layout); `docs/protocol.md` §3.
  * Does not: connect anything real; `enabled` is state.
  */
 import { BdoorCmd, RD_INFO_NAME_SIZE, RD_INFO_SIZE } from "../constants.js";

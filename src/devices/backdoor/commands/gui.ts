@@ -2,7 +2,7 @@
  * GUI-facing commands: GETPTRLOCATION (4), SETPTRLOCATION (5), GETGUIOPTIONS (13), SETGUIOPTIONS (14),
  * GETSCREENSIZE (15).
  *
- * Source of truth: `protocol.md` §3.1/§3.3 (`toolbox-cmd timesync status` reads bit 0x400 of GETGUIOPTIONS);
+ * Source of truth: `docs/protocol.md` §3 (`toolbox-cmd timesync status` reads bit 0x400 of GETGUIOPTIONS);
  * Ken Kato's backdoor page for 4/5.
  * Does not: move a real pointer; the position is state the host side sets and reads.
  */

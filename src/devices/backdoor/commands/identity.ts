@@ -3,7 +3,7 @@
  * NESTING_CONTROL (63), GET_VCPU_INFO (68), GETBUILDNUM (100).
  *
  * Source of truth: open-vm-tools `lib/vmCheck/vmcheck.c`, `lib/misc/hostinfoHV.c`; QEMU `hw/i386/vmport.c`;
- * Xen vmware_port series (GETHWVERSION default); `protocol.md` §3.1.
+ * Xen vmware_port series (GETHWVERSION default); `docs/protocol.md` §3.
  * Does not: implement NESTING_CONTROL's RESTRICT_BACKDOOR/OPEN_BACKDOOR (answered as unknown), or QEMU's
  * GETMEMSIZE EBX = 0x1177 quirk.
  */

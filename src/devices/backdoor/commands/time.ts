@@ -3,7 +3,7 @@
  *
  * Source of truth: open-vm-tools `services/plugins/timeSync/timeSync.c` and `toolbox/toolboxcmd-stat.c`
  * (55 → 46 → 23 fallback; 46/55 succeed iff EAX is still the magic); Xen vmware_port series (GETTIME EDX =
- * time offset in minutes; GETHZ only at CPL 0); Linux `arch/x86/kernel/cpu/vmware.c` (GETHZ); `protocol.md` §3.2.
+ * time offset in minutes; GETHZ only at CPL 0); Linux `arch/x86/kernel/cpu/vmware.c` (GETHZ); `docs/protocol.md` §3.
  * Does not: model interrupt lag (GETTIMEFULL_WITH_LAG reports 0 µs) or catch-up.
  */
 import { BdoorCmd, BDOOR_FAIL } from "../constants.js";
