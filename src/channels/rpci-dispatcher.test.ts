@@ -52,8 +52,18 @@ test("exactly one trailing NUL is stripped, before the split", () => {
 test("a binary command keeps every byte after the space, trailing NULs included (XDR ends in 00 00 00 00)", () => {
   const d = new RpciDispatcher();
   const seen: number[][] = [];
-  d.register("SetGuestInfo", (req) => (seen.push([...req.args]), reply.ok()), { binary: true });
-  d.register("log", (req) => (seen.push([...req.args]), reply.ok()));
+  d.register(
+    "SetGuestInfo",
+    (req) => {
+      seen.push([...req.args]);
+      return reply.ok();
+    },
+    { binary: true },
+  );
+  d.register("log", (req) => {
+    seen.push([...req.args]);
+    return reply.ok();
+  });
   // "SetGuestInfo  10 " then the last 8 bytes of an XDR NIC report: two absent optionals (0, 0).
   const xdr = [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
   d.dispatch(new Uint8Array([...enc("SetGuestInfo  10 "), ...xdr]), ch);

@@ -236,7 +236,7 @@ export class TcloQueue implements ChannelEndpoint {
   onOpen(): void {
     if (!this.opts.resetOnOpen) return;
     const head = this.queue[0];
-    if (head !== undefined && head.internal && head.command === "reset") return; // one is already first in line
+    if (head?.internal && head.command === "reset") return; // one is already first in line
     if (this.queue.length >= TCLO_MAX_QUEUED) {
       this.counters.resetsSkipped++; // a guest OPEN must never fail because the host filled the queue
       return;

@@ -131,9 +131,15 @@ class RefFetch implements ByteSource {
   constructor(readonly rip: bigint, readonly la57: boolean, readonly mem: ByteMap) {}
   byteAt(i: number): number {
     const a = u64(this.rip + BigInt(i));
-    if (!canonical(a, this.la57)) return (this.fault = { gp: true, addr: a }), -1;
+    if (!canonical(a, this.la57)) {
+      this.fault = { gp: true, addr: a };
+      return -1;
+    }
     const v = this.mem.get(a);
-    if (v === undefined) return (this.fault = { gp: false, addr: a }), -1;
+    if (v === undefined) {
+      this.fault = { gp: false, addr: a };
+      return -1;
+    }
     return v;
   }
 }
@@ -144,7 +150,9 @@ test(`property: fetch + decode at random upper-half RIPs agree with a BigInt ref
       const ripPage = rip & ~(PAGE - 1n);
       const pages = new Map<bigint, Uint8Array>();
       // Pages around RIP, present or not; a non-canonical page may be "present": the engine must not read it.
-      present.forEach((on, d) => on && pages.set(u64(ripPage + BigInt(d - 1) * PAGE), pageBytes(seed + d)));
+      present.forEach((on, d) => {
+        if (on) pages.set(u64(ripPage + BigInt(d - 1) * PAGE), pageBytes(seed + d));
+      });
       for (const [p, data] of pages) {
         code.forEach((b, i) => {
           const off = u64(rip + BigInt(i) - p);
@@ -328,7 +336,9 @@ test(`property: INS/OUTS at random upper-half RSI/RDI and FS/GS bases agree with
       const lin0 = u64(base + (as === 4 ? ptr & 0xffff_ffffn : ptr));
       const page0 = lin0 & ~(PAGE - 1n);
       const pages = new Map<bigint, Uint8Array>();
-      s.present.forEach((on, d) => on && pages.set(u64(page0 + BigInt(d - 2) * PAGE), pageBytes(s.seed + d)));
+      s.present.forEach((on, d) => {
+        if (on) pages.set(u64(page0 + BigInt(d - 2) * PAGE), pageBytes(s.seed + d));
+      });
       pages.set(0x1000n, new Uint8Array(PAGE_SIZE));
       pages.get(0x1000n)!.set(code);
       const c: StringCase = {
@@ -403,7 +413,9 @@ test(`property: vmport step at random upper-half RIP/RSI/RDI agrees with a BigIn
       };
       // Reference: bytes present are exactly the code at RIP and the --mem range (both modulo 2^64; --mem wins).
       const present = new Map<bigint, number>();
-      code.forEach((b, i) => present.set(u64(s.rip + BigInt(i)), b));
+      code.forEach((b, i) => {
+        present.set(u64(s.rip + BigInt(i)), b);
+      });
       for (let i = 0; i < s.memLength; i++) present.set(u64(s.buf + BigInt(i)), 0);
       const refMem = new ByteMap();
       for (const [a, v] of present) refMem.bytes.set(a, v);

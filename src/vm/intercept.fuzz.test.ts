@@ -67,10 +67,21 @@ function contractChecked(mem: PagedMemory, probe: boolean): GuestMemory {
     assert.ok(Number.isInteger(n) && n >= 0 && lo + n <= 2 ** 32, `access of ${n} bytes at lo ${lo} crosses 4 GiB`);
   };
   const m: GuestMemory = {
-    read: (lo, hi, d, s, n) => (check(lo, hi, n), mem.read(lo, hi, d, s, n)),
-    write: (lo, hi, d, s, n) => (check(lo, hi, n), mem.write(lo, hi, d, s, n)),
+    read: (lo, hi, d, s, n) => {
+      check(lo, hi, n);
+      return mem.read(lo, hi, d, s, n);
+    },
+    write: (lo, hi, d, s, n) => {
+      check(lo, hi, n);
+      return mem.write(lo, hi, d, s, n);
+    },
   };
-  if (probe) m.checkWritable = (lo, hi, n) => (check(lo, hi, n), mem.checkWritable(lo, hi, n));
+  if (probe) {
+    m.checkWritable = (lo, hi, n) => {
+      check(lo, hi, n);
+      return mem.checkWritable(lo, hi, n);
+    };
+  }
   return m;
 }
 
@@ -96,8 +107,14 @@ test(`fuzz: ${CASES} random exits end in a completed step or a named fault, neve
       mem.load(ip, Uint8Array.from(c.code).subarray(0, PAGE_SIZE - Number(ip % BigInt(PAGE_SIZE))));
       if (c.mapNext) mem.map(ip + BigInt(PAGE_SIZE));
       if (c.dataMapped) {
-        for (const base of [0, 0x1000, 0x2000]) mem.map(base + (regs.lo(6) % 0x10000)), mem.map(base + (regs.lo(7) % 0x10000));
-        for (const base of [0n, BigInt(bases[4]!), BigInt(bases[5]!)]) mem.map(base + regs.get64(6)), mem.map(base + regs.get64(7));
+        for (const base of [0, 0x1000, 0x2000]) {
+          mem.map(base + (regs.lo(6) % 0x10000));
+          mem.map(base + (regs.lo(7) % 0x10000));
+        }
+        for (const base of [0n, BigInt(bases[4]!), BigInt(bases[5]!)]) {
+          mem.map(base + regs.get64(6));
+          mem.map(base + regs.get64(7));
+        }
       }
       const vm = vms[c.profileIndex]!;
       const before = cpu.regs.clone();

@@ -10,7 +10,7 @@ import { Outcome } from "../../vm/exit-result.js";
 import type { VirtualMachine } from "../../vm/virtual-machine.js";
 import type { VmProfileInput } from "../profile.js";
 import { MAGIC, regValue, setup, vmWith, type RegInit } from "../../test-support/harness.js";
-import { CommandRegistry } from "./command-registry.js";
+import type { CommandRegistry } from "./command-registry.js";
 import { isVmportError } from "../../core/errors.js";
 
 const HI = 0xa5a5a5a5_00000000n; // a non-zero upper half in every register, to see what is preserved

@@ -178,7 +178,7 @@ export class Vmmouse {
     }
     const w = this.pop(n);
     const set = [out.eax, out.ebx, out.ecx, out.edx, out.esi, out.edi];
-    w.forEach((v, i) => set[i]!.call(out, v));
+    for (let i = 0; i < w.length; i++) set[i]!.call(out, w[i]!);
     return out;
   };
 
