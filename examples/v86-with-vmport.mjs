@@ -13,7 +13,7 @@ const buf = (path) => { const b = readFileSync(path); return b.buffer.slice(b.by
 
 const vm = new VirtualMachine({ profile: { memSizeMb: 64 } });
 vm.messaging.guestinfo.set("foo", "bar");
-vm.messaging.guest.on((c) => console.error("host saw:", c.field, c.key ?? "", String(c.value ?? "")));
+vm.messaging.reported.on((c) => console.error("host saw:", c.field, c.key ?? "", String(c.value ?? "")));
 
 const emulator = new V86({
   wasm_path: join(dirname(require.resolve("v86")), "v86.wasm"),
