@@ -136,7 +136,7 @@ function printSummary(out: Awaited<VmSession["exited"]>, o: RunCliOptions): void
   const c = out.counters["tracer"] ?? {};
   const say = (line: string): boolean => process.stderr.write(`vmport: ${line}\n`);
   say(`exit ${out.status}, ${out.report.backdoorCalls} backdoor calls emulated`);
-  say(`cpuid: ${c["patched"] ?? 0} sites patched, ${c["cpuids"] ?? 0} emulated; ${c["execMmaps"] ?? 0} executable mmaps followed; peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
+  say(`cpuid: ${c["patched"] ?? 0} sites patched, ${c["cpuids"] ?? 0} emulated; ${c["execMmaps"] ?? 0} executable mmaps followed (${c["mmapsByIdentity"] ?? 0} from the cache by identity); peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
   if (o.state !== undefined) say(`state saves ${out.stateSaves} (coalesced)`);
   const skipped = ["sharedSkipped", "mappedNotRegular", "mappedUnreadable", "sectionsTooLarge", "sitesOverLimit", "killedAfterRoot", "foreignSeccomp"].filter((k) => (c[k] ?? 0) > 0);
   if (skipped.length > 0) say(skipped.map((k) => `${k} ${c[k]}`).join(", "));

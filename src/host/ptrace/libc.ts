@@ -105,6 +105,8 @@ export interface Libc {
   syscall6(nr: number, a: bigint | number, b: bigint | number, c: bigint | number, d: bigint | number, e: bigint | number, f: bigint | number): number;
   /** `syscall(2)` with two integers and a buffer. */
   syscallPtr(nr: number, a: number, b: number, p: Uint8Array): number;
+  /** `stat(2)` of `path` (following links) into `buf` (x86-64 `struct stat`, 144 bytes): 0, or -1 and errno. */
+  stat(path: string, buf: Uint8Array): number;
   /** `pipe2(2)`: the two descriptors land in `fds`. */
   pipe2(fds: Int32Array, flags: number): number;
   /** `close(2)`. */
@@ -149,6 +151,7 @@ export function libc(): Libc {
   const processVmWritev = lib.func("long process_vm_writev(int pid, void* local, unsigned long liovcnt, void* remote, unsigned long riovcnt, unsigned long flags)");
   const syscall6 = lib.func("long syscall(long nr, long a, long b, long c, long d, long e, long f)");
   const syscallPtr = lib.func("syscall", "long", ["long", "long", "long", "void*"]);
+  const statSys = lib.func("syscall", "long", ["long", "const char*", "void*"]);
   const pipe2 = lib.func("int pipe2(_Out_ int* fds, int flags)");
   const close = lib.func("int close(int fd)");
   const schedSetaffinity = lib.func("int sched_setaffinity(int pid, size_t size, void* mask)");
@@ -176,6 +179,7 @@ export function libc(): Libc {
     processVmWritev: (p, l, lc, r, rc, f) => Number(processVmWritev(p, l, lc, r, rc, f)),
     syscall6: (n, a, b, c, d, e, f) => Number(syscall6(n, a, b, c, d, e, f)),
     syscallPtr: (n, a, b, p) => Number(syscallPtr(n, a, b, p)),
+    stat: (path, buf) => Number(statSys(4, path, buf)), // SYS_stat on x86-64
     pipe2: (fds, f) => pipe2(fds, f) as number,
     close: (fd) => close(fd) as number,
     schedSetaffinity: (p, s, m) => schedSetaffinity(p, s, m) as number,

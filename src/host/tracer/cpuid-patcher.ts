@@ -47,7 +47,12 @@ export interface PatcherCounters {
   sitesOverLimit: number;
   /** Executable-mmap stops handled. */
   execMmaps: number;
+  /** Of those, answered from the site cache by the file's identity alone (one `stat`, the file not opened). */
+  mmapsByIdentity: number;
 }
+
+/** Size of the x86-64 `struct stat` (`st_dev` at 0, `st_ino` 8, `st_mode` 24, `st_size` 48, `st_mtim` 88). */
+const STAT_BYTES = 144;
 
 /** A process's patched sites; shared with forked children until one of them changes it. */
 class SiteSet {
@@ -68,10 +73,12 @@ interface PendingMap {
 /** The CPUID patcher of one tracer. */
 export class CpuidPatcher {
   /** What the patcher did and skipped in this run. */
-  readonly counters: PatcherCounters = { patched: 0, cpuids: 0, sharedSkipped: 0, sitesOverLimit: 0, execMmaps: 0 };
+  readonly counters: PatcherCounters = { patched: 0, cpuids: 0, sharedSkipped: 0, sitesOverLimit: 0, execMmaps: 0, mmapsByIdentity: 0 };
   private readonly cache: CpuidSiteCache;
   private readonly regs: TraceeRegs;
   private readonly cpu = new CpuState();
+  /** `struct stat` for {@link sitesByIdentity}. */
+  private readonly statBuf = new Uint8Array(STAT_BYTES);
   private readonly mem: PtraceMemory;
   private readonly word = new Uint8Array(8);
   /** Patched sites per thread group. */
@@ -234,17 +241,41 @@ export class CpuidPatcher {
       return false;
     }
     if (fd < 0) return false;
-    const file = openMapped([`/proc/${tid}/fd/${fd}`], null, this.cache.counters);
-    if (file === null) return false;
-    let sites: number[];
-    try {
-      sites = this.cache.sitesInRange(file, offset, length);
-    } finally {
-      closeSync(file.fd);
+    const path = `/proc/${tid}/fd/${fd}`;
+    let sites = this.sitesByIdentity(path, offset, length);
+    if (sites === null) {
+      const file = openMapped([path], null, this.cache.counters);
+      if (file === null) return false;
+      try {
+        sites = this.cache.sitesInRange(file, offset, length);
+      } finally {
+        closeSync(file.fd);
+      }
     }
     if (sites.length === 0) return false;
     this.pending.set(tid, { sites, offset });
     return true;
+  }
+
+  /**
+   * The sites of an mmap's range when the cache knows the file by its identity: one `stat(2)` of the
+   * `/proc/TID/fd/N` link (it never opens the file, so a FIFO or device cannot block it). Null: not known (or not
+   * a regular file, which the open path counts and skips), open the file.
+   */
+  private sitesByIdentity(path: string, offset: number, length: number): number[] | null {
+    const b = this.statBuf;
+    if (this.c.stat(path, b) !== 0) return null;
+    const v = new DataView(b.buffer, b.byteOffset, STAT_BYTES);
+    if ((v.getUint32(24, true) & 0o170000) !== 0o100000) return null; // st_mode: not S_IFREG
+    const id = {
+      dev: Number(v.getBigUint64(0, true)),
+      ino: Number(v.getBigUint64(8, true)),
+      size: Number(v.getBigInt64(48, true)),
+      mtimeMs: Number(v.getBigInt64(88, true)) * 1000 + Number(v.getBigInt64(96, true)) / 1e6,
+    };
+    const sites = this.cache.cachedSitesInRange(id, offset, length);
+    if (sites !== null) this.counters.mmapsByIdentity++;
+    return sites;
   }
 
   /** The syscall-exit stop of an executable mmap let through by {@link mmapEntry}: patch the new mapping. */

@@ -196,6 +196,23 @@ export function openMapped(paths: string[], inode: number | null, counters: Scan
   return null;
 }
 
+/** What identifies a file's contents for the site cache: device, inode, size and modification time. */
+export interface FileIdentity {
+  /** Device number. */
+  dev: number;
+  /** Inode number. */
+  ino: number;
+  /** Size in bytes. */
+  size: number;
+  /** Modification time in ms (as `fs.Stats.mtimeMs`). */
+  mtimeMs: number;
+}
+
+/** The cache key of a file identity (also the name of its entry on disk). */
+export function identityKey(id: FileIdentity): string {
+  return `${id.dev}-${id.ino}-${id.size}-${Math.round(id.mtimeMs)}-v2`;
+}
+
 /** Site lists per file identity, in memory (LRU) and on disk. */
 export class CpuidSiteCache {
   /** Files skipped (not regular, unreadable, too large) and scanned. */
@@ -246,12 +263,35 @@ export class CpuidSiteCache {
   }
 
   /**
+   * {@link sitesInRange} from the cache alone, for a file known by its identity (no descriptor): null when the
+   * file's section table or a section overlapping the range has not been scanned yet (the caller opens the file).
+   */
+  cachedSitesInRange(id: FileIdentity, offset: number, length: number): number[] | null {
+    const entry = this.fileEntry(identityKey(id));
+    const layout = entry.get("layout");
+    if (layout === undefined) return null;
+    const out: number[] = [];
+    for (let i = 1; i + 1 < layout.length; i += 2) {
+      const so = layout[i]!;
+      const size = layout[i + 1]!;
+      if (so + size <= offset || so >= offset + length) continue;
+      const sites = entry.get(`${so}:${size}`);
+      if (sites === undefined) {
+        if (size > MAX_SECTION_BYTES) continue; // never scanned: too large (counted when it was met)
+        return null;
+      }
+      for (const s of sites) if (s >= offset && s < offset + length) out.push(s);
+    }
+    return out;
+  }
+
+  /**
    * File offsets of the `cpuid`s in `file`'s executable sections that overlap the file range
    * [`offset`, `offset + length`) (a mapping), each offset inside that range.
    */
   sitesInRange(file: MappedFile, offset: number, length: number): number[] {
     const st = file.stat;
-    const key = `${st.dev}-${st.ino}-${st.size}-${Math.round(st.mtimeMs)}-v2`;
+    const key = identityKey(st);
     const entry = this.fileEntry(key);
     const pread = (pos: number, len: number) => {
       const b = Buffer.alloc(Math.max(0, Math.min(len, st.size - pos)));

@@ -220,7 +220,9 @@ export class StopLoop {
         step.resume(tid, PTRACE.CONT, 0);
         return;
       }
-      // An executable file mapping is about to be made. Nothing to patch: go on; else stop at its exit.
+      // An executable file mapping is about to be made. Nothing to patch: go on; else stop at its exit. A thread
+      // that maps often is placed like one that traps often (and released the same way once it computes).
+      placement.onTrap(tid);
       step.resume(tid, patcher.mmapEntry(tid) ? PTRACE.SYSCALL : PTRACE.CONT, 0);
       return;
     }

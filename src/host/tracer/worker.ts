@@ -160,6 +160,7 @@ try {
       sharedSkipped: t.patcher.counters.sharedSkipped,
       sitesOverLimit: t.patcher.counters.sitesOverLimit,
       execMmaps: t.patcher.counters.execMmaps,
+      mmapsByIdentity: t.patcher.counters.mmapsByIdentity,
       mappedNotRegular: scan.notRegular,
       mappedUnreadable: scan.unreadable,
       sectionsTooLarge: scan.tooLarge,
