@@ -7,6 +7,9 @@
  * Emulates: a VMware host turned hostile (`docs/fuzzing.md`). Source of truth: `worker-protocol.ts`.
  * Fatal signals (SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL) are read at their signal-delivery stop, before the
  * program dies (`crash-probe.ts`).
+ * Programs run without address-space randomisation (`personality(2)` ADDR_NO_RANDOMIZE, set on this thread only and
+ * inherited by the programs it spawns; as AFL recommends): a stack overflow that runs off the end of the stack
+ * faults at the same instruction every time, so a finding replays with the same key.
  * Does not: enforce time or memory limits (the main thread kills the program), decide what is a finding, print.
  */
 import { parentPort } from "node:worker_threads";
@@ -30,8 +33,16 @@ const ANSWER_STREAM = 0x5bd1e995;
 const port = parentPort!;
 const post = (m: FuzzWorkerMessage): void => port.postMessage(m);
 
+/** `personality(2)`: its x86-64 system call number, the flag, and the "query" argument. */
+const SYS_PERSONALITY = 135;
+const ADDR_NO_RANDOMIZE = 0x0040000;
+const PERSONALITY_QUERY = 0xffffffff;
+
 warmTracer();
-const probe = new CrashProbe(libc());
+const c = libc();
+const probe = new CrashProbe(c);
+const persona = c.syscall6(SYS_PERSONALITY, PERSONALITY_QUERY, 0, 0, 0, 0, 0);
+if (persona >= 0) c.syscall6(SYS_PERSONALITY, (persona | ADDR_NO_RANDOMIZE) >>> 0, 0, 0, 0, 0, 0);
 
 function runOne(job: FuzzRunJob): void {
   const vm = new VirtualMachine({ profile: job.profile, clock: new SystemClock(), random: new BufferedRandom() });

@@ -1,0 +1,142 @@
+/**
+ * `vmport fuzz` against the test guest with planted bugs (`src/fuzz/testdata/fuzz-guest.c`): from a fixed seed each
+ * bug is found within a bounded number of runs, `--replay` reproduces it exactly (same signal, same faulting offset)
+ * three times in a row, `--minimize` leaves one or two mutated answers; the robust mode of the same guest gives no
+ * finding in 500 runs; usage errors exit 2.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildC, needs, ptraceUsable, runs, vmport } from "../test-support/system.js";
+import { fromB64 } from "../fuzz/answers.js";
+import type { Finding } from "../fuzz/campaign.js";
+
+const skip = needs("gcc", "gcc", () => runs("gcc")) || (ptraceUsable() ? false : "needs Linux on x86-64");
+/** The planted bugs must really be there: no stack protector, no fortified printf/strcpy. */
+const FLAGS = ["-fno-stack-protector", "-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE=0", "-Wno-format-security"];
+let built: string | null | undefined;
+const guest = (): string => {
+  built ??= buildC("src/fuzz/testdata/fuzz-guest.c", "fuzz-guest", FLAGS);
+  if (built === null) throw new Error("gcc could not build fuzz-guest.c");
+  return built;
+};
+const GUESTINFO = ["--guestinfo", "fuzz.name=alice", "--guestinfo", "fuzz.motd=hello"];
+const text = (b64: string) => new TextDecoder().decode(fromB64(b64));
+
+function findings(dir: string): { path: string; f: Finding }[] {
+  return readdirSync(dir)
+    .filter((n) => n.endsWith(".json") && !n.endsWith(".min.json"))
+    .map((n) => ({ path: join(dir, n), f: JSON.parse(readFileSync(join(dir, n), "utf8")) as Finding }));
+}
+
+interface Planted {
+  mode: string;
+  /** Runs within which seed 1 finds it. */
+  runs: number;
+  timeoutMs: number;
+  /** Is this finding the planted bug? */
+  is: (f: Finding) => boolean;
+  /** Exit status of the program when the bug fires. */
+  status: number;
+}
+
+const PLANTED: Planted[] = [
+  {
+    mode: "overflow",
+    runs: 300,
+    timeoutMs: 5000,
+    // A SIGSEGV after the reply to the name was longer than the 32-byte buffer.
+    is: (f) => f.what.signal === "SIGSEGV" && f.answers.mutated.some((m) => m.kind === "rpci" && text(m.reply.base64).slice(2).split("\0")[0]!.length >= 32),
+    status: 139,
+  },
+  {
+    mode: "format",
+    runs: 300,
+    timeoutMs: 5000,
+    is: (f) => f.what.signal === "SIGSEGV" && f.answers.mutated.some((m) => m.kind === "rpci" && text(m.reply.base64).includes("%")),
+    status: 139,
+  },
+  {
+    mode: "boundary",
+    runs: 300,
+    timeoutMs: 5000,
+    is: (f) => f.key.startsWith("SIGFPE@fuzz-guest+") && f.answers.mutated.some((m) => m.kind === "lb" && m.command === 1 && m.regs["eax"] === 0),
+    status: 136,
+  },
+  {
+    mode: "hang",
+    runs: 300,
+    timeoutMs: 300,
+    is: (f) => f.key === "hang" && f.tclo.some((t) => /^Set_Option[^]*\t/.test(t)),
+    status: 137,
+  },
+];
+
+for (const p of PLANTED) {
+  test(`planted bug "${p.mode}": found from seed 1 within ${p.runs} runs, replayed exactly 3 times, minimized to 1-2 answers`, { skip }, () => {
+    const dir = mkdtempSync(join(tmpdir(), `vmport-fuzz-${p.mode}-`));
+    const r = vmport(["fuzz", "--runs", String(p.runs), "--seed", "1", "--jobs", "1", "--timeout-ms", String(p.timeoutMs), "--findings", dir, ...GUESTINFO, "--", guest(), p.mode], { timeoutMs: 300_000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`seed 1, ${p.runs} runs`));
+    const hit = findings(dir).find((x) => p.is(x.f));
+    assert.ok(hit !== undefined, `no finding for ${p.mode}: ${r.stderr}`);
+    const { path, f } = hit;
+    assert.equal(f.program, guest());
+    assert.deepEqual(f.args, [p.mode]);
+    assert.equal(f.seed, 1);
+    if (f.kind === "crash") {
+      assert.ok(f.what.crash !== null && /^0x[0-9a-f]+$/.test(f.what.crash.offset) && f.what.crash.ioGp === false);
+      assert.ok(f.key.endsWith(`+${f.what.crash.offset}`));
+    }
+
+    // --replay: the same key (signal + mapping + offset) and the program's status, three times in a row.
+    for (let k = 0; k < 3; k++) {
+      const rr = vmport(["fuzz", "--replay", path, "--", guest(), p.mode], { timeoutMs: 60_000 });
+      assert.equal(rr.status, p.status, rr.stderr);
+      assert.ok(rr.stderr.includes(`vmport: replay: ${f.key} (same as the finding)`), rr.stderr);
+    }
+
+    // --minimize: decoy TCLO commands added to the finding are dropped; one or two mutated answers stay.
+    const noisy = { ...f, tclo: ["ping", ...f.tclo, "Capabilities_Register"] };
+    const noisyPath = join(dir, "noisy.json");
+    writeFileSync(noisyPath, JSON.stringify(noisy));
+    const before = noisy.answers.mutated.length + noisy.tclo.length;
+    const m = vmport(["fuzz", "--minimize", noisyPath, "--", guest(), p.mode], { timeoutMs: 300_000 });
+    assert.equal(m.status, 0, m.stderr);
+    const min = JSON.parse(readFileSync(join(dir, "noisy.min.json"), "utf8")) as Finding;
+    const after = min.answers.mutated.length + min.tclo.length;
+    assert.ok(after >= 1 && after <= 2 && after < before, `${before} → ${after}: ${m.stderr}`);
+    assert.equal(min.key, f.key);
+    const again = vmport(["fuzz", "--replay", join(dir, "noisy.min.json"), "--", guest(), p.mode], { timeoutMs: 60_000 });
+    assert.ok(again.stderr.includes(`vmport: replay: ${f.key} (same as the finding)`), again.stderr);
+  });
+}
+
+test("the robust guest (validates everything it receives): no finding in 500 runs", { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "vmport-fuzz-robust-"));
+  const r = vmport(["fuzz", "--runs", "500", "--seed", "1", "--jobs", "2", "--findings", dir, ...GUESTINFO, "--", guest(), "robust"], { timeoutMs: 600_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /500 runs, .* findings 0 in .*; 0 finding runs; 0 I\/O #GP deaths/);
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test("vmport fuzz usage errors: one line, exit 2", { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "vmport-fuzz-usage-"));
+  const cases: [string[], RegExp][] = [
+    [["fuzz"], /missing required argument|missing PROGRAM/],
+    [["fuzz", "--runs", "0", "--", "/bin/true"], /--runs "0": expected an integer/],
+    [["fuzz", "--tclo", "OS_Halt", "--", "/bin/true"], /--tclo "OS_Halt": OS_Halt acts on the machine/],
+    [["fuzz", "--replay", join(dir, "none.json"), "--", "/bin/true"], /--replay .*none\.json/],
+    [["fuzz", "--", join(dir, "no-such-program")], /fuzz: .*no-such-program/],
+  ];
+  writeFileSync(join(dir, "bad.json"), JSON.stringify({ format: "vmport-fuzz-finding/1", answers: { points: 1, mutated: [{ i: 0, kind: "nope" }] } }));
+  cases.push([["fuzz", "--minimize", join(dir, "bad.json"), "--", "/bin/true"], /answers\.mutated\[0\]: unknown or malformed entry/]);
+  for (const [args, re] of cases) {
+    const r = vmport(args);
+    assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+});
