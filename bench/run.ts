@@ -9,6 +9,7 @@ import { benchTracer } from "./tracer.bench.js";
 import { benchGuest } from "./guest.bench.js";
 import { benchV86 } from "./v86.bench.js";
 import { benchControl } from "./control.bench.js";
+import { benchFuzz } from "./fuzz.bench.js";
 import type { TracerFigure } from "./tracer.bench.js";
 
 const markdown = process.argv.includes("--markdown");
@@ -20,6 +21,7 @@ const tracer = benchTracer();
 const guestFigures = benchGuest();
 const v86Figures = benchV86();
 const controlFigures = await benchControl();
+const fuzzFigures = await benchFuzz();
 const kib = (b: number) => `${b / 1024} KiB`;
 
 /** A table of system figures, printed the same way in both formats. */
@@ -35,6 +37,7 @@ const SECTIONS: Section[] = [
   { title: "Guest side (`vmport guest` / `vmport/guest`) under vmport run", figures: guestFigures, needs: "Linux x86-64, open-vm-tools and `npm run build`", digits: () => 1 },
   { title: "v86: the same guest loop (GETVERSION at ring 0) with v86's device and with vmport", figures: v86Figures, needs: "nasm, seabios and `npm run build`", digits: () => 0 },
   { title: "Control socket: trap cost with clients connected and subscribed (vmport run --control)", figures: controlFigures, needs: "Linux x86-64, gcc and `npm run build`", digits: () => 2 },
+  { title: "vmport fuzz: runs per second against vmport run of the same program", figures: fuzzFigures, needs: "Linux x86-64, gcc (and `npm run build` for the CLI loop)", digits: () => 1 },
 ];
 
 function printSection(sec: Section): void {

@@ -106,7 +106,10 @@ export function judge(run: FuzzRunResult, o: { hang: boolean; rssExceeded: boole
   if (san !== null) return { verdict: { kind: "sanitizer", key: `sanitizer:${sanitizerKey(san)}`, crash: null, sanitizer: san }, ioGp: false };
   const sig = run.result.signal;
   if (sig === null || !FATAL.has(sig)) return { verdict: null, ioGp: false };
-  const crash = [...run.crashes].reverse().find((c) => c.signal === sig) ?? null;
+  // The newest stop of that signal the kernel raised (si_code > 0), else the newest: a parent that re-raises its
+  // child's signal (`timeout`, some shells) dies of a SIGSEGV it sent itself, which says nothing about the fault.
+  const same = [...run.crashes].reverse().filter((c) => c.signal === sig);
+  const crash = same.find((c) => c.code > 0) ?? same[0] ?? null;
   if (crash?.ioGp === true) return { verdict: null, ioGp: true };
   const name = signalName(sig) ?? `signal ${sig}`;
   const key = crash === null ? `${name}@unknown` : `${name}@${basename(crash.mapping)}+${crash.offset}`;

@@ -162,6 +162,9 @@ test("judge: crashes keyed by signal, mapping and offset; an I/O #GP, a clean ex
   assert.equal(judge(runOf(8, [crash({ signal: 8, code: 1 })]), none).verdict!.key, "SIGFPE@tool+0x1000");
   assert.deepEqual(judge(runOf(11, [crash({ ioGp: true })]), none), { verdict: null, ioGp: true });
   assert.equal(judge(runOf(null, []), none).verdict, null);
+  // A parent re-raising its child's SIGSEGV (si_code SI_TKILL) does not hide the child's fault.
+  const child = crash({ code: 1, mapping: "/usr/lib/libvmtools.so.0", offset: "0x42" });
+  assert.equal(judge(runOf(11, [child, crash({ code: -6, mapping: "/usr/lib/libc.so.6", offset: "0x99" })]), none).verdict!.key, "SIGSEGV@libvmtools.so.0+0x42");
   assert.equal(judge(runOf(15, []), none).verdict, null);
   assert.equal(judge(runOf(9, []), { ...none, hang: true }).verdict!.key, "hang");
   assert.equal(judge(runOf(9, []), { ...none, rssExceeded: true }).verdict!.key, "rss");
