@@ -74,7 +74,7 @@ export class Answerer implements AnswerHooks {
   points = 0;
   /** The mutations given, in order. */
   readonly mutated: MutatedAnswer[] = [];
-  /** Coverage keys: `rpc:NAME`, `lb:CMD` (`lb:30.TYPE` for message steps), `seq:A>B` for consecutive LB keys. */
+  /** Coverage keys: `rpc:NAME`, `lb:CMD` (`lb:30.TYPE` for message steps), `seq:A>B` for consecutive LB keys, `hb:in|out`, and what {@link note} adds. */
   readonly keys = new Set<string>();
   /** Recorded mutations not given because the guest asked something else at that point. */
   mismatches = 0;
@@ -95,6 +95,11 @@ export class Answerer implements AnswerHooks {
 
   private key(k: string): void {
     if (this.keys.size < MAX_KEYS_PER_RUN) this.keys.add(k);
+  }
+
+  /** Note a coverage key seen outside the hooks (`tclo:NAME:ok|error|none`: how the guest answered a TCLO command). */
+  note(k: string): void {
+    this.key(k);
   }
 
   /** The planned mutation at point `i`, or whether to make a fresh one (`channel`: a step or an HB transfer). */

@@ -51,6 +51,11 @@ function runOne(job: FuzzRunJob): void {
   if (vm.backdoor !== null) vm.backdoor.hooks = answers;
   vm.messaging.channels.hooks = answers;
   vm.messaging.rpci.hooks = answers;
+  vm.messaging.tclo.events.on((e) => {
+    if (e.type === "queued" || e.internal) return;
+    const name = e.command.split(/[ \t\0]/, 1)[0]!.slice(0, 64);
+    answers.note(`tclo:${name}:${e.type === "result" ? (e.result.ok ? "ok" : "error") : "none"}`);
+  });
   for (const cmd of job.tclo) {
     try {
       vm.messaging.tclo.enqueue(cmd);
