@@ -444,11 +444,12 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignStats> {
   const seen = new Set<string>();
   const corpus = o.corpusDir !== null ? loadCorpus(o.corpusDir, seen) : [];
   const stats: CampaignStats = { runs: 0, elapsedMs: 0, corpus: corpus.length, keys: seen.size, findingRuns: 0, unique: 0, ioGp: 0, stderrLimit: 0, findings: {} };
+  // Time counts from when the workers are loaded: runs/s and --time measure runs, not thread start-up.
+  const workers = await Promise.all(Array.from({ length: o.jobs }, () => FuzzWorker.start()));
   const t0 = performance.now();
   const deadline = o.timeSeconds !== null ? t0 + o.timeSeconds * 1000 : Infinity;
   let next = 0;
   const more = () => (o.runs === null || next < o.runs) && performance.now() < deadline;
-  const workers = await Promise.all(Array.from({ length: o.jobs }, () => FuzzWorker.start()));
   const ios = workers.map(() => new RunStdio(true));
   const loop = async (w: FuzzWorker, io: RunStdio): Promise<void> => {
     while (more()) {
