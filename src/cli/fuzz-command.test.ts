@@ -8,6 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { buildC, needs, ptraceUsable, runs, vmport } from "../test-support/system.js";
 import { fromB64 } from "../fuzz/answers.js";
@@ -120,6 +121,22 @@ test("the robust guest (validates everything it receives): no finding in 500 run
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /500 runs, .* findings 0 in .*; 0 finding runs; 0 I\/O #GP deaths/);
   assert.deepEqual(readdirSync(dir), []);
+});
+
+test("SIGINT stops a campaign gracefully: the runs under way finish, the summary is printed, exit 0", { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "vmport-fuzz-sigint-"));
+  const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "main.ts"), "fuzz", "--time", "120", "--seed", "2", "--jobs", "1", "--findings", dir, ...GUESTINFO, "--", guest(), "robust"], { stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  child.stderr.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  // Let runs get going (the worker loads, the campaign starts), then interrupt.
+  await new Promise((r) => setTimeout(r, 4000));
+  child.kill("SIGINT");
+  const status = await new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  assert.equal(status, 0, err);
+  assert.match(err, /vmport: fuzz: SIGINT: stopping after the runs under way/);
+  assert.match(err, /vmport: fuzz: seed 2, \d+ runs, .* findings 0 in \d+\.\d s/);
 });
 
 test("vmport fuzz usage errors: one line, exit 2", { skip }, () => {

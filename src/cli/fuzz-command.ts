@@ -8,9 +8,10 @@
  * Exit status: campaign 0 without finding, 1 with findings; replay the program's status; minimize 0 when the
  * finding reproduced (and was shrunk), 1 when it did not reproduce; 2 on usage errors (one `vmport:` line).
  * A `--tclo` command that acts on the machine (`channels/tclo-safety.ts`) is refused: a fuzzer runs unattended.
- * Does not: print the program's output during a campaign (stdout goes to /dev/null, stderr is captured for sanitizer
- * reports and kept in findings); replay and minimize print nothing of it either, except replay, which gives the
- * program vmport's own stdio.
+ * SIGINT/SIGTERM/SIGHUP during a campaign stop it gracefully: no new run starts, the runs under way finish, the
+ * summary is printed (a second signal ends vmport at once; the tracer's PTRACE_O_EXITKILL ends the programs).
+ * Does not: show the program's output during a campaign or a minimization (stdout goes to /dev/null; stderr is
+ * captured for sanitizer reports and kept in findings); only `--replay` gives the program vmport's own stdio.
  */
 import { availableParallelism } from "node:os";
 import { escapeText } from "../core/text.js";
@@ -137,8 +138,17 @@ export async function runFuzz(argv: string[], o: FuzzCliOptions): Promise<number
   const runs = o.runs ?? (o.time === undefined ? DEFAULT_RUNS : null);
   const tty = process.stderr.isTTY === true;
   let lastDraw = 0;
+  const stop = new AbortController();
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stop.signal.aborted) process.exit(128 + (sig === "SIGINT" ? 2 : sig === "SIGTERM" ? 15 : 1));
+    stop.abort();
+    process.stderr.write(`${tty ? "\r\x1b[K" : ""}vmport: fuzz: ${sig}: stopping after the runs under way\n`);
+  };
+  for (const s of signals) process.on(s, onSignal);
   const line = (s: CampaignStats) => `${s.runs} runs, ${(s.runs / Math.max(s.elapsedMs / 1000, 1e-3)).toFixed(1)} runs/s, corpus ${s.corpus}, ${s.keys} keys, findings ${s.unique}`;
   const stats = await runCampaign({
+    stop: stop.signal,
     argv,
     exec,
     env: env(),
@@ -163,6 +173,7 @@ export async function runFuzz(argv: string[], o: FuzzCliOptions): Promise<number
       process.stderr.write(`${tty ? "\r\x1b[K" : ""}vmport: fuzz: finding ${escapeText(f.key)}${sig} in run ${f.run}: ${escapeText(path)}\n`);
     },
   });
+  for (const s of signals) process.off(s, onSignal);
   if (tty) process.stderr.write("\r\x1b[K");
   process.stderr.write(`vmport: fuzz: seed ${seed}, ${line(stats)} in ${(stats.elapsedMs / 1000).toFixed(1)} s; ${stats.findingRuns} finding runs; ${stats.ioGp} I/O #GP deaths (not findings)\n`);
   for (const [k, n] of Object.entries(stats.findings)) process.stderr.write(`vmport: fuzz:   ${escapeText(k)} x${n}\n`);

@@ -373,6 +373,8 @@ export interface CampaignOptions {
   onProgress?: (s: CampaignStats) => void;
   /** Called with each new unique finding and the path written. */
   onFinding?: (f: Finding, path: string) => void;
+  /** When aborted, no new run starts; the runs under way finish (each within `--timeout-ms`). */
+  stop?: AbortSignal;
 }
 
 /** Totals of a campaign. */
@@ -449,7 +451,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignStats> {
   const t0 = performance.now();
   const deadline = o.timeSeconds !== null ? t0 + o.timeSeconds * 1000 : Infinity;
   let next = 0;
-  const more = () => (o.runs === null || next < o.runs) && performance.now() < deadline;
+  const more = () => (o.runs === null || next < o.runs) && performance.now() < deadline && o.stop?.aborted !== true;
   const ios = workers.map(() => new RunStdio(true));
   const loop = async (w: FuzzWorker, io: RunStdio): Promise<void> => {
     while (more()) {
