@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { buildC, needs, ptraceUsable, runs, vmport } from "../test-support/system.js";
 import { fromB64 } from "../fuzz/answers.js";
@@ -121,6 +121,44 @@ test("the robust guest (validates everything it receives): no finding in 500 run
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /500 runs, .* findings 0 in .*; 0 finding runs; 0 I\/O #GP deaths/);
   assert.deepEqual(readdirSync(dir), []);
+});
+
+test("a sanitizer report on stderr is a finding (the overflow guest built with AddressSanitizer)", { skip }, () => {
+  const asan = buildC("src/fuzz/testdata/fuzz-guest.c", "fuzz-guest-asan", ["-g", "-fsanitize=address", "-fno-omit-frame-pointer", "-Wno-format-security"]);
+  assert.ok(asan !== null, "gcc -fsanitize=address failed");
+  const dir = mkdtempSync(join(tmpdir(), "vmport-fuzz-asan-"));
+  // LeakSanitizer would ptrace the program, which vmport's syscall policy refuses: leaks are not checked.
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(import.meta.dirname, "main.ts"), "fuzz", "--runs", "150", "--seed", "1", "--jobs", "1", "--findings", dir, ...GUESTINFO, "--", asan, "overflow"], {
+    encoding: "utf8",
+    env: { ...process.env, ASAN_OPTIONS: "detect_leaks=0" },
+    timeout: 300_000,
+  });
+  assert.equal(r.status, 1, r.stderr);
+  const hit = findings(dir).find((x) => x.f.kind === "sanitizer");
+  assert.ok(hit !== undefined, r.stderr);
+  assert.match(hit.f.key, /^sanitizer:SUMMARY: AddressSanitizer: [a-z-]+ .* in .*strcpy/);
+  assert.match(hit.f.what.stderrTail, /ERROR: AddressSanitizer/);
+});
+
+test("a peak RSS past --max-rss is a finding; --corpus is written and loaded again by the next campaign", { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "vmport-fuzz-rss-"));
+  // awk doubles a string to 256 MiB, then waits for a child: its own RSS passes 100 MiB.
+  const r = vmport(["fuzz", "--runs", "1", "--max-rss", "100", "--findings", dir, "--", "awk", 'BEGIN { s = "x"; for (i = 0; i < 28; i++) s = s s; system("sleep 2") }']);
+  assert.equal(r.status, 1, r.stderr);
+  const [f] = findings(dir);
+  assert.equal(f?.f.key, "rss", r.stderr);
+  assert.ok(f.f.what.peakRssKb > 100 * 1024 && f.f.what.signal === "SIGKILL");
+
+  const corpus = join(dir, "corpus");
+  const first = vmport(["fuzz", "--runs", "40", "--seed", "3", "--jobs", "1", "--corpus", corpus, "--findings", join(dir, "f2"), ...GUESTINFO, "--", guest(), "robust"], { timeoutMs: 300_000 });
+  assert.equal(first.status, 0, first.stderr);
+  const entries = readdirSync(corpus).filter((n) => n.endsWith(".json")).length;
+  const keys = Number(/(\d+) keys/.exec(first.stderr)![1]);
+  assert.ok(entries > 0 && keys > 0, first.stderr);
+  // A campaign of one run starts from what the first one kept.
+  const again = vmport(["fuzz", "--runs", "1", "--seed", "4", "--jobs", "1", "--corpus", corpus, "--findings", join(dir, "f2"), ...GUESTINFO, "--", guest(), "robust"], { timeoutMs: 300_000 });
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, new RegExp(`corpus ${entries}, ${keys} keys`));
 });
 
 test("SIGINT stops a campaign gracefully: the runs under way finish, the summary is printed, exit 0", { skip }, async () => {

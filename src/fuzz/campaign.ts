@@ -150,24 +150,28 @@ export interface Finding {
   };
 }
 
-/** Read and check a finding file; throws an Error naming the problem. */
-export function readFinding(path: string): Finding {
-  let text: string;
+/** The text of a regular file of at most {@link FINDING_FILE_LIMIT} bytes; throws an Error naming the problem. */
+function readBounded(path: string): string {
   try {
     const fd = openSync(path, "r");
     try {
-      const size = fstatSync(fd).size;
-      if (!fstatSync(fd).isFile()) throw new Error("not a regular file");
-      if (size > FINDING_FILE_LIMIT) throw new Error(`larger than ${FINDING_FILE_LIMIT} bytes`);
-      const b = Buffer.alloc(size);
-      readSync(fd, b, 0, size, 0);
-      text = b.toString("utf8");
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new Error("not a regular file");
+      if (st.size > FINDING_FILE_LIMIT) throw new Error(`larger than ${FINDING_FILE_LIMIT} bytes`);
+      const b = Buffer.alloc(st.size);
+      readSync(fd, b, 0, st.size, 0);
+      return b.toString("utf8");
     } finally {
       closeSync(fd);
     }
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);
   }
+}
+
+/** Read and check a finding file; throws an Error naming the problem. */
+export function readFinding(path: string): Finding {
+  const text = readBounded(path);
   let f: Finding;
   try {
     f = JSON.parse(text) as Finding;
@@ -429,7 +433,7 @@ function loadCorpus(dir: string, seen: Set<string>): CorpusEntry[] {
   for (const name of readdirSync(dir).filter((n) => n.endsWith(".json")).sort()) {
     if (out.length >= MAX_CORPUS) break;
     try {
-      const e = JSON.parse(readFileSync(join(dir, name), "utf8")) as { keys: string[]; mutated: MutatedAnswer[]; tclo: string[]; highBandwidth: boolean };
+      const e = JSON.parse(readBounded(join(dir, name))) as { keys: string[]; mutated: MutatedAnswer[]; tclo: string[]; highBandwidth: boolean };
       if (validateRecord({ points: 0, mutated: e.mutated }) !== null || !Array.isArray(e.tclo) || !Array.isArray(e.keys)) continue;
       for (const k of e.keys) if (typeof k === "string") seen.add(k);
       out.push({ mutated: e.mutated, tclo: e.tclo.filter((t) => typeof t === "string"), highBandwidth: e.highBandwidth === true });
