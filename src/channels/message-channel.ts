@@ -126,9 +126,9 @@ const EMPTY = new Uint8Array(0);
 
 /** The channel table of one VM. */
 export class MessageChannels implements HbTransferHandler {
-  /** Counters. */
   /** Answer hooks (`vmport fuzz`), or null. */
   hooks: AnswerHooks | null = null;
+  /** Counters. */
   readonly counters: MessageChannelCounters = {
     opens: 0, closes: 0, openFailures: 0, reclaimed: 0, badChannel: 0, badCookie: 0, oversize: 0,
     sequenceErrors: 0, unknownType: 0, messages: 0, repliesDropped: 0, hbBytesOut: 0, hbBytesIn: 0,
@@ -363,7 +363,7 @@ export class MessageChannels implements HbTransferHandler {
     const ch = this.hbChannel(regs.lo(Reg.RBX), regs.lo(Reg.RDX), regs.lo(Reg.RSI), regs.lo(Reg.RBP));
     const r = ch?.reply ?? null;
     if (ch === null || r === null || this.hooks?.hbFail("in", dst.length) === true) {
-      if (ch !== null) this.counters.sequenceErrors++;
+      if (ch !== null && r === null) this.counters.sequenceErrors++;
       dst.fill(0);
       return regs.setLo(Reg.RBX, 0);
     }

@@ -147,6 +147,28 @@ test("Answerer on a VM: the guest gets the mutated answers, a replay gives them 
   assert.equal(replay.mismatches, 0);
 });
 
+test("engine hook sites: an HB transfer made to fail fails (EBX = 0) in both directions, counted as no sequence error", () => {
+  for (const dir of ["in", "out"] as const) {
+    const vm = new VirtualMachine({});
+    vm.messaging.guestinfo.set("x", "over HB");
+    const seen: string[] = [];
+    vm.messaging.channels.hooks = {
+      lbResult: () => {},
+      rpciReply: (_n, _q, r) => r,
+      hbFail: (d, size) => {
+        seen.push(`${d}:${size}`);
+        return d === dir;
+      },
+    };
+    const g = new Guest(vm);
+    assert.equal(rpcOne(g, "info-get guestinfo.x", { hb: "always" }), null, dir);
+    assert.ok(seen[0]?.startsWith("out:"), seen.join());
+    assert.equal(vm.messaging.channels.counters.sequenceErrors, 0);
+    vm.messaging.channels.hooks = null;
+    assert.equal(rpcOne(g, "info-get guestinfo.x", { hb: "always" }), "1 over HB");
+  }
+});
+
 const crash = (o: Partial<CrashInfo>): CrashInfo => ({ signal: 11, code: 0x80, addr: "0x0", rip: "0x401000", mapping: "/usr/bin/tool", offset: "0x1000", ioGp: false, ...o });
 const runOf = (signal: number | null, crashes: CrashInfo[]): FuzzRunResult => ({
   result: { exitStatus: signal === null ? 0 : 128 + signal, signal, traps: 1, passedSegv: 0, execErrno: null },
