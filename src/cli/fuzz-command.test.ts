@@ -185,6 +185,7 @@ test("vmport fuzz usage errors: one line, exit 2", { skip }, () => {
     [["fuzz", "--tclo", "OS_Halt", "--", "/bin/true"], /--tclo "OS_Halt": OS_Halt acts on the machine/],
     [["fuzz", "--replay", join(dir, "none.json"), "--", "/bin/true"], /--replay .*none\.json/],
     [["fuzz", "--", join(dir, "no-such-program")], /fuzz: .*no-such-program/],
+    [["fuzz", "--findings", "/proc/version/x", "--", "/bin/true"], /--findings \/proc\/version\/x: E/],
   ];
   writeFileSync(join(dir, "bad.json"), JSON.stringify({ format: "vmport-fuzz-finding/1", answers: { points: 1, mutated: [{ i: 0, kind: "nope" }] } }));
   cases.push([["fuzz", "--minimize", join(dir, "bad.json"), "--", "/bin/true"], /answers\.mutated\[0\]: unknown or malformed entry/]);

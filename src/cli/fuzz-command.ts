@@ -14,6 +14,7 @@
  * captured for sanitizer reports and kept in findings); only `--replay` gives the program vmport's own stdio.
  */
 import { availableParallelism } from "node:os";
+import { accessSync, constants as FS, mkdirSync } from "node:fs";
 import { escapeText } from "../core/text.js";
 import { tcloDanger } from "../channels/tclo-safety.js";
 import { resolveProfile } from "../devices/profile.js";
@@ -70,6 +71,17 @@ function readProfile(path: string | undefined): Record<string, unknown> {
   if (typeof p !== "object" || p === null || Array.isArray(p)) usage(`--profile ${path}: expected a JSON object`);
   resolveProfile(p);
   return p as Record<string, unknown>;
+}
+
+/** Create `dir` if needed and check that files can be written in it; a usage error otherwise. */
+function writableDir(dir: string, what: string): string {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, FS.W_OK | FS.X_OK);
+  } catch (e) {
+    usage(`${what} ${escapeText(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return dir;
 }
 
 function env(): string[] {
@@ -133,6 +145,8 @@ export async function runFuzz(argv: string[], o: FuzzCliOptions): Promise<number
     const why = tcloDanger(t);
     if (why !== null) usage(`--tclo "${escapeText(t)}": ${why}; vmport fuzz never sends it`);
   }
+  const findingsDir = writableDir(o.findings ?? DEFAULT_FINDINGS, "--findings");
+  const corpusDir = o.corpus !== undefined ? writableDir(o.corpus, "--corpus") : null;
   const seed = o.seed ?? (Math.random() * 0x1_0000_0000) >>> 0;
   const jobs = o.jobs ?? availableParallelism();
   const runs = o.runs ?? (o.time === undefined ? DEFAULT_RUNS : null);
@@ -147,33 +161,37 @@ export async function runFuzz(argv: string[], o: FuzzCliOptions): Promise<number
   };
   for (const s of signals) process.on(s, onSignal);
   const line = (s: CampaignStats) => `${s.runs} runs, ${(s.runs / Math.max(s.elapsedMs / 1000, 1e-3)).toFixed(1)} runs/s, corpus ${s.corpus}, ${s.keys} keys, findings ${s.unique}`;
-  const stats = await runCampaign({
-    stop: stop.signal,
-    argv,
-    exec,
-    env: env(),
-    profile,
-    guestinfo,
-    tclo: o.tclo,
-    seed,
-    runs,
-    timeSeconds: o.time ?? null,
-    jobs,
-    limits: limitsOf(DEFAULT_TIMEOUT_MS, DEFAULT_MAX_RSS_MB * 1024),
-    findingsDir: o.findings ?? DEFAULT_FINDINGS,
-    corpusDir: o.corpus ?? null,
-    onProgress: (s) => {
-      const now = performance.now();
-      if (!tty || now - lastDraw < 250) return;
-      lastDraw = now;
-      process.stderr.write(`\r\x1b[Kvmport: fuzz: ${line(s)}`);
-    },
-    onFinding: (f, path) => {
-      const sig = f.what.crash !== null ? ` (${signalName(f.what.crash.signal) ?? f.what.crash.signal} at ${escapeText(f.what.crash.mapping)}+${f.what.crash.offset})` : "";
-      process.stderr.write(`${tty ? "\r\x1b[K" : ""}vmport: fuzz: finding ${escapeText(f.key)}${sig} in run ${f.run}: ${escapeText(path)}\n`);
-    },
-  });
-  for (const s of signals) process.off(s, onSignal);
+  let stats: CampaignStats;
+  try {
+    stats = await runCampaign({
+      stop: stop.signal,
+      argv,
+      exec,
+      env: env(),
+      profile,
+      guestinfo,
+      tclo: o.tclo,
+      seed,
+      runs,
+      timeSeconds: o.time ?? null,
+      jobs,
+      limits: limitsOf(DEFAULT_TIMEOUT_MS, DEFAULT_MAX_RSS_MB * 1024),
+      findingsDir,
+      corpusDir,
+      onProgress: (s) => {
+        const now = performance.now();
+        if (!tty || now - lastDraw < 250) return;
+        lastDraw = now;
+        process.stderr.write(`\r\x1b[Kvmport: fuzz: ${line(s)}`);
+      },
+      onFinding: (f, path) => {
+        const sig = f.what.crash !== null ? ` (${signalName(f.what.crash.signal) ?? f.what.crash.signal} at ${escapeText(f.what.crash.mapping)}+${f.what.crash.offset})` : "";
+        process.stderr.write(`${tty ? "\r\x1b[K" : ""}vmport: fuzz: finding ${escapeText(f.key)}${sig} in run ${f.run}: ${escapeText(path)}\n`);
+      },
+    });
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+  }
   if (tty) process.stderr.write("\r\x1b[K");
   process.stderr.write(`vmport: fuzz: seed ${seed}, ${line(stats)} in ${(stats.elapsedMs / 1000).toFixed(1)} s; ${stats.findingRuns} finding runs; ${stats.ioGp} I/O #GP deaths (not findings)\n`);
   for (const [k, n] of Object.entries(stats.findings)) process.stderr.write(`vmport: fuzz:   ${escapeText(k)} x${n}\n`);

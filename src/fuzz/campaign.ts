@@ -421,7 +421,11 @@ export function planRun(o: Pick<CampaignOptions, "seed" | "tclo" | "profile">, r
   const tclo = [...o.tclo];
   for (let k = rng.below(4); k > 0; k--) tclo.push(safeTcloCommand(rng, 4096));
   const hb = rng.chance(0.5) ? !((o.profile["highBandwidth"] as boolean | undefined) ?? true) : ((o.profile["highBandwidth"] as boolean | undefined) ?? true);
-  return { base: [], tclo, profile: { ...o.profile, highBandwidth: hb }, rate, fresh: true };
+  const profile: Record<string, unknown> = { ...o.profile, highBandwidth: hb };
+  // An older host in a quarter of the runs (guestInfo's NIC report falls back to v2, v1), unless the profile says.
+  const nic = rng.chance(0.25) ? rng.pick([1, 2, 3]) : null;
+  if (nic !== null && o.profile["nicInfoVersion"] === undefined) profile["nicInfoVersion"] = nic;
+  return { base: [], tclo, profile, rate, fresh: true };
 }
 
 function loadCorpus(dir: string, seen: Set<string>): CorpusEntry[] {
