@@ -189,6 +189,9 @@ test("vmport fuzz usage errors: one line, exit 2", { skip }, () => {
   ];
   writeFileSync(join(dir, "bad.json"), JSON.stringify({ format: "vmport-fuzz-finding/1", answers: { points: 1, mutated: [{ i: 0, kind: "nope" }] } }));
   cases.push([["fuzz", "--minimize", join(dir, "bad.json"), "--", "/bin/true"], /answers\.mutated\[0\]: unknown or malformed entry/]);
+  const badProfile = { format: "vmport-fuzz-finding/1", key: "x", kind: "crash", program: "/bin/true", args: [], profile: { mhz: 1 }, guestinfo: [], tclo: [], answers: { points: 0, mutated: [] } };
+  writeFileSync(join(dir, "bad-profile.json"), JSON.stringify(badProfile));
+  cases.push([["fuzz", "--replay", join(dir, "bad-profile.json"), "--", "/bin/true"], /profile key "mhz": unknown key/]);
   for (const [args, re] of cases) {
     const r = vmport(args);
     assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);

@@ -105,7 +105,8 @@ export async function runFuzz(argv: string[], o: FuzzCliOptions): Promise<number
     } catch (e) {
       usage(`--${o.replay !== undefined ? "replay" : "minimize"} ${escapeText((e as Error).message)}`);
     }
-    resolveProfile(f.profile);
+    const check = new VirtualMachine({ profile: f.profile }); // a bad profile or guestinfo: one line, exit 2
+    for (const [k, v] of f.guestinfo) check.messaging.guestinfo.set(k, v);
     const limits = limitsOf(f.timeoutMs, f.maxRssKb);
     if (o.replay !== undefined) {
       settleOwnStdio();

@@ -37,6 +37,9 @@ export function fromB64(s: string): Uint8Array {
   return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 }
 
+/** Registers an `lb` entry may set. */
+const REG_NAMES = new Set(["eax", "ebx", "ecx", "edx", "esi", "edi", "ebp"]);
+
 /**
  * Check a record read from a finding file: every entry well-formed, indices strictly increasing.
  * @returns the first problem, or null
@@ -51,8 +54,10 @@ export function validateRecord(r: unknown): string | null {
     const m = e as Partial<MutatedAnswer> & Record<string, unknown>;
     if (typeof m !== "object" || m === null || typeof m.i !== "number" || !Number.isSafeInteger(m.i) || m.i <= last) return `answers.mutated[${n}]: expected increasing indices`;
     last = m.i;
-    if (m.kind === "rpci" && typeof m["command"] === "string" && typeof (m["reply"] as { base64?: unknown } | undefined)?.base64 === "string") continue;
-    if (m.kind === "lb" && typeof m["command"] === "number" && typeof m["regs"] === "object" && m["regs"] !== null) continue;
+    const b64 = (m["reply"] as { base64?: unknown } | undefined)?.base64;
+    // Checked here: the bytes are decoded inside the engine's answer hook, which must not throw.
+    if (m.kind === "rpci" && typeof m["command"] === "string" && typeof b64 === "string" && b64.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(b64)) continue;
+    if (m.kind === "lb" && typeof m["command"] === "number" && typeof m["regs"] === "object" && m["regs"] !== null && Object.entries(m["regs"]).every(([k, v]) => REG_NAMES.has(k) && Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff)) continue;
     if ((m.kind === "step" || m.kind === "hb") && m["mutation"] === "fail") continue;
     return `answers.mutated[${n}]: unknown or malformed entry`;
   }

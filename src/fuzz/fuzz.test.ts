@@ -77,6 +77,10 @@ test("answer records: base64 round trip, validation names the problem", () => {
   assert.match(validateRecord({ points: 3, mutated: [{ i: 1, kind: "hb", direction: "in", mutation: "fail" }, { i: 1, kind: "hb", direction: "in", mutation: "fail" }] })!, /increasing/);
   assert.match(validateRecord({ points: 3, mutated: [{ i: 0, kind: "rpci", command: "x" }] })!, /malformed/);
   assert.match(validateRecord({ points: -1, mutated: [] })!, /points/);
+  assert.match(validateRecord({ points: 1, mutated: [{ i: 0, kind: "rpci", command: "x", mutation: "empty", reply: { base64: "not base64!" } }] })!, /malformed/);
+  assert.match(validateRecord({ points: 1, mutated: [{ i: 0, kind: "lb", command: 1, mutation: "eax", regs: { rip: 1 } }] })!, /malformed/);
+  assert.match(validateRecord({ points: 1, mutated: [{ i: 0, kind: "lb", command: 1, mutation: "eax", regs: { eax: 2 ** 32 } }] })!, /malformed/);
+  assert.equal(validateRecord({ points: 1, mutated: [{ i: 0, kind: "lb", command: 1, mutation: "eax", regs: { eax: 0xffffffff } }] }), null);
   assert.match(validateRecord(null)!, /object/);
 });
 
