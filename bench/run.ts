@@ -10,6 +10,7 @@ import { benchGuest } from "./guest.bench.js";
 import { benchV86 } from "./v86.bench.js";
 import { benchControl } from "./control.bench.js";
 import { benchConsole } from "./console.bench.js";
+import { benchFuzz } from "./fuzz.bench.js";
 import type { TracerFigure } from "./tracer.bench.js";
 
 const markdown = process.argv.includes("--markdown");
@@ -22,6 +23,7 @@ const guestFigures = benchGuest();
 const v86Figures = benchV86();
 const controlFigures = await benchControl();
 const consoleFigures = await benchConsole();
+const fuzzFigures = await benchFuzz();
 const kib = (b: number) => `${b / 1024} KiB`;
 
 /** A table of system figures, printed the same way in both formats. */
@@ -38,6 +40,7 @@ const SECTIONS: Section[] = [
   { title: "v86: the same guest loop (GETVERSION at ring 0) with v86's device and with vmport", figures: v86Figures, needs: "nasm, seabios and `npm run build`", digits: () => 0 },
   { title: "Control socket: trap cost with clients connected and subscribed (vmport run --control)", figures: controlFigures, needs: "Linux x86-64, gcc and `npm run build`", digits: () => 2 },
   { title: "Web console: trap cost with one page open (vmport run --console)", figures: consoleFigures, needs: "Linux x86-64, gcc, Debian's chromium and `npm run build`", digits: () => 2 },
+  { title: "vmport fuzz: runs per second against vmport run of the same program", figures: fuzzFigures, needs: "Linux x86-64, gcc (and `npm run build` for the CLI loop)", digits: () => 1 },
 ];
 
 function printSection(sec: Section): void {

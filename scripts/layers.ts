@@ -1,6 +1,6 @@
 /**
  * The layering rule, as data and a checker: imports flow one way,
- * front ends (cli, host, guest, v86) → vm → channels → devices → bus → x86 → core.
+ * front ends (cli → fuzz → host, guest, v86) → vm → channels → devices → bus → x86 → core.
  *
  * Engine layers (core … vm) may import nothing from Node or npm, so the engine runs anywhere (emulators in a
  * browser, workers). Test files (`*.test.ts`) and `test-support/` are exempt: tests may reach across layers.
@@ -17,7 +17,9 @@ export const LAYER_RANK: Readonly<Record<string, number>> = {
   host: 6,
   guest: 6,
   v86: 6,
-  cli: 7,
+  /** `vmport fuzz`: drives the tracer (host) with a hostile VM; only the CLI uses it. */
+  fuzz: 7,
+  cli: 8,
 };
 
 /** Layers that must stay free of Node built-ins and npm packages. */

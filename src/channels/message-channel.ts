@@ -21,6 +21,7 @@ import type { PortAccess } from "../bus/port-device.js";
 import { BDOOR_MAGIC } from "../devices/backdoor/constants.js";
 import type { CommandHandler, RegisterPatch } from "../devices/backdoor/command-registry.js";
 import type { HbTransferHandler } from "../devices/backdoor/hb-device.js";
+import type { AnswerHooks } from "../devices/answer-hooks.js";
 import { packLe32, unpackLe32 } from "../core/bytes.js";
 import {
   BDOORHB_CMD_MESSAGE,
@@ -128,6 +129,8 @@ const EMPTY = new Uint8Array(0);
 
 /** The channel table of one VM. */
 export class MessageChannels implements HbTransferHandler {
+  /** Answer hooks (`vmport fuzz`), or null. */
+  hooks: AnswerHooks | null = null;
   /** Counters. */
   readonly counters: MessageChannelCounters = {
     opens: 0, closes: 0, openFailures: 0, reclaimed: 0, badChannel: 0, badCookie: 0, oversize: 0,
@@ -334,7 +337,7 @@ export class MessageChannels implements HbTransferHandler {
     const regs = access.regs;
     if (regs === null || regs.lo(Reg.RAX) !== BDOOR_MAGIC) return out; // not a backdoor call: the data is dropped
     const ch = this.hbChannel(regs.lo(Reg.RBX), regs.lo(Reg.RDX), regs.lo(Reg.RBP), regs.lo(Reg.RDI));
-    if (ch === null) return out.ebx(0);
+    if (ch === null || this.hooks?.hbFail("out", src.length) === true) return out.ebx(0);
     const buf = ch.send;
     if (buf === null || src.length > buf.length - ch.sendPos) {
       this.counters.sequenceErrors++;
@@ -362,8 +365,8 @@ export class MessageChannels implements HbTransferHandler {
     }
     const ch = this.hbChannel(regs.lo(Reg.RBX), regs.lo(Reg.RDX), regs.lo(Reg.RSI), regs.lo(Reg.RBP));
     const r = ch?.reply ?? null;
-    if (ch === null || r === null) {
-      if (ch !== null) this.counters.sequenceErrors++;
+    if (ch === null || r === null || this.hooks?.hbFail("in", dst.length) === true) {
+      if (ch !== null && r === null) this.counters.sequenceErrors++;
       dst.fill(0);
       return out.ebx(0);
     }

@@ -17,6 +17,7 @@ import { concatBytes, fromUtf8, utf8 } from "../core/text.js";
 import { VmportError } from "../core/errors.js";
 import { EventSet } from "../core/events.js";
 import type { Channel, ChannelEndpoint } from "./message-channel.js";
+import type { AnswerHooks } from "../devices/answer-hooks.js";
 
 /** The reply for an unknown command (`RPCI_UNKNOWN_COMMAND`), exact text. */
 export const RPCI_UNKNOWN_COMMAND = "Unknown command";
@@ -93,6 +94,8 @@ export class RpciDispatcher implements ChannelEndpoint {
   unknownOther = 0;
   /** Every request with its reply, after it was handled (traces, the console). */
   readonly exchanges = new EventSet<RpciExchange>();
+  /** Answer hooks (`vmport fuzz`), or null. */
+  hooks: AnswerHooks | null = null;
 
   /**
    * Register `handler` for the command `name`, or for every name starting with `prefix` when `name` ends in `*`
@@ -141,7 +144,7 @@ export class RpciDispatcher implements ChannelEndpoint {
     // A handler may also answer "Unknown command" (a command this host type does not have): counted the same.
     if (!r.ok && r.text === RPCI_UNKNOWN_COMMAND) this.countUnknown(name === "" ? RPCI_UNNAMED : name);
     if (this.exchanges.size > 0) this.exchanges.emit({ request: req, reply: r });
-    return encodeReply(r);
+    return this.hooks === null ? encodeReply(r) : this.hooks.rpciReply(name, message, encodeReply(r));
   }
 
   private countUnknown(name: string): void {

@@ -4,7 +4,7 @@
  *
  * Commands, one file each under `commands/` (options and usage; the work in the matching `*-command.ts`, imported
  * only when the command runs): `decode` (what the decoder makes of a byte string), `step` (execute one instruction
- * on a fresh VM), `run` (a program against the simulated host), `ctl` (drive a `run --control` socket), `guest`
+ * on a fresh VM), `run` (a program against the simulated host), `fuzz` (the same, again and again, against a hostile host), `ctl` (drive a `run --control` socket), `guest`
  * (the guest side: check, info-get, info-set, rpc), `v86` (boot a kernel in v86 with vmport attached), `compare`
  * (its output against QEMU's), `demo` (a real guest against the simulated host).
  * Every usage error is one `vmport:` line on stderr and exit status 2.
@@ -19,6 +19,7 @@ import { addDecodeCommand } from "./commands/decode.js";
 import { addDemoCommand } from "./commands/demo.js";
 import { addGuestCommand } from "./commands/guest.js";
 import { addRunCommand } from "./commands/run.js";
+import { addFuzzCommand } from "./commands/fuzz.js";
 import { addStepCommand } from "./commands/step.js";
 import { addV86Command } from "./commands/v86.js";
 import { EXIT_USAGE, reportError } from "./errors.js";
@@ -38,7 +39,7 @@ export function buildProgram(setStatus: SetStatus): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} })
     .showSuggestionAfterError(false)
     .enablePositionalOptions();
-  for (const add of [addDecodeCommand, addStepCommand, addRunCommand, addCtlCommand, addGuestCommand, addV86Command, addCompareCommand, addDemoCommand]) {
+  for (const add of [addDecodeCommand, addStepCommand, addRunCommand, addFuzzCommand, addCtlCommand, addGuestCommand, addV86Command, addCompareCommand, addDemoCommand]) {
     add(program, setStatus);
   }
   return program;

@@ -19,6 +19,7 @@ import type { PortAccess, PortDevice } from "../../bus/port-device.js";
 import { Width } from "../../bus/port-device.js";
 import { BDOOR_CMD_MASK, BDOOR_FAIL, BDOOR_MAGIC } from "./constants.js";
 import { BackdoorFrame, PatchBit, RegisterPatch, commitPatch, type CommandContext, type CommandRegistry } from "./command-registry.js";
+import type { AnswerHooks } from "../answer-hooks.js";
 
 /** Guest-visible events the device answered without running a command; each is counted. */
 export interface BackdoorCounters {
@@ -42,6 +43,8 @@ export class BackdoorDevice implements PortDevice {
   readonly counters: BackdoorCounters = { commands: 0, badMagic: 0, unknownCommand: 0, narrowIgnored: 0, stringElements: 0 };
   /** Last command number dispatched (−1 if the last access ran none), for traces. */
   lastCommand = -1;
+  /** Answer hooks (`vmport fuzz`), or null. */
+  hooks: AnswerHooks | null = null;
   private readonly frame = new BackdoorFrame();
   private readonly patch = new RegisterPatch();
 
@@ -100,6 +103,7 @@ export class BackdoorDevice implements PortDevice {
     }
     this.counters.commands++;
     this.lastCommand = cmd;
+    this.hooks?.lbResult(cmd, regs.lo(Reg.RCX) >>> 16, patch);
     commitPatch(regs, patch);
     return patch.mask & PatchBit.EAX ? patch.eaxValue : eax;
   }

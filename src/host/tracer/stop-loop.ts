@@ -71,6 +71,8 @@ export interface LoopParts {
   placement: Placement;
   /** Host-side changes are waiting (the doorbell rang). */
   onDoorbell?: () => void;
+  /** A signal is about to be delivered to `tid` (still stopped: its siginfo and registers can be read). */
+  onSignal?: (tid: number, sig: number) => void;
 }
 
 /** The loop of one run. */
@@ -179,6 +181,7 @@ export class StopLoop {
       }
       if (sig === SIG.SEGV) this.counters.passedSegv++;
       else this.counters.signalsPassed++;
+      this.p.onSignal?.(tid, sig);
       step.resume(tid, PTRACE.CONT, sig); // deliver the signal untouched
     }
     const st = rootStatus ?? 0;

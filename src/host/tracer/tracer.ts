@@ -62,6 +62,8 @@ export interface TracerOptions {
    * though no trap is pending. Nothing is added to the per-trap path for this.
    */
   onDoorbell?: () => void;
+  /** Called before a signal is delivered to a stopped tracee (`vmport fuzz` reads how a program crashed). */
+  onSignal?: (tid: number, sig: number) => void;
 }
 
 /** Per-run counters exposed for tests, `--verbose` and benchmarks. */
@@ -172,7 +174,8 @@ export class Tracer {
   /** Wait for and handle stops until the root program and every other tracee are gone. */
   run(): RunResult {
     const parts = { c: this.c, step: this.step, gp: this.gp, patcher: this.patcher, doorbell: this.doorbell, placement: this.placement };
-    this.loop = new StopLoop(this.o.onDoorbell !== undefined ? { ...parts, onDoorbell: this.o.onDoorbell } : parts, this.rootPid);
+    const withBell = this.o.onDoorbell !== undefined ? { ...parts, onDoorbell: this.o.onDoorbell } : parts;
+    this.loop = new StopLoop(this.o.onSignal !== undefined ? { ...withBell, onSignal: this.o.onSignal } : withBell, this.rootPid);
     return this.loop.run();
   }
 }
