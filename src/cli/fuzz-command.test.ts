@@ -70,7 +70,7 @@ const PLANTED: Planted[] = [
     mode: "hang",
     runs: 300,
     timeoutMs: 300,
-    is: (f) => f.key === "hang" && f.tclo.some((t) => /^Set_Option[^]*\t/.test(t)),
+    is: (f) => f.key === "hang" && f.tclo.some((t) => /^Set_Option[\s\S]*\t/.test(t)),
     status: 137,
   },
 ];

@@ -38,18 +38,31 @@ export const DEFAULT_FINDINGS = "fuzz-findings";
 
 /** Parsed options of `vmport fuzz`. */
 export interface FuzzCliOptions {
+  /** Stop after this many runs (default 1000 unless `time` is given). */
   runs?: number;
+  /** Stop after this many seconds. */
   time?: number;
+  /** Seed of the campaign (default: random, printed at the end). */
   seed?: number;
+  /** Parallel runs (default: the number of CPUs). */
   jobs?: number;
+  /** A run still going after this many ms is killed and is a hang finding. */
   timeoutMs?: number;
+  /** A run whose peak RSS passes this many MiB is killed and is a finding. */
   maxRss?: number;
+  /** Directory for finding files. */
   findings?: string;
+  /** Corpus directory (read at start, written as runs reach something new). */
   corpus?: string;
+  /** `KEY=VALUE` guestinfo settings, as `vmport run --guestinfo`. */
   guestinfo: string[];
+  /** VM profile file (JSON). */
   profile?: string;
+  /** TCLO commands queued at the start of every run (dangerous ones refused). */
   tclo: string[];
+  /** A finding file to replay exactly. */
   replay?: string;
+  /** A finding file to shrink. */
   minimize?: string;
 }
 
@@ -96,48 +109,54 @@ export async function runFuzz(argv: string[], o: FuzzCliOptions): Promise<number
   const exec = execPlan(argv);
   const limitsOf = (timeoutMs: number, maxRssKb: number | null): RunLimits => ({ timeoutMs: o.timeoutMs ?? timeoutMs, maxRssKb: o.maxRss !== undefined ? o.maxRss * 1024 : maxRssKb });
   await prepareDurableWrites();
+  if (o.replay !== undefined || o.minimize !== undefined) return replayOrMinimize(o, exec, limitsOf);
+  return campaign(argv, o, exec, limitsOf(DEFAULT_TIMEOUT_MS, DEFAULT_MAX_RSS_MB * 1024));
+}
 
-  if (o.replay !== undefined || o.minimize !== undefined) {
-    const file = (o.replay ?? o.minimize)!;
-    let f;
-    try {
-      f = readFinding(file);
-    } catch (e) {
-      usage(`--${o.replay !== undefined ? "replay" : "minimize"} ${escapeText((e as Error).message)}`);
-    }
-    const check = new VirtualMachine({ profile: f.profile }); // a bad profile or guestinfo: one line, exit 2
-    for (const [k, v] of f.guestinfo) check.messaging.guestinfo.set(k, v);
-    const limits = limitsOf(f.timeoutMs, f.maxRssKb);
-    if (o.replay !== undefined) {
-      settleOwnStdio();
-      const io = new RunStdio(false, stdioAtStart());
-      try {
-        const out = await replayFinding(f, exec, env(), io, limits);
-        const what = out.verdict === null ? "no finding" : out.verdict.key;
-        const same = out.verdict?.key === f.key ? "same as the finding" : `the finding was ${f.key}`;
-        process.stderr.write(`vmport: replay: ${escapeText(what)} (${escapeText(same)}); ${out.run.record.mutated.length} mutated answers given, ${out.run.mismatches} not given\n`);
-        return out.run.result.exitStatus;
-      } finally {
-        io.close();
-      }
-    }
-    const tty = process.stderr.isTTY === true;
-    const res = await minimizeFinding(f, exec, env(), limits, (n) => {
-      if (tty) process.stderr.write(`\rvmport: minimize: run ${n}`);
-    });
-    if (tty) process.stderr.write("\n");
-    if (res === null) {
-      process.stderr.write(`vmport: minimize: ${escapeText(f.key)} does not reproduce\n`);
-      return 1;
-    }
-    const out = file.replace(/(\.min)?\.json$/, "") + ".min.json";
-    writeDurableFile(out, JSON.stringify(res.finding, null, 2) + "\n");
-    process.stderr.write(
-      `vmport: minimize: ${escapeText(f.key)}: ${res.before.answers} → ${res.finding.answers.mutated.length} mutated answers, ${res.before.tclo} → ${res.finding.tclo.length} TCLO commands, ${res.runs} runs; written to ${escapeText(out)}\n`,
-    );
-    return 0;
+/** `--replay FILE` or `--minimize FILE`: the program's status, or 0/1 for a minimization. */
+async function replayOrMinimize(o: FuzzCliOptions, exec: ExecPlan, limitsOf: (timeoutMs: number, maxRssKb: number | null) => RunLimits): Promise<number> {
+  const file = (o.replay ?? o.minimize)!;
+  let f: ReturnType<typeof readFinding>;
+  try {
+    f = readFinding(file);
+  } catch (e) {
+    usage(`--${o.replay !== undefined ? "replay" : "minimize"} ${escapeText((e as Error).message)}`);
   }
+  const check = new VirtualMachine({ profile: f.profile }); // a bad profile or guestinfo: one line, exit 2
+  for (const [k, v] of f.guestinfo) check.messaging.guestinfo.set(k, v);
+  const limits = limitsOf(f.timeoutMs, f.maxRssKb);
+  if (o.replay !== undefined) {
+    settleOwnStdio();
+    const io = new RunStdio(false, stdioAtStart());
+    try {
+      const out = await replayFinding(f, exec, env(), io, limits);
+      const what = out.verdict === null ? "no finding" : out.verdict.key;
+      const same = out.verdict?.key === f.key ? "same as the finding" : `the finding was ${f.key}`;
+      process.stderr.write(`vmport: replay: ${escapeText(what)} (${escapeText(same)}); ${out.run.record.mutated.length} mutated answers given, ${out.run.mismatches} not given\n`);
+      return out.run.result.exitStatus;
+    } finally {
+      io.close();
+    }
+  }
+  const tty = process.stderr.isTTY === true;
+  const res = await minimizeFinding(f, exec, env(), limits, (n) => {
+    if (tty) process.stderr.write(`\rvmport: minimize: run ${n}`);
+  });
+  if (tty) process.stderr.write("\n");
+  if (res === null) {
+    process.stderr.write(`vmport: minimize: ${escapeText(f.key)} does not reproduce\n`);
+    return 1;
+  }
+  const out = file.replace(/(\.min)?\.json$/, "") + ".min.json";
+  writeDurableFile(out, JSON.stringify(res.finding, null, 2) + "\n");
+  process.stderr.write(
+    `vmport: minimize: ${escapeText(f.key)}: ${res.before.answers} → ${res.finding.answers.mutated.length} mutated answers, ${res.before.tclo} → ${res.finding.tclo.length} TCLO commands, ${res.runs} runs; written to ${escapeText(out)}\n`,
+  );
+  return 0;
+}
 
+/** A campaign: 0 without a finding, 1 with findings. */
+async function campaign(argv: string[], o: FuzzCliOptions, exec: ExecPlan, limits: RunLimits): Promise<number> {
   const profile = readProfile(o.profile);
   const guestinfo = o.guestinfo.map(parseGuestinfo);
   const scratch = new VirtualMachine({ profile });
@@ -176,7 +195,7 @@ export async function runFuzz(argv: string[], o: FuzzCliOptions): Promise<number
       runs,
       timeSeconds: o.time ?? null,
       jobs,
-      limits: limitsOf(DEFAULT_TIMEOUT_MS, DEFAULT_MAX_RSS_MB * 1024),
+      limits,
       findingsDir,
       corpusDir,
       onProgress: (s) => {

@@ -85,7 +85,7 @@ export class Answerer implements AnswerHooks {
 
   constructor(private readonly plan: AnswerPlan) {
     this.base = new Map(plan.base.map((m) => [m.i, m]));
-    this.channelBudget = plan.rng !== null && plan.rng.chance(CHANNEL_RUN_SHARE) ? 1 : 0;
+    this.channelBudget = plan.rng?.chance(CHANNEL_RUN_SHARE) ? 1 : 0;
   }
 
   /** The record of this run. */

@@ -53,6 +53,7 @@ const FATAL = new Set([4, 6, 7, 8, 11]);
 
 /** What a run shows, as the campaign judges it. */
 export interface Verdict {
+  /** What kind of finding: a fatal signal, a hang, memory past the bound, a sanitizer report. */
   kind: "crash" | "hang" | "rss" | "sanitizer";
   /** Unique key of the finding (`SIGSEGV@prog+0x11a9`, `hang`, `rss`, `sanitizer:…`). */
   key: string;
@@ -64,6 +65,7 @@ export interface Verdict {
 
 /** One run as the main thread sees it. */
 export interface RunOutcome {
+  /** What the worker reported for the run. */
   run: FuzzRunResult;
   /** Killed after `--timeout-ms`. */
   hang: boolean;
@@ -75,6 +77,7 @@ export interface RunOutcome {
   stderrExceeded: boolean;
   /** The end of its stderr (at most {@link STDERR_KEPT} bytes), when captured. */
   stderr: string;
+  /** The finding the run shows, or null. */
   verdict: Verdict | null;
   /** Died of the #GP of an I/O instruction (not a finding). */
   ioGp: boolean;
@@ -82,6 +85,7 @@ export interface RunOutcome {
 
 /** Limits enforced on each run. */
 export interface RunLimits {
+  /** A run still going after this many ms is killed (a hang). */
   timeoutMs: number;
   /** KiB, or null. */
   maxRssKb: number | null;
@@ -123,22 +127,35 @@ export function findingName(key: string): string {
 
 /** A finding file. */
 export interface Finding {
+  /** Format tag of finding files. */
   format: typeof FINDING_FORMAT;
+  /** Unique key (see {@link Verdict.key}). */
   key: string;
+  /** What kind of finding. */
   kind: Verdict["kind"];
+  /** The program as given on the command line. */
   program: string;
+  /** Its arguments. */
   args: string[];
+  /** The VM profile of the run. */
   profile: VmProfileInput;
+  /** Guestinfo variables set at start, as key/value pairs. */
   guestinfo: [string, string][];
   /** TCLO commands queued at start, in order. */
   tclo: string[];
+  /** Seed of the campaign. */
   seed: number;
+  /** Run number within the campaign (with the seed, it fixes the run's mutations). */
   run: number;
   /** Mutation rate of the run. */
   rate: number;
+  /** The campaign's `--timeout-ms`. */
   timeoutMs: number;
+  /** The campaign's `--max-rss`, in KiB, or null. */
   maxRssKb: number | null;
+  /** Every answer the host gave, in order: what `--replay` gives again. */
   answers: AnswerRecord;
+  /** What happened: exit status or signal, the crash, the sanitizer line, peak memory. */
   what: {
     exitStatus: number;
     signal: string | null;
@@ -257,6 +274,7 @@ function peakRss(pid: number): number {
 
 /** Where a runner's program output goes: captured stderr in a private temporary file, or inherited. */
 export class RunStdio {
+  /** The descriptors the program gets. */
   readonly plan: StdioPlan;
   private readonly dir: string | null;
   private readonly errFd: number;
@@ -297,6 +315,7 @@ export class RunStdio {
     return b.toString("utf8");
   }
 
+  /** Close the descriptors and remove the temporary directory. */
   close(): void {
     if (this.errFd >= 0) closeSync(this.errFd);
     if (this.nullFd >= 0) closeSync(this.nullFd);
@@ -358,20 +377,29 @@ export async function runJudged(worker: FuzzWorker, job: FuzzRunJob, limits: Run
 export interface CampaignOptions {
   /** Program and arguments, as given. */
   argv: string[];
+  /** How the program is started (path, argv, shell fallback). */
   exec: ExecPlan;
+  /** The program's environment, `NAME=VALUE` strings. */
   env: string[];
+  /** The VM profile (as given; validated in the worker). */
   profile: Record<string, unknown>;
+  /** Guestinfo variables set at start of every run. */
   guestinfo: [string, string][];
   /** The user's `--tclo` commands (queued at start of every run, before the generated ones). */
   tclo: string[];
+  /** Seed of the campaign. */
   seed: number;
   /** Stop after this many runs (null: only `timeSeconds`). */
   runs: number | null;
   /** Stop after this many seconds (null: only `runs`). */
   timeSeconds: number | null;
+  /** Runs made in parallel (one worker thread each). */
   jobs: number;
+  /** Limits on each run. */
   limits: RunLimits;
+  /** Where finding files are written. */
   findingsDir: string;
+  /** Corpus directory, or null for none. */
   corpusDir: string | null;
   /** Called after every run with the totals so far. */
   onProgress?: (s: CampaignStats) => void;
@@ -383,8 +411,11 @@ export interface CampaignOptions {
 
 /** Totals of a campaign. */
 export interface CampaignStats {
+  /** Runs finished. */
   runs: number;
+  /** Time since the workers were loaded, ms. */
   elapsedMs: number;
+  /** Corpus entries (runs kept for reaching something new). */
   corpus: number;
   /** Coverage keys seen. */
   keys: number;
@@ -549,6 +580,7 @@ export async function replayFinding(f: Finding, exec: ExecPlan, env: string[], i
 
 /** What {@link minimizeFinding} did. */
 export interface MinimizeResult {
+  /** The smallest finding that still reproduces the same key. */
   finding: Finding;
   /** Runs made. */
   runs: number;

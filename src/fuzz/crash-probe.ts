@@ -18,6 +18,7 @@ import { CpuMode } from "../x86/cpu-mode.js";
 
 /** A crash as seen at its signal stop. */
 export interface CrashInfo {
+  /** The fatal signal's number. */
   signal: number;
   /** `si_code` (SI_KERNEL = 0x80 for #GP; SEGV_MAPERR 1, SEGV_ACCERR 2; SI_TKILL −6 for `abort`). */
   code: number;

@@ -16,11 +16,17 @@ import type { CrashInfo } from "./crash-probe.js";
 
 /** One run. */
 export interface FuzzRunJob {
+  /** How the program is started. */
   exec: ExecPlan;
+  /** Its environment, `NAME=VALUE` strings. */
   env: string[];
+  /** The VM profile. */
   profile: VmProfileInput;
+  /** Guestinfo variables set at start. */
   guestinfo: [string, string][];
+  /** TCLO commands queued at start, in order. */
   tclo: string[];
+  /** The descriptors the program gets. */
   stdio: StdioPlan;
   /** Mutations to give at their indices. */
   base: MutatedAnswer[];
@@ -32,6 +38,7 @@ export interface FuzzRunJob {
 
 /** What one run did. */
 export interface FuzzRunResult {
+  /** How the program ended (status, signal, counters). */
   result: RunResult;
   /** The answers given. */
   record: AnswerRecord;
