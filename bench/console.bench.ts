@@ -31,8 +31,23 @@ const NAMES: Record<Config, string> = {
 };
 
 /** One timed run: ms from the go line to vmport's exit; for page runs, the calls the page counted and dropped. */
-async function timed(browser: Browser, probe: string, n: number, pin: boolean, c: Config): Promise<{ ms: number; shown: number; dropped: number }> {
-  const args = [CLI, "run", ...(pin ? ["--pin", "0"] : []), ...(c === "none" ? [] : ["--console"]), "--", "sh", "-c", `read x; exec ${probe} loop ${n}`];
+async function timed(
+  browser: Browser,
+  probe: string,
+  n: number,
+  pin: boolean,
+  c: Config,
+): Promise<{ ms: number; shown: number; dropped: number }> {
+  const args = [
+    CLI,
+    "run",
+    ...(pin ? ["--pin", "0"] : []),
+    ...(c === "none" ? [] : ["--console"]),
+    "--",
+    "sh",
+    "-c",
+    `read x; exec ${probe} loop ${n}`,
+  ];
   const child = spawn(process.execPath, args, { stdio: ["pipe", "ignore", "pipe"] });
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
   let err = "";
@@ -104,7 +119,10 @@ export async function benchConsole(): Promise<TracerFigure[] | null> {
         const r = ratios.get(c)!;
         const spread = `rounds ${(Math.min(...r) * 100).toFixed(0)}–${(Math.max(...r) * 100).toFixed(0)} %`;
         const seen = c === "page" ? `; the page counted ${shown} calls of ${N} (last round), ${dropped} events dropped and counted` : "";
-        const note = c === "console" ? `${ROUNDS} rounds` : `trap rate ${(median(r) * 100).toFixed(0)} % of the baseline's (${spread})${seen}${c === "page" ? "; aim ≥ 90 %" : ""}`;
+        const note =
+          c === "console"
+            ? `${ROUNDS} rounds`
+            : `trap rate ${(median(r) * 100).toFixed(0)} % of the baseline's (${spread})${seen}${c === "page" ? "; aim ≥ 90 %" : ""}`;
         out.push({ name: `${NAMES[c]}, ${pin ? "pinned" : "not pinned"}`, value: median(us.get(c)!), unit: "µs/trap", note });
       }
     }

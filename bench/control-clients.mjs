@@ -27,7 +27,8 @@ for (let k = 0; k < count; k++) {
     for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, i)) {
       const start = buf.toString("latin1", i, Math.min(nl, i + 40));
       if (start.startsWith('{"event":"BACKDOOR_CALL"')) st.calls++;
-      else if (start.startsWith('{"event":"EVENTS_DROPPED"')) st.dropped += Number(/"count":(\d+)/.exec(buf.toString("latin1", i, nl))?.[1] ?? 0);
+      else if (start.startsWith('{"event":"EVENTS_DROPPED"'))
+        st.dropped += Number(/"count":(\d+)/.exec(buf.toString("latin1", i, nl))?.[1] ?? 0);
       else if (start.startsWith('{"event":"SHUTDOWN"')) {
         s.destroy();
         if (++shut === count) {
@@ -36,7 +37,12 @@ for (let k = 0; k < count; k++) {
         }
       } else if (!start.startsWith('{"event"') && ++replies === want) {
         if (++ready === count) process.stdout.write("ready\n");
-      } else if (replies === 0) s.write('{"execute":"qmp_capabilities"}\n' + (subscribe ? '{"execute":"subscribe","arguments":{"events":["BACKDOOR_CALL"]}}\n' : "") + '{"execute":"query-status"}\n');
+      } else if (replies === 0)
+        s.write(
+          '{"execute":"qmp_capabilities"}\n' +
+            (subscribe ? '{"execute":"subscribe","arguments":{"events":["BACKDOOR_CALL"]}}\n' : "") +
+            '{"execute":"query-status"}\n',
+        );
       i = nl + 1;
     }
     tail = Buffer.from(buf.subarray(i));

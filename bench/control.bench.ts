@@ -36,10 +36,26 @@ interface Config {
 }
 
 /** One timed run: ms from the go line to vmport's exit, and what the clients received. */
-async function timed(dir: string, probe: string, n: number, pin: boolean, c: Config): Promise<{ ms: number; calls: number; dropped: number }> {
+async function timed(
+  dir: string,
+  probe: string,
+  n: number,
+  pin: boolean,
+  c: Config,
+): Promise<{ ms: number; calls: number; dropped: number }> {
   const sock = join(dir, `b${Math.random().toString(36).slice(2)}.sock`);
   const place = (argv: string[]) => (c.placed ? ["taskset", "-c", "1", ...argv] : argv);
-  const args = place([process.execPath, CLI, "run", ...(pin ? ["--pin", "0"] : []), ...(c.clients !== null ? ["--control", sock] : []), "--", "sh", "-c", `read x; exec ${probe} loop ${n}`]);
+  const args = place([
+    process.execPath,
+    CLI,
+    "run",
+    ...(pin ? ["--pin", "0"] : []),
+    ...(c.clients !== null ? ["--control", sock] : []),
+    "--",
+    "sh",
+    "-c",
+    `read x; exec ${probe} loop ${n}`,
+  ]);
   const child = spawn(args[0]!, args.slice(1), { stdio: ["pipe", "ignore", "inherit"] });
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
   let counts: Promise<{ calls: number; dropped: number }> = Promise.resolve({ calls: 0, dropped: 0 });
@@ -57,7 +73,11 @@ async function timed(dir: string, probe: string, n: number, pin: boolean, c: Con
         });
         cl.on("exit", () => reject(new Error(`control clients exited before they were ready: ${out}`)));
       });
-      counts = new Promise((resolve) => cl.on("exit", () => resolve(JSON.parse(out.slice("ready\n".length) || '{"calls":0,"dropped":0}') as { calls: number; dropped: number })));
+      counts = new Promise((resolve) =>
+        cl.on("exit", () =>
+          resolve(JSON.parse(out.slice("ready\n".length) || '{"calls":0,"dropped":0}') as { calls: number; dropped: number }),
+        ),
+      );
     }
   } else await new Promise((r) => setTimeout(r, 300)); // let it start; the go line waits in the pipe anyway
   const t0 = process.hrtime.bigint();
@@ -119,8 +139,18 @@ function inProcess(): TracerFigure[] {
   const b = med(withRing);
   return [
     { name: "in process: handleGp (GETVERSION), no listener (baseline)", value: a, unit: "ns" },
-    { name: "in process: handleGp with the trace-ring listener", value: b, unit: "ns", note: `+${(b - a).toFixed(0)} ns per trap while someone is subscribed` },
-    { name: "in process: decode one record and build its BACKDOOR_CALL line", value: decode.length > 0 ? med(decode) : 0, unit: "ns", note: "the host's event loop, off the trap path" },
+    {
+      name: "in process: handleGp with the trace-ring listener",
+      value: b,
+      unit: "ns",
+      note: `+${(b - a).toFixed(0)} ns per trap while someone is subscribed`,
+    },
+    {
+      name: "in process: decode one record and build its BACKDOOR_CALL line",
+      value: decode.length > 0 ? med(decode) : 0,
+      unit: "ns",
+      note: "the host's event loop, off the trap path",
+    },
   ];
 }
 
@@ -143,7 +173,10 @@ export async function benchControl(): Promise<TracerFigure[] | null> {
     { name: "placed: --control, 5 clients subscribed to BACKDOOR_CALL", clients: { n: 5, subscribe: true }, placed: true },
   ];
   const out: TracerFigure[] = inProcess();
-  for (const [pin, configs] of [[true, [...base, ...placed]], [false, base]] as const) {
+  for (const [pin, configs] of [
+    [true, [...base, ...placed]],
+    [false, base],
+  ] as const) {
     const N = pin ? 100_000 : 20_000;
     const few = 1_000;
     const per = new Map<Config, { us: number; note: string }>();
@@ -155,14 +188,22 @@ export async function benchControl(): Promise<TracerFigure[] | null> {
         return r.ms;
       });
       const small = await median(5, async () => (await timed(dir, probe, few, pin, c)).ms);
-      const note = c.clients?.subscribe === true ? `; per client: ${Math.round(got.calls / 5)} events delivered, ${Math.round(got.dropped / 5)} counted as dropped, of ${N} accesses` : "";
+      const note =
+        c.clients?.subscribe === true
+          ? `; per client: ${Math.round(got.calls / 5)} events delivered, ${Math.round(got.dropped / 5)} counted as dropped, of ${N} accesses`
+          : "";
       per.set(c, { us: ((big - small) / (N - few)) * 1000, note });
     }
     for (const c of configs) {
       const baseline = configs.find((x) => x.placed === c.placed && x.clients?.n === 0)!;
       const { us, note } = per.get(c)!;
       const ratio = per.get(baseline)!.us / us;
-      out.push({ name: `${c.name}, ${pin ? "pinned" : "not pinned"}`, value: us, unit: "µs/trap", note: c === baseline ? note.replace(/^; /, "") : `trap rate ${(ratio * 100).toFixed(0)} % of the baseline's${note}` });
+      out.push({
+        name: `${c.name}, ${pin ? "pinned" : "not pinned"}`,
+        value: us,
+        unit: "µs/trap",
+        note: c === baseline ? note.replace(/^; /, "") : `trap rate ${(ratio * 100).toFixed(0)} % of the baseline's${note}`,
+      });
     }
   }
   return out;

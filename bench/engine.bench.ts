@@ -45,9 +45,12 @@ function bareGetVersion(r: RegisterFile): number {
 }
 
 async function perCall(fn: () => void): Promise<number> {
-  const s = await measure(() => {
-    for (let i = 0; i < INNER; i++) fn();
-  }, { min_cpu_time: 500e6 });
+  const s = await measure(
+    () => {
+      for (let i = 0; i < INNER; i++) fn();
+    },
+    { min_cpu_time: 500e6 },
+  );
   return s.p50 / INNER;
 }
 

@@ -15,7 +15,10 @@ const CLI = join(ROOT, "dist/cli/main.js");
 
 function timed(args: string[]): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [CLI, "run", "--guestinfo", "k=v", ...args], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+  const r = spawnSync(process.execPath, [CLI, "run", "--guestinfo", "k=v", ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`vmport run ${args.join(" ")}: ${r.stderr}`);
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
@@ -31,13 +34,21 @@ export function benchGuest(): TracerFigure[] | null {
   const dir = mkdtempSync(join(tmpdir(), "vmport-guest-bench-"));
   const script = join(dir, "loop.mjs");
   const calls = 2000;
-  writeFileSync(script, `import * as g from ${JSON.stringify(join(ROOT, "dist/guest/index.js"))};\nfor (let i = 0; i < ${calls}; i++) g.guestinfo.get("k");\n`);
+  writeFileSync(
+    script,
+    `import * as g from ${JSON.stringify(join(ROOT, "dist/guest/index.js"))};\nfor (let i = 0; i < ${calls}; i++) g.guestinfo.get("k");\n`,
+  );
   const one = timed(["--", process.execPath, script]);
   const base = timed(["--", process.execPath, "-e", "0"]);
   const rps = (ms: number, count: number) => (count / ms) * 1000;
   return [
     { name: "vmware-rpctool info-get, one process per call (baseline)", value: rps(rpctool, n), unit: "round trips/s" },
-    { name: "vmport guest info-get, one process per call", value: rps(viaCli, n), unit: "round trips/s", note: `ratio ${(rpctool / viaCli).toFixed(2)}` },
+    {
+      name: "vmport guest info-get, one process per call",
+      value: rps(viaCli, n),
+      unit: "round trips/s",
+      note: `ratio ${(rpctool / viaCli).toFixed(2)}`,
+    },
     { name: "vmport/guest library, in one process", value: rps(one - base, calls), unit: "round trips/s" },
   ];
 }

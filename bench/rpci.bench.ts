@@ -38,7 +38,11 @@ export async function benchRpci(): Promise<RpciFigure[]> {
     });
     const baselineMbPerSec = (bytes / baseNs) * 1e3; // bytes per ns × 1000 = MB/s
     for (const transport of ["LB", "HB"] as const) {
-      const vm = new VirtualMachine({ profile: { highBandwidth: transport === "HB" }, clock: new VirtualClock(), random: new SeededRandom(3) });
+      const vm = new VirtualMachine({
+        profile: { highBandwidth: transport === "HB" },
+        clock: new VirtualClock(),
+        random: new SeededRandom(3),
+      });
       const g = new Guest(vm);
       g.recordTranscript = false;
       const set = `info-set guestinfo.bench ${value}`;

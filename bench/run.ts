@@ -35,12 +35,42 @@ interface Section {
 }
 
 const SECTIONS: Section[] = [
-  { title: "vmport run (ptrace; per-trap figures exclude start-up)", figures: tracer, needs: "Linux x86-64, gcc and `npm run build`", digits: (f) => (f.unit === "ms" ? 0 : 2) },
-  { title: "Guest side (`vmport guest` / `vmport/guest`) under vmport run", figures: guestFigures, needs: "Linux x86-64, open-vm-tools and `npm run build`", digits: () => 1 },
-  { title: "v86: the same guest loop (GETVERSION at ring 0) with v86's device and with vmport", figures: v86Figures, needs: "nasm, seabios and `npm run build`", digits: () => 0 },
-  { title: "Control socket: trap cost with clients connected and subscribed (vmport run --control)", figures: controlFigures, needs: "Linux x86-64, gcc and `npm run build`", digits: () => 2 },
-  { title: "Web console: trap cost with one page open (vmport run --console)", figures: consoleFigures, needs: "Linux x86-64, gcc, Debian's chromium and `npm run build`", digits: () => 2 },
-  { title: "vmport fuzz: runs per second against vmport run of the same program", figures: fuzzFigures, needs: "Linux x86-64, gcc (and `npm run build` for the CLI loop)", digits: () => 1 },
+  {
+    title: "vmport run (ptrace; per-trap figures exclude start-up)",
+    figures: tracer,
+    needs: "Linux x86-64, gcc and `npm run build`",
+    digits: (f) => (f.unit === "ms" ? 0 : 2),
+  },
+  {
+    title: "Guest side (`vmport guest` / `vmport/guest`) under vmport run",
+    figures: guestFigures,
+    needs: "Linux x86-64, open-vm-tools and `npm run build`",
+    digits: () => 1,
+  },
+  {
+    title: "v86: the same guest loop (GETVERSION at ring 0) with v86's device and with vmport",
+    figures: v86Figures,
+    needs: "nasm, seabios and `npm run build`",
+    digits: () => 0,
+  },
+  {
+    title: "Control socket: trap cost with clients connected and subscribed (vmport run --control)",
+    figures: controlFigures,
+    needs: "Linux x86-64, gcc and `npm run build`",
+    digits: () => 2,
+  },
+  {
+    title: "Web console: trap cost with one page open (vmport run --console)",
+    figures: consoleFigures,
+    needs: "Linux x86-64, gcc, Debian's chromium and `npm run build`",
+    digits: () => 2,
+  },
+  {
+    title: "vmport fuzz: runs per second against vmport run of the same program",
+    figures: fuzzFigures,
+    needs: "Linux x86-64, gcc (and `npm run build` for the CLI loop)",
+    digits: () => 1,
+  },
 ];
 
 function printSection(sec: Section): void {
@@ -59,7 +89,8 @@ function printSection(sec: Section): void {
       console.log(`  not measured: needs ${sec.needs}`);
       return;
     }
-    for (const f of sec.figures) console.log(`  ${f.name.padEnd(58)} ${f.value.toFixed(sec.digits(f)).padStart(9)} ${f.unit}  ${f.note ?? ""}`);
+    for (const f of sec.figures)
+      console.log(`  ${f.name.padEnd(58)} ${f.value.toFixed(sec.digits(f)).padStart(9)} ${f.unit}  ${f.note ?? ""}`);
   }
 }
 
@@ -73,12 +104,17 @@ if (markdown) {
   console.log("| command | value | transport | round trips/s | MB/s | `Uint8Array.set` MB/s | ratio |");
   console.log("|---|---:|---|---:|---:|---:|---:|");
   for (const r of rpci) {
-    console.log(`| ${r.op} | ${kib(r.bytes)} | ${r.transport} | ${r.roundTripsPerSec.toFixed(0)} | ${r.mbPerSec.toFixed(1)} | ${r.baselineMbPerSec.toFixed(0)} | ${(r.mbPerSec / r.baselineMbPerSec).toFixed(5)} |`);
+    console.log(
+      `| ${r.op} | ${kib(r.bytes)} | ${r.transport} | ${r.roundTripsPerSec.toFixed(0)} | ${r.mbPerSec.toFixed(1)} | ${r.baselineMbPerSec.toFixed(0)} | ${(r.mbPerSec / r.baselineMbPerSec).toFixed(5)} |`,
+    );
   }
   for (const sec of SECTIONS) printSection(sec);
 } else {
   console.log(`backdoor GETVERSION, ns per call (median of samples; Node ${process.version}; ${cpu})`);
-  for (const f of engine) console.log(`  ${f.name.padEnd(58)} ${f.nsPerCall.toFixed(1).padStart(8)} ns  ${(f.nsPerCall / base).toFixed(2).padStart(6)}× baseline`);
+  for (const f of engine)
+    console.log(
+      `  ${f.name.padEnd(58)} ${f.nsPerCall.toFixed(1).padStart(8)} ns  ${(f.nsPerCall / base).toFixed(2).padStart(6)}× baseline`,
+    );
   console.log("\nRPCI round trips (open, send, receive, close), in process; baseline: Uint8Array.set of the same size");
   for (const r of rpci) {
     console.log(

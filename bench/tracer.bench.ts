@@ -43,7 +43,11 @@ interface Cmd {
 function timeRun(c: Cmd, n: number): number {
   const args = c.argv.map((a) => (a === "N" ? String(n) : a));
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(args[0]!, args.slice(1), { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...c.env }, encoding: "utf8" });
+  const r = spawnSync(args[0]!, args.slice(1), {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, ...c.env },
+    encoding: "utf8",
+  });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${args.join(" ")} exited ${r.status}: ${r.stderr}`);
   return ms;
@@ -113,7 +117,8 @@ function benchPerTrap(b: TracerBench): TracerFigure[] {
     1_000,
   );
   const base = t["cPinned"]!;
-  const vs = (k: string, aim?: string) => `ratio ${ratio(t[k]!, base).toFixed(2)}${spread(t[k]!, base)} to the pinned C tracer${aim ? `; aim ${aim}` : ""}`;
+  const vs = (k: string, aim?: string) =>
+    `ratio ${ratio(t[k]!, base).toFixed(2)}${spread(t[k]!, base)} to the pinned C tracer${aim ? `; aim ${aim}` : ""}`;
   return [
     { name: "C ptrace tracer, pinned to CPU 0 (baseline)", value: median(base), unit: "µs/trap" },
     { name: "C ptrace tracer, not pinned", value: median(t["cUnpinned"]!), unit: "µs/trap", note: vs("cUnpinned") },
@@ -133,13 +138,28 @@ function benchThreads(b: TracerBench): TracerFigure[] {
     ["4 threads computing ≈ 1.2 ms between calls", "1000000", 100, 5],
   ] as const) {
     const prog = [probe, "threads", "4", "N", work];
-    const r = interleave(Math.max(3, Math.ceil(ROUNDS / 2)), { pin: vm(["--pin", "0"], prog), dflt: vm([], prog), none: vm([], prog, { VMPORT_PLACEMENT: "none" }) }, n, small);
+    const r = interleave(
+      Math.max(3, Math.ceil(ROUNDS / 2)),
+      { pin: vm(["--pin", "0"], prog), dflt: vm([], prog), none: vm([], prog, { VMPORT_PLACEMENT: "none" }) },
+      n,
+      small,
+    );
     // Per-round µs per thread-iteration → total calls per second over the 4 threads.
     const perSec = (v: number[]) => median(v.map((us) => 4e6 / us));
     out.push(
       { name: `${label}, --pin 0 (baseline)`, value: perSec(r["pin"]!), unit: "calls/s" },
-      { name: `${label}, default placement`, value: perSec(r["dflt"]!), unit: "calls/s", note: `ratio ${(1 / ratio(r["dflt"]!, r["pin"]!)).toFixed(2)}${spread(r["dflt"]!, r["pin"]!, true)} to --pin; aim: higher` },
-      { name: `${label}, VMPORT_PLACEMENT=none`, value: perSec(r["none"]!), unit: "calls/s", note: `ratio ${(1 / ratio(r["none"]!, r["pin"]!)).toFixed(2)}${spread(r["none"]!, r["pin"]!, true)} to --pin` },
+      {
+        name: `${label}, default placement`,
+        value: perSec(r["dflt"]!),
+        unit: "calls/s",
+        note: `ratio ${(1 / ratio(r["dflt"]!, r["pin"]!)).toFixed(2)}${spread(r["dflt"]!, r["pin"]!, true)} to --pin; aim: higher`,
+      },
+      {
+        name: `${label}, VMPORT_PLACEMENT=none`,
+        value: perSec(r["none"]!),
+        unit: "calls/s",
+        note: `ratio ${(1 / ratio(r["none"]!, r["pin"]!)).toFixed(2)}${spread(r["none"]!, r["pin"]!, true)} to --pin`,
+      },
     );
   }
   return out;
@@ -155,16 +175,35 @@ function benchHb(b: TracerBench): TracerFigure[] {
     const prog = [probe, "hbloop", "info-get guestinfo.k", "N"];
     const r = interleave(
       Math.max(3, Math.ceil(ROUNDS / 2)),
-      { c: { argv: [ctracer, "0", "-r", String(size + 2), ...prog] }, pin: vm(["--pin", "0", "--guestinfo", `k=@${f}`], prog), dflt: vm(["--guestinfo", `k=@${f}`], prog) },
+      {
+        c: { argv: [ctracer, "0", "-r", String(size + 2), ...prog] },
+        pin: vm(["--pin", "0", "--guestinfo", `k=@${f}`], prog),
+        dflt: vm(["--guestinfo", `k=@${f}`], prog),
+      },
       size > 8192 ? 2000 : 4000,
       10,
     );
     const label = size === 65534 ? "64 KiB reply" : "4 KiB";
     const mbs = (v: number[]) => size / median(v);
     out.push(
-      { name: `HB info-get ${label}, C tracer, pinned (baseline)`, value: mbs(r["c"]!), unit: "MB/s", note: `${median(r["c"]!).toFixed(1)} µs per exchange (7 traps)` },
-      { name: `HB info-get ${label}, vmport run --pin 0`, value: mbs(r["pin"]!), unit: "MB/s", note: `${median(r["pin"]!).toFixed(1)} µs per exchange; ${(1 / ratio(r["pin"]!, r["c"]!)).toFixed(2)}×${spread(r["pin"]!, r["c"]!, true)} the C tracer; aim ≥ 0.9` },
-      { name: `HB info-get ${label}, vmport run (default)`, value: mbs(r["dflt"]!), unit: "MB/s", note: `${median(r["dflt"]!).toFixed(1)} µs per exchange; ${(1 / ratio(r["dflt"]!, r["c"]!)).toFixed(2)}× the C tracer` },
+      {
+        name: `HB info-get ${label}, C tracer, pinned (baseline)`,
+        value: mbs(r["c"]!),
+        unit: "MB/s",
+        note: `${median(r["c"]!).toFixed(1)} µs per exchange (7 traps)`,
+      },
+      {
+        name: `HB info-get ${label}, vmport run --pin 0`,
+        value: mbs(r["pin"]!),
+        unit: "MB/s",
+        note: `${median(r["pin"]!).toFixed(1)} µs per exchange; ${(1 / ratio(r["pin"]!, r["c"]!)).toFixed(2)}×${spread(r["pin"]!, r["c"]!, true)} the C tracer; aim ≥ 0.9`,
+      },
+      {
+        name: `HB info-get ${label}, vmport run (default)`,
+        value: mbs(r["dflt"]!),
+        unit: "MB/s",
+        note: `${median(r["dflt"]!).toFixed(1)} µs per exchange; ${(1 / ratio(r["dflt"]!, r["c"]!)).toFixed(2)}× the C tracer`,
+      },
     );
   }
   return out;
@@ -179,9 +218,19 @@ function benchStartup(loadBefore: string, load: () => string): TracerFigure[] {
   const s = interleave(ROUNDS, { node: { argv: [node, "-e", "0"] }, vm: { argv: [node, CLI, "run", "--", "/bin/true"], env } }, 0, null);
   return [
     { name: "start-up: node -e 0 (baseline)", value: median(s["node"]!), unit: "ms" },
-    { name: "start-up: vmport run -- /bin/true, warm", value: median(s["vm"]!), unit: "ms", note: `ratio ${ratio(s["vm"]!, s["node"]!).toFixed(2)}${spread(s["vm"]!, s["node"]!)}; aim ≤ 1.8` },
+    {
+      name: "start-up: vmport run -- /bin/true, warm",
+      value: median(s["vm"]!),
+      unit: "ms",
+      note: `ratio ${ratio(s["vm"]!, s["node"]!).toFixed(2)}${spread(s["vm"]!, s["node"]!)}; aim ≤ 1.8`,
+    },
     { name: "start-up: vmport run -- /bin/true, cold CPUID cache", value: cold, unit: "ms" },
-    { name: "rounds per comparison (load average before; after)", value: ROUNDS, unit: "", note: `${loadBefore}; ${load()} (2 vCPUs; other work on the machine shows as spread between rounds)` },
+    {
+      name: "rounds per comparison (load average before; after)",
+      value: ROUNDS,
+      unit: "",
+      note: `${loadBefore}; ${load()} (2 vCPUs; other work on the machine shows as spread between rounds)`,
+    },
   ];
 }
 
@@ -193,8 +242,14 @@ export function benchTracer(): TracerFigure[] | null {
   const probe = build(join(ROOT, "src/host/tracer/testdata/probe.c"), join(dir, "probe"));
   const ctracer = build(join(ROOT, "bench/c-tracer.c"), join(dir, "c-tracer"));
   const node = process.execPath;
-  const vm = (opts: string[], prog: string[], env?: NodeJS.ProcessEnv): Cmd => ({ argv: [node, CLI, "run", ...opts, "--", ...prog], ...(env ? { env } : {}) });
-  const load = () => loadavg().map((x) => x.toFixed(2)).join(", ");
+  const vm = (opts: string[], prog: string[], env?: NodeJS.ProcessEnv): Cmd => ({
+    argv: [node, CLI, "run", ...opts, "--", ...prog],
+    ...(env ? { env } : {}),
+  });
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(2))
+      .join(", ");
   const loadBefore = load();
   const b: TracerBench = { probe, ctracer, dir, vm };
   return [...benchPerTrap(b), ...benchThreads(b), ...benchHb(b), ...benchHardening(dir, probe), ...benchStartup(loadBefore, load)];
@@ -211,18 +266,30 @@ function peak(cmd: string, args: string[]): { kb: number; ms: number } {
 
 /** The hardening figures: memory under a state flood, cost of executable mmaps. */
 function benchHardening(dir: string, probe: string): TracerFigure[] {
-  if (!existsSync("/usr/bin/time")) return [{ name: "state flood / exec mmaps", value: 0, unit: "", note: "not measured: needs /usr/bin/time (apt-get install -y time)" }];
+  if (!existsSync("/usr/bin/time"))
+    return [{ name: "state flood / exec mmaps", value: 0, unit: "", note: "not measured: needs /usr/bin/time (apt-get install -y time)" }];
   const hostile = build(join(ROOT, "src/host/tracer/testdata/hostile.c"), join(dir, "hostile"));
   const lib = join(dir, "libcpuid.so");
   const r = spawnSync("gcc", ["-shared", "-fPIC", "-O1", "-o", lib, join(ROOT, "src/host/tracer/testdata/libcpuid.c")]);
   if (r.status !== 0) throw new Error("gcc libcpuid.so failed");
   const state = (n: string) => join(dir, `${n}.json`);
   const value = "v".repeat(60_000);
-  const flood = median([0, 1, 2].map(() => peak(process.execPath, [CLI, "run", "--state", state("flood"), "--", probe, "hbloop", `info-set guestinfo.big ${value}`, "1000"]).kb));
+  const flood = median(
+    [0, 1, 2].map(
+      () =>
+        peak(process.execPath, [CLI, "run", "--state", state("flood"), "--", probe, "hbloop", `info-set guestinfo.big ${value}`, "1000"])
+          .kb,
+    ),
+  );
   const idle = median([0, 1, 2].map(() => peak(process.execPath, [CLI, "run", "--state", state("idle"), "--", "true"]).kb));
   const out: TracerFigure[] = [
     { name: "peak RSS: vmport run --state -- true (baseline)", value: idle / 1024, unit: "MiB" },
-    { name: "peak RSS: 1000 × 60 KB info-set under --state", value: flood / 1024, unit: "MiB", note: `ratio ${(flood / idle).toFixed(2)} (aim ≤ 1.5)` },
+    {
+      name: "peak RSS: 1000 × 60 KB info-set under --state",
+      value: flood / 1024,
+      unit: "MiB",
+      note: `ratio ${(flood / idle).toFixed(2)} (aim ≤ 1.5)`,
+    },
   ];
   const N = 4000;
   for (const pin of [true, false]) {

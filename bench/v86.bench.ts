@@ -13,7 +13,9 @@ const ROOT = join(import.meta.dirname, "..");
 const CLI = join(ROOT, "dist/cli/main.js");
 
 function build(loops: number, out: string): string {
-  const r = spawnSync("nasm", ["-f", "bin", `-DLOOPS=${loops}`, "-o", out, join(ROOT, "src/v86/testdata/getversion-loop.asm")], { encoding: "utf8" });
+  const r = spawnSync("nasm", ["-f", "bin", `-DLOOPS=${loops}`, "-o", out, join(ROOT, "src/v86/testdata/getversion-loop.asm")], {
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(r.stderr);
   return out;
 }

@@ -9,7 +9,10 @@ import { VirtualMachine } from "vmport/vm";
 import { attachToV86 } from "vmport/v86";
 
 const require = createRequire(import.meta.url);
-const buf = (path) => { const b = readFileSync(path); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); };
+const buf = (path) => {
+  const b = readFileSync(path);
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+};
 
 const vm = new VirtualMachine({ profile: { memSizeMb: 64 } });
 vm.messaging.guestinfo.set("foo", "bar");
@@ -27,5 +30,8 @@ emulator.add_listener("emulator-loaded", () => {
   attachToV86(emulator, vm); // claims ports 0x5658/0x5659 in place of v86's own device
   // isa-debug-exit, as QEMU's -device isa-debug-exit,iobase=0xf4
   // (exitCode, not process.exit(): a piped stdout must be flushed first)
-  emulator.v86.cpu.io.register_write(0xf4, {}, (v) => { emulator.stop(); process.exitCode = (v << 1) | 1; });
+  emulator.v86.cpu.io.register_write(0xf4, {}, (v) => {
+    emulator.stop();
+    process.exitCode = (v << 1) | 1;
+  });
 });

@@ -15,7 +15,15 @@ const ROOT = join(import.meta.dirname, "..");
 
 async function bundle(entry: string): Promise<{ errors: string[]; inputs: string[] }> {
   try {
-    const r = await build({ entryPoints: [entry], bundle: true, platform: "browser", format: "esm", write: false, metafile: true, logLevel: "silent" });
+    const r = await build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: "browser",
+      format: "esm",
+      write: false,
+      metafile: true,
+      logLevel: "silent",
+    });
     return { errors: [], inputs: Object.keys(r.metafile.inputs) };
   } catch (e) {
     return { errors: ((e as { errors?: { text: string }[] }).errors ?? []).map((x) => x.text), inputs: [] };
@@ -37,5 +45,8 @@ test("the check can fail: a module that imports node:fs does not bundle for the 
   const f = join(d, "bad.ts");
   writeFileSync(f, 'import { readFileSync } from "node:fs";\nexport const x = readFileSync;\n');
   const r = await bundle(f);
-  assert.ok(r.errors.some((e) => e.includes("node:fs")), r.errors.join("\n"));
+  assert.ok(
+    r.errors.some((e) => e.includes("node:fs")),
+    r.errors.join("\n"),
+  );
 });

@@ -6,7 +6,10 @@ import { join, relative, sep } from "node:path";
 import { checkCitations, checkComment, commentsOf, docHeadings, type DocHeadings } from "./citations.js";
 
 const DOCS = new Map<string, DocHeadings>([
-  ["docs/protocol.md", docHeadings("# Title\n\n## 3. The LB commands\n\n### 3.1 Identity\n\n## The v86 path\n\n```\n## 9. in a fence\n```\n")],
+  [
+    "docs/protocol.md",
+    docHeadings("# Title\n\n## 3. The LB commands\n\n### 3.1 Identity\n\n## The v86 path\n\n```\n## 9. in a fence\n```\n"),
+  ],
 ]);
 const file = (text: string) => [{ path: "src/x/a.ts", text }];
 
@@ -25,7 +28,11 @@ test("an existing document, section number, anchor and quoted heading pass", () 
 test("a missing document, section, anchor or heading fails, named", () => {
   assert.deepEqual(checkComment("`docs/peers.md` §2", DOCS), ["cites docs/peers.md, which does not exist"]);
   assert.deepEqual(checkComment("`docs/protocol.md` §3, §7", DOCS), ["cites docs/protocol.md §7: no heading numbered 7"]);
-  assert.deepEqual(checkComment("`docs/protocol.md` §9", DOCS), ["cites docs/protocol.md §9: no heading numbered 9"], "a heading in a code fence is not one");
+  assert.deepEqual(
+    checkComment("`docs/protocol.md` §9", DOCS),
+    ["cites docs/protocol.md §9: no heading numbered 9"],
+    "a heading in a code fence is not one",
+  );
   assert.deepEqual(checkComment("docs/protocol.md#2-gone", DOCS), ["cites docs/protocol.md#2-gone: no such heading"]);
   assert.deepEqual(checkComment('`docs/protocol.md` "The v87 path"', DOCS), ['cites docs/protocol.md "The v87 path": no such heading']);
 });
@@ -63,7 +70,10 @@ test("only comments are read, with their line; strings holding comment markers a
 
 test("a section list that runs onto the next comment line is still checked", () => {
   const v = checkCitations(file("/**\n * Source: `docs/protocol.md` §3,\n * §8 (HB).\n */\nexport {};\n"), DOCS);
-  assert.deepEqual(v.map((x) => x.message), ["cites docs/protocol.md §8: no heading numbered 8"]);
+  assert.deepEqual(
+    v.map((x) => x.message),
+    ["cites docs/protocol.md §8: no heading numbered 8"],
+  );
 });
 
 test("every citation in src/ resolves (the real tree)", () => {
@@ -78,7 +88,8 @@ test("every citation in src/ resolves (the real tree)", () => {
   };
   walk(join(root, "src"));
   const docs = new Map<string, DocHeadings>();
-  for (const n of readdirSync(join(root, "docs"))) if (n.endsWith(".md")) docs.set(`docs/${n}`, docHeadings(readFileSync(join(root, "docs", n), "utf8")));
+  for (const n of readdirSync(join(root, "docs")))
+    if (n.endsWith(".md")) docs.set(`docs/${n}`, docHeadings(readFileSync(join(root, "docs", n), "utf8")));
   assert.deepEqual(checkCitations(files, docs), []);
   const cited = files.flatMap((f) => commentsOf(f.path, f.text)).filter((c) => /docs\/\w+\.md\S*\s*§/.test(c.text));
   assert.ok(cited.length >= 30, `${cited.length} comments cite a numbered section`);

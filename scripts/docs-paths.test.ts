@@ -35,7 +35,10 @@ function fixture(): string {
   mkdirSync(join(root, "node_modules", "pkg"), { recursive: true });
   writeFileSync(join(root, "src", "vm", "a.ts"), "");
   writeFileSync(join(root, "src", "vm", "b.test.ts"), "");
-  writeFileSync(join(root, "docs", "x.md"), "# Title\n\n## Adding an RPC\n\n```\n# not a heading\n```\n\n## The `vmport step` path — why\n\n## Adding an RPC\n");
+  writeFileSync(
+    join(root, "docs", "x.md"),
+    "# Title\n\n## Adding an RPC\n\n```\n# not a heading\n```\n\n## The `vmport step` path — why\n\n## Adding an RPC\n",
+  );
   writeFileSync(join(root, "README.md"), "");
   return root;
 }

@@ -118,7 +118,14 @@ export function globExists(root: string, pattern: string): boolean {
       const p = join(dir, seg);
       return existsSync(p) && (i === segs.length - 1 || isDir(p)) && walk(p, i + 1);
     }
-    const re = new RegExp("^" + seg.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^/]*") + "$");
+    const re = new RegExp(
+      "^" +
+        seg
+          .split("*")
+          .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+          .join("[^/]*") +
+        "$",
+    );
     return entries(dir).some((n) => re.test(n) && (i === segs.length - 1 || isDir(join(dir, n))) && walk(join(dir, n), i + 1));
   };
   return walk(root, 0);
@@ -178,7 +185,12 @@ export function headingAnchors(text: string): Set<string> {
 }
 
 /** Check every path the document `doc` (repository-relative) names against the repository at `root`. */
-export function checkDocument(root: string, doc: string, text: string, topLevel: ReadonlySet<string> = topLevelEntries(root)): BrokenPath[] {
+export function checkDocument(
+  root: string,
+  doc: string,
+  text: string,
+  topLevel: ReadonlySet<string> = topLevelEntries(root),
+): BrokenPath[] {
   const broken: BrokenPath[] = [];
   for (const p of namedPaths(doc, text, topLevel)) {
     const bad = (reason: string) => broken.push({ doc, line: p.line, text: p.text, reason });
@@ -204,7 +216,11 @@ export function checkDocument(root: string, doc: string, text: string, topLevel:
 
 /** `README.md` and every `docs/*.md` of the repository at `root`, repository-relative. */
 export function documentsToCheck(root: string): string[] {
-  const docs = existsSync(join(root, "docs")) ? readdirSync(join(root, "docs")).filter((n) => n.endsWith(".md")).sort() : [];
+  const docs = existsSync(join(root, "docs"))
+    ? readdirSync(join(root, "docs"))
+        .filter((n) => n.endsWith(".md"))
+        .sort()
+    : [];
   return ["README.md", ...docs.map((n) => `docs/${n}`)];
 }
 

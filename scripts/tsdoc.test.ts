@@ -51,8 +51,14 @@ class Local { undocumented = 1; }`;
 });
 
 test("a class member inherits the doc of the interface member it implements, across modules", () => {
-  const itf = { path: "src/x/i.ts", text: "/** I. */\nexport interface Source {\n  /** Documented once. */\n  read(): number;\n  write(): void;\n}\n" };
-  const cls = { path: "src/x/k.ts", text: "/** K. */\nexport class K implements Source {\n  read(): number { return 0; }\n  write(): void {}\n}\n" };
+  const itf = {
+    path: "src/x/i.ts",
+    text: "/** I. */\nexport interface Source {\n  /** Documented once. */\n  read(): number;\n  write(): void;\n}\n",
+  };
+  const cls = {
+    path: "src/x/k.ts",
+    text: "/** K. */\nexport class K implements Source {\n  read(): number { return 0; }\n  write(): void {}\n}\n",
+  };
   assert.deepEqual(
     checkTsdoc([itf, cls]).map((v) => `${v.path} ${v.message}`),
     ["src/x/i.ts:5 exported Source.write has no TSDoc comment", "src/x/k.ts:4 exported K.write has no TSDoc comment"],

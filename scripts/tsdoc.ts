@@ -65,7 +65,11 @@ function implemented(cls: ts.ClassDeclaration, inherited: InterfaceDocs): Set<st
   for (const clause of cls.heritageClauses ?? []) {
     if (clause.token !== ts.SyntaxKind.ImplementsKeyword) continue;
     for (const t of clause.types) {
-      const name = ts.isIdentifier(t.expression) ? t.expression.text : ts.isPropertyAccessExpression(t.expression) ? t.expression.name.text : "";
+      const name = ts.isIdentifier(t.expression)
+        ? t.expression.text
+        : ts.isPropertyAccessExpression(t.expression)
+          ? t.expression.name.text
+          : "";
       for (const m of inherited.get(name) ?? []) out.add(m);
     }
   }
@@ -100,7 +104,8 @@ export function undocumentedExports(path: string, text: string, inherited: Inter
       check(st, cls);
       const seen = implemented(st, inherited);
       for (const m of st.members) {
-        if (!isPublic(m) || ts.isSemicolonClassElement(m) || ts.isClassStaticBlockDeclaration(m) || ts.isIndexSignatureDeclaration(m)) continue;
+        if (!isPublic(m) || ts.isSemicolonClassElement(m) || ts.isClassStaticBlockDeclaration(m) || ts.isIndexSignatureDeclaration(m))
+          continue;
         if (ts.isConstructorDeclaration(m)) continue;
         const name = nameOf(m, sf);
         if (seen.has(name)) continue; // an overload, or a get/set pair: one comment documents both
@@ -134,7 +139,8 @@ export function checkTsdoc(files: readonly SourceFile[]): Violation[] {
   }
   const out: Violation[] = [];
   for (const f of modules) {
-    for (const u of undocumentedExports(f.path, f.text, inherited)) out.push({ path: `${f.path}:${u.line}`, message: `exported ${u.name} has no TSDoc comment` });
+    for (const u of undocumentedExports(f.path, f.text, inherited))
+      out.push({ path: `${f.path}:${u.line}`, message: `exported ${u.name} has no TSDoc comment` });
   }
   return out;
 }

@@ -21,7 +21,12 @@ test("arguments: an empty encoding is text, an empty stat lists the stats, the p
 test("the stat list in every encoding", () => {
   assert.deepEqual(
     STAT_ENCODINGS.map((e) => encodeStatList(e)),
-    ["session\nhost\nresources\n", '{"stats":["session","host","resources"]}\n', "<stats><stat>session</stat><stat>host</stat><stat>resources</stat></stats>\n", "- session\n- host\n- resources\n"],
+    [
+      "session\nhost\nresources\n",
+      '{"stats":["session","host","resources"]}\n',
+      "<stats><stat>session</stat><stat>host</stat><stat>resources</stat></stats>\n",
+      "- session\n- host\n- resources\n",
+    ],
   );
 });
 
@@ -38,9 +43,15 @@ test("metrics: numbers with type and units, text as text, escaped in XML and JSO
       '<metric name="path">/a&lt;b&gt;&amp;&quot;c&quot;</metric><metric name="empty"></metric></metrics>\n',
   );
   const json = encodeMetrics("json", m, 1n);
-  assert.equal(json, '{"session":"1","metrics":{"big":{"type":"static","units":"number","value":18446744073709551615},"path":"/a<b>&\\"c\\"","empty":""}}\n');
+  assert.equal(
+    json,
+    '{"session":"1","metrics":{"big":{"type":"static","units":"number","value":18446744073709551615},"path":"/a<b>&\\"c\\"","empty":""}}\n',
+  );
   assert.equal((JSON.parse(json) as { metrics: { path: string } }).metrics.path, '/a<b>&"c"');
-  assert.equal(encodeMetrics("yaml", m, 1n), 'big:\n    type: static\n    units: number\n    value: 18446744073709551615\npath: "/a<b>&\\"c\\""\nempty: ""\n');
+  assert.equal(
+    encodeMetrics("yaml", m, 1n),
+    'big:\n    type: static\n    units: number\n    value: 18446744073709551615\npath: "/a<b>&\\"c\\""\nempty: ""\n',
+  );
 });
 
 test("resources come from the profile's guestlib numbers; null ones are left out; limits default to the VM size", () => {

@@ -124,10 +124,16 @@ export function encodeStatList(enc: StatEncoding): string {
 export function encodeMetrics(enc: StatEncoding, metrics: Metric[], session: bigint): string {
   switch (enc) {
     case "text":
-      return metrics.map((m) => ("text" in m ? (m.text === "" ? `${m.name} =\n` : `${m.name} = ${m.text}\n`) : `${m.name} = ${m.value}\n`)).join("");
+      return metrics
+        .map((m) => ("text" in m ? (m.text === "" ? `${m.name} =\n` : `${m.name} = ${m.text}\n`) : `${m.name} = ${m.value}\n`))
+        .join("");
     case "yaml":
       return metrics
-        .map((m) => ("text" in m ? `${m.name}: ${JSON.stringify(m.text)}\n` : `${m.name}:\n    type: ${m.type}\n    units: ${m.units}\n    value: ${m.value}\n`))
+        .map((m) =>
+          "text" in m
+            ? `${m.name}: ${JSON.stringify(m.text)}\n`
+            : `${m.name}:\n    type: ${m.type}\n    units: ${m.units}\n    value: ${m.value}\n`,
+        )
         .join("");
     case "xml":
       return (

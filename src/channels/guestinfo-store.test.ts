@@ -37,8 +37,14 @@ test("keys are case-insensitive and keep the spelling first set", () => {
   assert.equal(s.trySet("guestinfo.svga.GL3", bytes("0")), null);
   assert.equal(s.size, 1);
   assert.equal(s.getText("GUESTINFO.SVGA.GL3"), "0");
-  assert.deepEqual(s.entries().map(([k, v]) => [k, text(v)]), [["GuestInfo.SVGA.gl3", "0"]]);
-  assert.deepEqual(changes.map((c) => c.key), ["GuestInfo.SVGA.gl3", "GuestInfo.SVGA.gl3"]);
+  assert.deepEqual(
+    s.entries().map(([k, v]) => [k, text(v)]),
+    [["GuestInfo.SVGA.gl3", "0"]],
+  );
+  assert.deepEqual(
+    changes.map((c) => c.key),
+    ["GuestInfo.SVGA.gl3", "GuestInfo.SVGA.gl3"],
+  );
   assert.equal(s.get("guestinfo.other"), undefined);
   assert.equal(s.getText("guestinfo.other"), undefined);
 });
@@ -142,14 +148,20 @@ test("host set: prefix optional, strings as UTF-8, events say host; trySet says 
   s.set("GuestInfo.Name", "é");
   s.set("bin", new Uint8Array([0xff]));
   s.trySet("guestinfo.fromGuest", bytes("g"));
-  assert.deepEqual(s.entries().map(([k]) => k), ["guestinfo.ip", "GuestInfo.Name", "guestinfo.bin", "guestinfo.fromGuest"]);
+  assert.deepEqual(
+    s.entries().map(([k]) => k),
+    ["guestinfo.ip", "GuestInfo.Name", "guestinfo.bin", "guestinfo.fromGuest"],
+  );
   assert.deepEqual([...s.get("guestinfo.name")!], [0xc3, 0xa9]);
-  assert.deepEqual(changes.map((c) => [c.key, c.by]), [
-    ["guestinfo.ip", "host"],
-    ["GuestInfo.Name", "host"],
-    ["guestinfo.bin", "host"],
-    ["guestinfo.fromGuest", "guest"],
-  ]);
+  assert.deepEqual(
+    changes.map((c) => [c.key, c.by]),
+    [
+      ["guestinfo.ip", "host"],
+      ["GuestInfo.Name", "host"],
+      ["guestinfo.bin", "host"],
+      ["guestinfo.fromGuest", "guest"],
+    ],
+  );
   assert.equal(text(changes[0]!.value!), "192.0.2.2");
 });
 
@@ -162,7 +174,8 @@ test("host set beyond a bound throws VMPORT_GUESTINFO_LIMIT naming the key and t
   for (const [k, v, why] of cases) {
     assert.throws(
       () => s.set(k, v),
-      (e: unknown) => isVmportError(e) && e.code === "VMPORT_GUESTINFO_LIMIT" && e.message.includes(`guestinfo.${k}`) && e.message.includes(why),
+      (e: unknown) =>
+        isVmportError(e) && e.code === "VMPORT_GUESTINFO_LIMIT" && e.message.includes(`guestinfo.${k}`) && e.message.includes(why),
     );
   }
   assert.equal(s.size, 0);
@@ -175,7 +188,10 @@ test("host set beyond a bound throws VMPORT_GUESTINFO_LIMIT naming the key and t
 test("host set refuses a new key when GUESTINFO_MAX_KEYS are held", () => {
   const s = new GuestinfoStore();
   for (let i = 0; i < GUESTINFO_MAX_KEYS; i++) s.set(`k${i}`, "");
-  assert.throws(() => s.set("one-more", ""), (e: unknown) => isVmportError(e) && e.code === "VMPORT_GUESTINFO_LIMIT" && e.message.includes("Too many keys"));
+  assert.throws(
+    () => s.set("one-more", ""),
+    (e: unknown) => isVmportError(e) && e.code === "VMPORT_GUESTINFO_LIMIT" && e.message.includes("Too many keys"),
+  );
   s.set("k5", "still fine");
   assert.equal(s.getText("guestinfo.k5"), "still fine");
 });
@@ -219,7 +235,10 @@ test("saveState / restoreState: plain entries, first spellings kept; a bad entry
   a.set("GuestInfo.Mixed", "1");
   a.set("bin", new Uint8Array([0, 0xff]));
   const saved = a.saveState();
-  assert.deepEqual(saved, [["GuestInfo.Mixed", new TextEncoder().encode("1")], ["guestinfo.bin", new Uint8Array([0, 0xff])]]);
+  assert.deepEqual(saved, [
+    ["GuestInfo.Mixed", new TextEncoder().encode("1")],
+    ["guestinfo.bin", new Uint8Array([0, 0xff])],
+  ]);
   const b = new GuestinfoStore();
   b.set("stale", "x");
   const events: string[] = [];
@@ -232,7 +251,13 @@ test("saveState / restoreState: plain entries, first spellings kept; a bad entry
     [[["guestinfo.k"]], "guestinfo"],
     [[["guestinfo.k", "text"]], 'guestinfo["guestinfo.k"]'],
     [[["other.k", new Uint8Array(1)]], 'guestinfo["other.k"]'],
-    [[["guestinfo.ok", new Uint8Array(1)], ["guestinfo.big", new Uint8Array(GUESTINFO_MAX_VALUE_BYTES + 1)]], 'guestinfo["guestinfo.big"]'],
+    [
+      [
+        ["guestinfo.ok", new Uint8Array(1)],
+        ["guestinfo.big", new Uint8Array(GUESTINFO_MAX_VALUE_BYTES + 1)],
+      ],
+      'guestinfo["guestinfo.big"]',
+    ],
   ];
   for (const [v, field] of cases) {
     assert.throws(

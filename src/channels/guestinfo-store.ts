@@ -65,7 +65,8 @@ export function checkGuestinfoSavedState(v: unknown): GuestinfoSavedState {
   const scratch = new GuestinfoStore();
   const out: GuestinfoSavedState = [];
   for (const item of v as unknown[]) {
-    if (!Array.isArray(item) || item.length !== 2 || typeof item[0] !== "string") badState("guestinfo", "expected an array of [key, value]");
+    if (!Array.isArray(item) || item.length !== 2 || typeof item[0] !== "string")
+      badState("guestinfo", "expected an array of [key, value]");
     const [k, value] = item as [string, unknown];
     const field = `guestinfo["${k}"]`;
     const bytes = stateBytes(field, value);
@@ -148,7 +149,10 @@ export class GuestinfoStore {
     const v = typeof value === "string" ? utf8(value) : value;
     const refusal = this.trySet(k, v, "host");
     if (refusal !== null) {
-      throw new VmportError("VMPORT_GUESTINFO_LIMIT", `guestinfo "${k}": ${GUESTINFO_REFUSALS[refusal]} (limits: key ${GUESTINFO_MAX_KEY_BYTES} B, value ${GUESTINFO_MAX_VALUE_BYTES} B, ${GUESTINFO_MAX_KEYS} keys, ${GUESTINFO_MAX_TOTAL_BYTES} B in all)`);
+      throw new VmportError(
+        "VMPORT_GUESTINFO_LIMIT",
+        `guestinfo "${k}": ${GUESTINFO_REFUSALS[refusal]} (limits: key ${GUESTINFO_MAX_KEY_BYTES} B, value ${GUESTINFO_MAX_VALUE_BYTES} B, ${GUESTINFO_MAX_KEYS} keys, ${GUESTINFO_MAX_TOTAL_BYTES} B in all)`,
+      );
     }
   }
 

@@ -129,7 +129,10 @@ test("vmtoolsd start-up: TCLO + RPCI channels, reset → OK ATR toolbox, ping, C
 });
 
 test("TCLO framing on the wire: the command alone by default; profile tcloTrailingNul adds one NUL", () => {
-  for (const [profile, want] of [[{}, "reset"], [{ tcloTrailingNul: true }, "reset\0"]] as const) {
+  for (const [profile, want] of [
+    [{}, "reset"],
+    [{ tcloTrailingNul: true }, "reset\0"],
+  ] as const) {
     const { g } = setup(profile);
     const tclo = new ClientChannel(g);
     assert.ok(tclo.open(TCLO));
@@ -148,7 +151,10 @@ test("Rust vmw_backdoor: OUT for every call, whole EDX kept, HB without checking
   assert.equal(rpcOne(g, "log hello-from-rust", style, true), "1 ");
   assert.equal(rpcOne(g, "tools.set.version 2147483647", style, true), "1 ");
   assert.ok(g.transcript.every((t) => t.insn !== "in"));
-  assert.ok(g.transcript.filter((t) => t.insn === "out").every((t) => t.out.eax === MAGIC), "OUT leaves EAX");
+  assert.ok(
+    g.transcript.filter((t) => t.insn === "out").every((t) => t.out.eax === MAGIC),
+    "OUT leaves EAX",
+  );
   assert.equal(vm.messaging.reported.snapshot().toolsVersion, 2147483647);
   assert.equal(vm.messaging.channels.counters.repliesDropped, 0, "the reply was read fully; CLOSE without RECVSTATUS is fine");
 });
@@ -277,7 +283,11 @@ test("channel table bound: maxChannels, then idle channels are reclaimed (LRU), 
   assert.equal(fresh.id, 0, "the least recently used idle channel was reclaimed");
   assert.equal(vm.messaging.channels.counters.reclaimed, 1);
   assert.ok(chans[2]!.close());
-  assert.equal(g.call("in", { ecx: 0x2001e, ebx: 0, edx: (chans[0]!.id << 16) | LB, esi: chans[0]!.cookieHigh, edi: chans[0]!.cookieLow }).ecx, 0, "the reclaimed channel's old cookies no longer work");
+  assert.equal(
+    g.call("in", { ecx: 0x2001e, ebx: 0, edx: (chans[0]!.id << 16) | LB, esi: chans[0]!.cookieHigh, edi: chans[0]!.cookieLow }).ecx,
+    0,
+    "the reclaimed channel's old cookies no longer work",
+  );
 });
 
 test("cookies come from the random source and differ per channel", () => {

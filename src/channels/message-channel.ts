@@ -133,8 +133,19 @@ export class MessageChannels implements HbTransferHandler {
   hooks: AnswerHooks | null = null;
   /** Counters. */
   readonly counters: MessageChannelCounters = {
-    opens: 0, closes: 0, openFailures: 0, reclaimed: 0, badChannel: 0, badCookie: 0, oversize: 0,
-    sequenceErrors: 0, unknownType: 0, messages: 0, repliesDropped: 0, hbBytesOut: 0, hbBytesIn: 0,
+    opens: 0,
+    closes: 0,
+    openFailures: 0,
+    reclaimed: 0,
+    badChannel: 0,
+    badCookie: 0,
+    oversize: 0,
+    sequenceErrors: 0,
+    unknownType: 0,
+    messages: 0,
+    repliesDropped: 0,
+    hbBytesOut: 0,
+    hbBytesIn: 0,
   };
   private readonly table: (Channel | undefined)[];
   private readonly cookieBytes = new Uint8Array(8);

@@ -93,7 +93,13 @@ export class MessageClient {
   }
 
   private step(type: number, ebx: number): Regs32 {
-    return this.call({ ecx: ((type << 16) | BdoorCmd.MESSAGE) >>> 0, ebx: ebx >>> 0, edx: this.edx(BDOOR_PORT), esi: this.cookieHigh, edi: this.cookieLow });
+    return this.call({
+      ecx: ((type << 16) | BdoorCmd.MESSAGE) >>> 0,
+      ebx: ebx >>> 0,
+      edx: this.edx(BDOOR_PORT),
+      esi: this.cookieHigh,
+      edi: this.cookieLow,
+    });
   }
 
   /** OPEN with the cookie flag, retrying without it on failure. Returns false if both fail. */
@@ -122,12 +128,26 @@ export class MessageClient {
     if (msg.length === 0) return true;
     const hbOffered = (status(r.ecx) & MessageStatus.HB) !== 0;
     if (this.style.hb === "always" || (this.style.hb !== "never" && hbOffered)) {
-      const o = this.transport.hbSend({ eax: BDOOR_MAGIC, ebx: 0x00010000, ecx: msg.length, edx: this.edx(BDOORHB_PORT), esi: 0, edi: this.cookieLow, ebp: this.cookieHigh }, msg);
+      const o = this.transport.hbSend(
+        {
+          eax: BDOOR_MAGIC,
+          ebx: 0x00010000,
+          ecx: msg.length,
+          edx: this.edx(BDOORHB_PORT),
+          esi: 0,
+          edi: this.cookieLow,
+          ebp: this.cookieHigh,
+        },
+        msg,
+      );
       return o.ebx !== 0 && (status(o.ebx) & MessageStatus.SUCCESS) !== 0 ? true : this.fail("HB send");
     }
     for (let i = 0; i < msg.length; i += 4) {
       const n = Math.min(4, msg.length - i);
-      const w = n === 3 && this.style.goTailBug ? ((msg[i]! << 24) | (msg[i + 1]! << 16) | (msg[i + 2]! << 8)) >>> 0 /* {0, b2, b1, b0} */ : packLe32(msg, i, n);
+      const w =
+        n === 3 && this.style.goTailBug
+          ? ((msg[i]! << 24) | (msg[i + 1]! << 16) | (msg[i + 2]! << 8)) >>> 0 /* {0, b2, b1, b0} */
+          : packLe32(msg, i, n);
       if ((status(this.step(MessageType.SENDPAYLOAD, w).ecx) & MessageStatus.SUCCESS) === 0) return this.fail("SENDPAYLOAD");
     }
     return true;
@@ -146,7 +166,10 @@ export class MessageClient {
     let data: Uint8Array;
     // HB when offered and there is something to move (open-vm-tools); Rust always uses it.
     if (this.style.hb === "always" || (size > 0 && this.style.hb !== "never" && (st & MessageStatus.HB) !== 0)) {
-      const o = this.transport.hbReceive({ eax: BDOOR_MAGIC, ebx: 0x00010000, ecx: size, edx: this.edx(BDOORHB_PORT), esi: this.cookieHigh, edi: 0, ebp: this.cookieLow }, size);
+      const o = this.transport.hbReceive(
+        { eax: BDOOR_MAGIC, ebx: 0x00010000, ecx: size, edx: this.edx(BDOORHB_PORT), esi: this.cookieHigh, edi: 0, ebp: this.cookieLow },
+        size,
+      );
       if (o.regs.ebx === 0 || (status(o.regs.ebx) & MessageStatus.SUCCESS) === 0) return this.fail("HB receive");
       data = o.data;
     } else {
@@ -171,7 +194,11 @@ export class MessageClient {
  * `RpcOut_sendOne`: open an RPCI channel, send `command`, read the reply, close. Returns the reply bytes, or the
  * step that failed.
  */
-export function rpcOnce(t: BackdoorTransport, command: Uint8Array, style: ClientStyle = {}): { reply: Uint8Array } | { failedStep: string } {
+export function rpcOnce(
+  t: BackdoorTransport,
+  command: Uint8Array,
+  style: ClientStyle = {},
+): { reply: Uint8Array } | { failedStep: string } {
   const ch = new MessageClient(t, style);
   if (!ch.open(Protocol.RPCI)) return { failedStep: ch.failedStep ?? "OPEN" };
   try {

@@ -56,7 +56,8 @@ export class Messaging {
     this.reported = new ReportedState(this.guestinfo);
     // guestinfo changes are guest-model changes too (value as text, null when deleted).
     this.guestinfo.changes.on((c) => {
-      if (this.reported.changes.size > 0) this.reported.emit({ field: "guestinfo", key: c.key, value: c.value === null ? null : fromUtf8(c.value) });
+      if (this.reported.changes.size > 0)
+        this.reported.emit({ field: "guestinfo", key: c.key, value: c.value === null ? null : fromUtf8(c.value) });
     });
     this.tclo = new TcloQueue(o.clock, { resetOnOpen: o.profile.tcloResetOnOpen, trailingNul: o.profile.tcloTrailingNul });
     this.tclo.events.on(this.tcloHistory.listener);

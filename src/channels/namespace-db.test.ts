@@ -133,7 +133,13 @@ test("host side: set, create, entries as copies, replaceWith, change events for 
   db.create("empty");
   db.setKeys(setKey("ns", "k", "w", "nope")); // refused: no event
   db.setKeys(deleteKey("ns", "k"));
-  assert.deepEqual(changes.map((c) => [c.namespace, c.key, c.value === null ? null : dec(c.value)]), [["ns", "k", "v"], ["ns", "k", null]]);
+  assert.deepEqual(
+    changes.map((c) => [c.namespace, c.key, c.value === null ? null : dec(c.value)]),
+    [
+      ["ns", "k", "v"],
+      ["ns", "k", null],
+    ],
+  );
   db.set("ns", "bin", new Uint8Array([1, 2]));
   const e = db.entries();
   e[0]![1][0]![1][0] = 99;
@@ -142,8 +148,14 @@ test("host side: set, create, entries as copies, replaceWith, change events for 
   copy.replaceWith(db);
   assert.deepEqual(copy.entries(), db.entries());
   assert.equal(copy.totalBytes, db.totalBytes);
-  assert.throws(() => db.set("ns", "", "v"), (x: unknown) => isVmportError(x) && x.code === "VMPORT_BAD_ARGUMENT" && /Invalid key/.test(x.message));
-  assert.throws(() => db.create(""), (x: unknown) => isVmportError(x) && x.code === "VMPORT_BAD_ARGUMENT");
+  assert.throws(
+    () => db.set("ns", "", "v"),
+    (x: unknown) => isVmportError(x) && x.code === "VMPORT_BAD_ARGUMENT" && /Invalid key/.test(x.message),
+  );
+  assert.throws(
+    () => db.create(""),
+    (x: unknown) => isVmportError(x) && x.code === "VMPORT_BAD_ARGUMENT",
+  );
 });
 
 test("saveState / restoreState: plain entries; bounds as for a guest write; a bad entry is refused by name, nothing applied", () => {
@@ -151,7 +163,10 @@ test("saveState / restoreState: plain entries; bounds as for a guest write; a ba
   a.set("ns", "k", "v");
   a.create("empty");
   const saved = a.saveState();
-  assert.deepEqual(saved, [["ns", [["k", new TextEncoder().encode("v")]]], ["empty", []]]);
+  assert.deepEqual(saved, [
+    ["ns", [["k", new TextEncoder().encode("v")]]],
+    ["empty", []],
+  ]);
   const b = new NamespaceDb();
   b.set("old", "k", "v");
   const gen = b.generation;

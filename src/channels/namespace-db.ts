@@ -117,7 +117,8 @@ export function checkNamespaceSavedState(v: unknown): NamespaceDb {
       badState(`namespaces["${ns}"]`, (e as Error).message);
     }
     for (const entry of entries) {
-      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string") badState(`namespaces["${ns}"]`, "expected [key, value] entries");
+      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string")
+        badState(`namespaces["${ns}"]`, "expected [key, value] entries");
       const [k, value] = entry as [string, unknown];
       const field = `namespaces["${ns}"]["${k}"]`;
       const bytes = stateBytes(field, value);
@@ -198,7 +199,8 @@ export class NamespaceDb {
     const ns = nameText(utf8(namespace), NAMESPACE_MAX_NAME_BYTES);
     if (ns === null) throw new VmportError("VMPORT_BAD_ARGUMENT", `namespace "${namespace}": ${NamespaceRefusal.BAD_NAME}`);
     if (this.spaces.has(ns)) return;
-    if (this.spaces.size >= NAMESPACE_MAX_NAMESPACES) throw new VmportError("VMPORT_BAD_ARGUMENT", `namespace "${namespace}": ${NamespaceRefusal.TOO_MANY_NAMESPACES}`);
+    if (this.spaces.size >= NAMESPACE_MAX_NAMESPACES)
+      throw new VmportError("VMPORT_BAD_ARGUMENT", `namespace "${namespace}": ${NamespaceRefusal.TOO_MANY_NAMESPACES}`);
     this.spaces.set(ns, new Map());
   }
 

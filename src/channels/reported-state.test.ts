@@ -5,13 +5,26 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { GUEST_LOG_MAX_LINE, GUEST_LOG_MAX_LINES, GUEST_MAX_NAMED_ENTRIES, ReportedState, type GuestStateChange } from "./reported-state.js";
+import {
+  GUEST_LOG_MAX_LINE,
+  GUEST_LOG_MAX_LINES,
+  GUEST_MAX_NAMED_ENTRIES,
+  ReportedState,
+  type GuestStateChange,
+} from "./reported-state.js";
 import { GuestinfoStore } from "./guestinfo-store.js";
 import type { GuestNic } from "./reported-state.js";
 
 /** A NIC with one address and nothing else reported. */
 function nic(address: string, prefixLength: number): GuestNic {
-  return { mac: "00:50:56:aa:bb:cc", ips: [{ address, prefixLength, origin: null, status: null }], dns: null, wins: null, dhcpv4: null, dhcpv6: null };
+  return {
+    mac: "00:50:56:aa:bb:cc",
+    ips: [{ address, prefixLength, origin: null, status: null }],
+    dns: null,
+    wins: null,
+    dhcpv4: null,
+    dhcpv6: null,
+  };
 }
 
 /** A model over a fresh store, with every event recorded. */
@@ -66,13 +79,16 @@ test("scalar fields emit only when the value changes, compared by content", () =
   g.set("nics", [nic("192.0.2.2", 24)]); // equal, new object
   g.set("nics", [nic("192.0.2.2", 25)]);
   g.set("hostname", null);
-  assert.deepEqual(events.map((e) => [e.field, e.value]), [
-    ["hostname", "simvm"],
-    ["toolsRunning", true],
-    ["nics", [nic("192.0.2.2", 24)]],
-    ["nics", [nic("192.0.2.2", 25)]],
-    ["hostname", null],
-  ]);
+  assert.deepEqual(
+    events.map((e) => [e.field, e.value]),
+    [
+      ["hostname", "simvm"],
+      ["toolsRunning", true],
+      ["nics", [nic("192.0.2.2", 24)]],
+      ["nics", [nic("192.0.2.2", 25)]],
+      ["hostname", null],
+    ],
+  );
   assert.equal(g.get("hostname"), null);
   assert.equal(g.get("toolsRunning"), true);
 });
@@ -141,7 +157,13 @@ test("log lines longer than GUEST_LOG_MAX_LINE are cut to it; the event carries 
   g.log(exact);
   g.log(exact + "bc");
   assert.deepEqual(g.snapshot().log, [exact, exact]);
-  assert.deepEqual(events.map((e) => [e.field, e.value]), [["log", exact], ["log", exact]]);
+  assert.deepEqual(
+    events.map((e) => [e.field, e.value]),
+    [
+      ["log", exact],
+      ["log", exact],
+    ],
+  );
 });
 
 test("named entries: GUEST_MAX_NAMED_ENTRIES per map kept, further new names dropped and counted", () => {

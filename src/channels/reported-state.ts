@@ -26,7 +26,15 @@ export const GUEST_MAX_NAMED_ENTRIES = 256;
 /** How an address was assigned (RFC 4293 `IpAddressOrigin`, nicinfo.x `IpAddressOrigin`). */
 export type IpAddressOrigin = "other" | "manual" | "dhcp" | "linklayer" | "random";
 /** State of an address (RFC 4293 `IpAddressStatus`, nicinfo.x `IpAddressStatus`). */
-export type IpAddressStatus = "preferred" | "deprecated" | "invalid" | "inaccessible" | "unknown" | "tentative" | "duplicate" | "optimistic";
+export type IpAddressStatus =
+  | "preferred"
+  | "deprecated"
+  | "invalid"
+  | "inaccessible"
+  | "unknown"
+  | "tentative"
+  | "duplicate"
+  | "optimistic";
 
 /** One IP address of a NIC. */
 export interface NicAddress {

@@ -34,7 +34,7 @@ function recording(...names: string[]): { d: RpciDispatcher; seen: { handler: st
   return { d, seen };
 }
 
-test("bare \"log\" (3 bytes, no space, no NUL) reaches the handler with empty args", () => {
+test('bare "log" (3 bytes, no space, no NUL) reaches the handler with empty args', () => {
   const { d, seen } = recording("log");
   assert.equal(dec(d.dispatch(enc("log"), ch)), "1 log");
   assert.deepEqual(seen, [{ handler: "log", name: "log", args: [], argsText: "" }]);
@@ -46,7 +46,10 @@ test("exactly one trailing NUL is stripped, before the split", () => {
   d.dispatch(enc("log hello\0"), ch);
   d.dispatch(enc("log hello\0\0"), ch);
   d.dispatch(enc("log \0"), ch);
-  assert.deepEqual(seen.map((s) => s.args), [[], [...enc("hello")], [...enc("hello"), 0x00], []]);
+  assert.deepEqual(
+    seen.map((s) => s.args),
+    [[], [...enc("hello")], [...enc("hello"), 0x00], []],
+  );
 });
 
 test("a binary command keeps every byte after the space, trailing NULs included (XDR ends in 00 00 00 00)", () => {
@@ -83,7 +86,7 @@ test("args are everything after the first space, binary bytes preserved", () => 
   assert.equal(seen[1]!.argsText, " two spaces");
 });
 
-test("an unknown command gets exactly \"0 Unknown command\" and is counted", () => {
+test('an unknown command gets exactly "0 Unknown command" and is counted', () => {
   const { d, seen } = recording("log");
   for (const m of ["nope", "nope args", "Log", "logx", "", "\0", " log", "log2 x"]) {
     assert.deepEqual([...d.dispatch(enc(m), ch)], [...enc("0 Unknown command")], JSON.stringify(m));
@@ -118,10 +121,13 @@ test("a prefix registration (name ending in *) takes every name that starts with
   assert.equal(dec(d.dispatch(enc("tools.capability.resolution_set 1\0"), ch)), "1 tools.capability.*");
   assert.equal(dec(d.dispatch(enc("tools.capability.hgfs_server toolbox 1"), ch)), "1 tools.capability.*");
   assert.equal(dec(d.dispatch(enc("tools.capabilityX 1"), ch)), "0 Unknown command");
-  assert.deepEqual(seen.map((s) => [s.name, s.argsText]), [
-    ["tools.capability.resolution_set", "1"],
-    ["tools.capability.hgfs_server", "toolbox 1"],
-  ]);
+  assert.deepEqual(
+    seen.map((s) => [s.name, s.argsText]),
+    [
+      ["tools.capability.resolution_set", "1"],
+      ["tools.capability.hgfs_server", "toolbox 1"],
+    ],
+  );
 });
 
 test("an exact name beats a prefix; a longer prefix beats a shorter one, whatever the order registered", () => {
@@ -154,7 +160,7 @@ test("names up to RPCI_MAX_NAME bytes are looked up; a longer first word is unkn
   assert.equal(dec(d.dispatch(enc(long), ch)), "0 Unknown command");
 });
 
-test("replies: \"1 \" or \"0 \" then the text; binary reply bytes kept as they are", () => {
+test('replies: "1 " or "0 " then the text; binary reply bytes kept as they are', () => {
   const d = new RpciDispatcher();
   d.register("ok", () => reply.ok());
   d.register("fail", () => reply.fail("No value found"));
@@ -171,7 +177,9 @@ test("exchange listeners see each request (with its channel) and reply; onGuestM
   const d = new RpciDispatcher();
   d.register("ping", () => reply.ok("pong"));
   const seen: [string, string, boolean, string, Channel][] = [];
-  d.exchanges.on(({ request: req, reply: r }) => seen.push([req.name, req.argsText, r.ok, typeof r.text === "string" ? r.text : "?", req.channel]));
+  d.exchanges.on(({ request: req, reply: r }) =>
+    seen.push([req.name, req.argsText, r.ok, typeof r.text === "string" ? r.text : "?", req.channel]),
+  );
   const other = new Channel(5, "rpci", true, 1, 2, 0n);
   assert.equal(dec(d.onGuestMessage(other, enc("ping 1\0"))), "1 pong");
   d.dispatch(enc("zap"), ch);

@@ -106,7 +106,8 @@ export class RpciDispatcher implements ChannelEndpoint {
     const r: Registered = { handler, binary: options.binary === true };
     if (name.endsWith("*")) {
       const p = name.slice(0, -1);
-      if (this.prefixes.some(([q]) => q === p)) throw new VmportError("VMPORT_BAD_REGISTRATION", `RPCI prefix "${name}" is already registered`);
+      if (this.prefixes.some(([q]) => q === p))
+        throw new VmportError("VMPORT_BAD_REGISTRATION", `RPCI prefix "${name}" is already registered`);
       this.prefixes.push([p, r]);
       this.prefixes.sort((a, b) => b[0].length - a[0].length);
       return;

@@ -129,7 +129,10 @@ test("SetGuestInfo text types (with their NUL), uptime in hundredths, unknown ty
   assert.equal(rpcOne(g, "SetGuestInfo  99 x"), "0 Invalid GuestInfo type");
   assert.equal(rpcOne(g, "SetGuestInfo  x"), "0 Invalid GuestInfo type");
   const s = vm.messaging.reported.snapshot();
-  assert.deepEqual([s.hostname, s.toolsBuild, s.osNameFull, s.osName, s.uptimeSeconds], ["simvm", "build-21223074", "Debian GNU/Linux 12 (bookworm)", "debian12-64", 1239.06]);
+  assert.deepEqual(
+    [s.hostname, s.toolsBuild, s.osNameFull, s.osName, s.uptimeSeconds],
+    ["simvm", "build-21223074", "Debian GNU/Linux 12 (bookworm)", "debian12-64", 1239.06],
+  );
 });
 
 test("SetGuestDiskInfo JSON with base64 mount points; a malformed report fails so the plugin falls back", () => {
@@ -141,7 +144,12 @@ test("SetGuestDiskInfo JSON with base64 mount points; a malformed report fails s
 });
 
 test("guestlib.info.get: v3 refused (the client retries), v2 is 669 bytes laid out as libguestlib reads it", () => {
-  const { g, clock } = setup({ cpuMhz: 3000, memSizeMb: 4096, uuid: "564d0000-0000-0000-1122-334455667788", guestlib: { memBalloonedMb: 128 } });
+  const { g, clock } = setup({
+    cpuMhz: 3000,
+    memSizeMb: 4096,
+    uuid: "564d0000-0000-0000-1122-334455667788",
+    guestlib: { memBalloonedMb: 128 },
+  });
   assert.equal(rpcOne(g, "guestlib.info.get 3", {}, true), "0 Unsupported version");
   clock.advance(5_000_000_000n);
   const r = rpcBytes(g, enc.encode("guestlib.info.get 2"));
@@ -171,7 +179,10 @@ test("the captured NIC reports reach the model whole over a real channel; a malf
   const { vm, g } = setup();
   assert.equal(new TextDecoder().decode(rpcBytes(g, REAL_NIC_V3)), "1 ");
   const s = vm.messaging.reported.snapshot();
-  assert.deepEqual(s.nics[0]?.ips.map((a) => `${a.address}/${a.prefixLength}`), ["192.0.2.2/24", "fd00::2/64", "fe80::fc:ff:fe00:1/64"]);
+  assert.deepEqual(
+    s.nics[0]?.ips.map((a) => `${a.address}/${a.prefixLength}`),
+    ["192.0.2.2/24", "fd00::2/64", "fe80::fc:ff:fe00:1/64"],
+  );
   assert.equal(s.routes.length, 8);
   assert.deepEqual(s.dns?.servers, ["10.255.255.53"]);
   assert.deepEqual(s.nicReport, { type: 10, version: 3 });
@@ -186,7 +197,10 @@ test("the captured NIC reports reach the model whole over a real channel; a malf
   assert.deepEqual(vm.messaging.reported.snapshot().routes, []);
   assert.equal(new TextDecoder().decode(rpcBytes(g, REAL_NIC_V1)), "1 ");
   assert.deepEqual(vm.messaging.reported.snapshot().nicReport, { type: 2, version: 1 });
-  assert.deepEqual(vm.messaging.reported.snapshot().nics[0]?.ips.map((a) => a.address), ["192.0.2.2"]);
+  assert.deepEqual(
+    vm.messaging.reported.snapshot().nics[0]?.ips.map((a) => a.address),
+    ["192.0.2.2"],
+  );
 });
 
 test("profile nicInfoVersion: an older host refuses type 10 and encodings newer than its own", () => {
@@ -245,7 +259,11 @@ test("namespace-priv-set-keys / -get-values over a channel: binary-safe, the ter
 });
 
 test("guestlib.stat.get (stat raw): the list, session/host/resources in each encoding; not served off ESX", () => {
-  const { g, clock } = setup({ cpuMhz: 3000, uuid: "564d2c53-4356-668e-7c05-fd7e511e23f3", guestlib: { memBalloonedMb: 128, memSwappedMb: null } });
+  const { g, clock } = setup({
+    cpuMhz: 3000,
+    uuid: "564d2c53-4356-668e-7c05-fd7e511e23f3",
+    guestlib: { memBalloonedMb: 128, memSwappedMb: null },
+  });
   clock.advance(2_000_000_000n);
   assert.equal(rpcOne(g, "guestlib.stat.get   "), "1 session\nhost\nresources\n"); // stat raw: three spaces
   assert.equal(rpcOne(g, "guestlib.stat.get text "), "1 session\nhost\nresources\n");
@@ -254,14 +272,23 @@ test("guestlib.stat.get (stat raw): the list, session/host/resources in each enc
     session,
     "1 session = 8936827754555253747\nuptime = 2000000\nversion = VMware ESXi build-24022510\nprovider =\nuuid.bios = 56 4d 2c 53 43 56 66 8e-7c 05 fd 7e 51 1e 23 f3\n",
   );
-  const json = JSON.parse(rpcOne(g, "guestlib.stat.get json resources ")!.slice(2)) as { session: string; metrics: Record<string, { value: number; units: string }> };
+  const json = JSON.parse(rpcOne(g, "guestlib.stat.get json resources ")!.slice(2)) as {
+    session: string;
+    metrics: Record<string, { value: number; units: string }>;
+  };
   assert.equal(json.session, "8936827754555253747"); // the guestlib session id (UUID bytes 8–15), in decimal
   assert.deepEqual(json.metrics["mem.ballooned"], { type: "instant", units: "MB", value: 128 });
   assert.equal(json.metrics["mem.swapped"], undefined); // null in the profile: not available
   assert.equal(json.metrics["cpu.limit"]?.value, 3000);
   const xml = rpcOne(g, "guestlib.stat.get xml host ")!;
-  assert.match(xml, /^1 <metrics session="8936827754555253747"><metric name="version">VMware ESXi build-24022510<\/metric><metric name="cpu.processorMHz" type="static" units="MHz">3000<\/metric>/);
-  assert.match(rpcOne(g, "guestlib.stat.get yaml session ")!, /^1 session:\n {4}type: static\n {4}units: number\n {4}value: 8936827754555253747\n/);
+  assert.match(
+    xml,
+    /^1 <metrics session="8936827754555253747"><metric name="version">VMware ESXi build-24022510<\/metric><metric name="cpu.processorMHz" type="static" units="MHz">3000<\/metric>/,
+  );
+  assert.match(
+    rpcOne(g, "guestlib.stat.get yaml session ")!,
+    /^1 session:\n {4}type: static\n {4}units: number\n {4}value: 8936827754555253747\n/,
+  );
   assert.equal(rpcOne(g, "guestlib.stat.get text vnet 00:0c:29:1e:23:f3"), "0 No such stat");
   assert.equal(rpcOne(g, "guestlib.stat.get csv session"), "0 Unknown encoding");
   const ws = setup({ vmxType: 4 });

@@ -273,7 +273,12 @@ function applyNicReport(g: ReportedState, type: number, r: NicReport): void {
 
 /** `VMSupportStatus` names (`lib/include/vmsupport.h`). */
 const VMSUPPORT_NAMES: Record<number, VmsupportStatus["name"]> = {
-  0: "notRunning", 1: "beginning", 2: "running", 3: "ending", 10: "error", 100: "unknown",
+  0: "notRunning",
+  1: "beginning",
+  2: "running",
+  3: "ending",
+  10: "error",
+  100: "unknown",
 };
 
 function vmsupportStatus(code: number): VmsupportStatus {

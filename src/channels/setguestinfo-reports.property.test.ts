@@ -42,7 +42,11 @@ const mutationArb = fc.oneof(
   fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), bytes: fc.uint8Array({ maxLength: 16 }) }),
   fc.record({ kind: fc.constant("repeat" as const), at: fc.nat(), len: fc.nat({ max: 64 }), times: fc.nat({ max: 20 }) }),
   // A count or length field pushed to a large or boundary value (big-endian u32 at a 4-byte boundary).
-  fc.record({ kind: fc.constant("u32" as const), at: fc.nat(), value: fc.constantFrom(0, 1, 16, 17, 100, 101, 255, 256, 2048, 2049, 16384, 16385, 0x7fffffff, 0xffffffff) }),
+  fc.record({
+    kind: fc.constant("u32" as const),
+    at: fc.nat(),
+    value: fc.constantFrom(0, 1, 16, 17, 100, 101, 255, 256, 2048, 2049, 16384, 16385, 0x7fffffff, 0xffffffff),
+  }),
 );
 
 type Mutation = typeof mutationArb extends fc.Arbitrary<infer T> ? T : never;

@@ -165,19 +165,34 @@ function bodyOf(request: Uint8Array): Uint8Array {
 }
 
 /** An address as the v3 decoder reports it. */
-const addr = (address: string, prefixLength: number | null, status: NicAddress["status"] = null, origin: NicAddress["origin"] = null): NicAddress =>
-  ({ address, prefixLength, origin, status });
+const addr = (
+  address: string,
+  prefixLength: number | null,
+  status: NicAddress["status"] = null,
+  origin: NicAddress["origin"] = null,
+): NicAddress => ({ address, prefixLength, origin, status });
 
 /** A NIC with nothing but addresses. */
 const bareNic = (mac: string, ips: NicAddress[]): GuestNic => ({ mac, ips, dns: null, wins: null, dhcpv4: null, dhcpv6: null });
 
 /** What this machine's `ip -j addr` and `ip route` showed when the real reports were captured. */
-const REAL_NIC = bareNic("02:fc:00:00:00:01", [addr("192.0.2.2", 24, "preferred"), addr("fd00::2", 64, "unknown"), addr("fe80::fc:ff:fe00:1", 64, "unknown")]);
+const REAL_NIC = bareNic("02:fc:00:00:00:01", [
+  addr("192.0.2.2", 24, "preferred"),
+  addr("fd00::2", 64, "unknown"),
+  addr("fe80::fc:ff:fe00:1", 64, "unknown"),
+]);
 
 test("NIC info v3 captured from vmware-toolbox-cmd info update network: every address, prefix, status, route and DNS", () => {
   assert.equal(splitSetGuestInfo(REAL_NIC_V3.subarray(13))?.type, GuestInfoType.IPADDRESS_V3);
   const r = decodeNicInfoV3(bodyOf(REAL_NIC_V3));
-  const route = (destination: string, prefixLength: number, nextHop: string | null, metric: number) => ({ destination, prefixLength, nextHop, ifIndex: 0, type: 0, metric });
+  const route = (destination: string, prefixLength: number, nextHop: string | null, metric: number) => ({
+    destination,
+    prefixLength,
+    nextHop,
+    ifIndex: 0,
+    type: 0,
+    metric,
+  });
   assert.deepEqual(r, {
     version: 3,
     nics: [REAL_NIC],
@@ -468,7 +483,8 @@ function osDetailed(shortName: string, fullName: string, details: string): Uint8
 }
 
 test("OS detailed (type 11): header names and key='value' pairs with \\' and \\\\ escapes", () => {
-  const details = "architecture='X86' bitness='64' distroName='Debian GNU/Linux' prettyName='Debian GNU\\'s Linux 12' kernelVersion='6.1.0-13-amd64' familyName='Linux' cpeString='a\\\\b'";
+  const details =
+    "architecture='X86' bitness='64' distroName='Debian GNU/Linux' prettyName='Debian GNU\\'s Linux 12' kernelVersion='6.1.0-13-amd64' familyName='Linux' cpeString='a\\\\b'";
   const r = decodeOsDetailed(osDetailed("debian12-64", "Debian GNU/Linux 12 (bookworm)", details));
   assert.deepEqual(r, {
     version: 1,
@@ -510,7 +526,8 @@ test("disk info v0 (type 3): u8 count, packed 116-byte entries, trailing bytes i
 });
 
 test("SetGuestDiskInfo JSON: base64 names, decimal strings, fstype, trailing NUL", () => {
-  const json = '{"version":"1","disks":[{"name":"Lw==","free":"123","size":"456","fstype":"ext4","devices":["scsi0:0"]},' +
+  const json =
+    '{"version":"1","disks":[{"name":"Lw==","free":"123","size":"456","fstype":"ext4","devices":["scsi0:0"]},' +
     '{"name":"L21udC9kb25uw6llcw==","free":"1","size":"2"}]}';
   const r = decodeDiskInfoJson(new Uint8Array([...utf8(json), 0x00]));
   assert.deepEqual(r, [

@@ -69,7 +69,14 @@ const InetAddressType = { IPV4: 1, IPV6: 2, IPV4Z: 3, IPV6Z: 4, DNS: 16 } as con
 const ORIGINS: Record<number, IpAddressOrigin> = { 1: "other", 2: "manual", 4: "dhcp", 5: "linklayer", 6: "random" };
 /** `IpAddressStatus` values → names. */
 const STATUSES: Record<number, IpAddressStatus> = {
-  1: "preferred", 2: "deprecated", 3: "invalid", 4: "inaccessible", 5: "unknown", 6: "tentative", 7: "duplicate", 8: "optimistic",
+  1: "preferred",
+  2: "deprecated",
+  3: "invalid",
+  4: "inaccessible",
+  5: "unknown",
+  6: "tentative",
+  7: "duplicate",
+  8: "optimistic",
 };
 /** `InetCidrRouteType` values → names. */
 const ROUTE_TYPES: Record<number, "other" | "reject" | "local" | "remote"> = { 1: "other", 2: "reject", 3: "local", 4: "remote" };
@@ -212,7 +219,12 @@ class NicV3Reader {
     const prefixLength = this.r.u32();
     const origin = this.r.optional(() => this.r.i32());
     const status = this.r.optional(() => this.r.i32());
-    return { address, prefixLength, origin: origin === null ? null : (ORIGINS[origin] ?? origin), status: status === null ? null : (STATUSES[status] ?? status) };
+    return {
+      address,
+      prefixLength,
+      origin: origin === null ? null : (ORIGINS[origin] ?? origin),
+      status: status === null ? null : (STATUSES[status] ?? status),
+    };
   }
 
   /** `GuestNicV3`. */
@@ -381,7 +393,12 @@ export function decodeDiskInfoJson(data: Uint8Array): GuestDisk[] | null {
     const raw = fromBase64(o["name"]);
     const name = raw === null ? o["name"] : fromUtf8(raw);
     const num = (v: unknown): number => (typeof v === "string" && /^\d{1,20}$/.test(v) ? Number(v) : typeof v === "number" ? v : 0);
-    disks.push({ name, freeBytes: num(o["free"]), totalBytes: num(o["size"]), filesystem: typeof o["fstype"] === "string" ? o["fstype"] : null });
+    disks.push({
+      name,
+      freeBytes: num(o["free"]),
+      totalBytes: num(o["size"]),
+      filesystem: typeof o["fstype"] === "string" ? o["fstype"] : null,
+    });
   }
   return disks;
 }

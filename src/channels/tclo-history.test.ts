@@ -54,7 +54,10 @@ test("a command nobody polls for times out on the VM clock and is recorded as su
   clock.advance(2_000_000_000n);
   vm.runTimers();
   await assert.rejects(p);
-  assert.deepEqual(vm.messaging.tcloHistory.entries().map((e) => [e.command, e.outcome]), [["Capabilities_Register", "timeout"]]);
+  assert.deepEqual(
+    vm.messaging.tcloHistory.entries().map((e) => [e.command, e.outcome]),
+    [["Capabilities_Register", "timeout"]],
+  );
 });
 
 test("bounds: TCLO_HISTORY_MAX entries kept (oldest dropped, counted), texts cut to TCLO_HISTORY_MAX_TEXT", () => {

@@ -14,7 +14,17 @@
  */
 
 /** Command names (the text up to the first space) that act on the machine. */
-const DANGEROUS_NAMES = new Set(["OS_Halt", "OS_Reboot", "OS_PowerOn", "OS_Resume", "OS_Suspend", "Time_Synchronize", "TimeInfo_Update", "f", "vmsupport.start"]);
+const DANGEROUS_NAMES = new Set([
+  "OS_Halt",
+  "OS_Reboot",
+  "OS_PowerOn",
+  "OS_Resume",
+  "OS_Suspend",
+  "Time_Synchronize",
+  "TimeInfo_Update",
+  "f",
+  "vmsupport.start",
+]);
 /** Name prefixes that act on the machine. */
 const DANGEROUS_PREFIXES = ["vmbackup.", "deployPkg.", "Vix_"];
 

@@ -9,14 +9,7 @@ import { VirtualClock } from "../core/clock.js";
 import { isVmportError } from "../core/errors.js";
 import { MAX_REPLY_SIZE } from "./constants.js";
 import { Channel } from "./message-channel.js";
-import {
-  TCLO_DEFAULT_TIMEOUT_MS,
-  TCLO_MAX_QUEUED,
-  TcloCommands,
-  TcloQueue,
-  parseTcloResult,
-  type TcloResult,
-} from "./tclo.js";
+import { TCLO_DEFAULT_TIMEOUT_MS, TCLO_MAX_QUEUED, TcloCommands, TcloQueue, parseTcloResult, type TcloResult } from "./tclo.js";
 
 const MS = 1_000_000n;
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -182,7 +175,10 @@ test("TCLO_MAX_QUEUED commands may wait; one more throws VMPORT_TCLO_QUEUE_FULL 
   const q = new TcloQueue(new VirtualClock(), { resetOnOpen: false });
   for (let i = 0; i < TCLO_MAX_QUEUED; i++) void q.send(`c${i}`);
   assert.equal(q.queued, TCLO_MAX_QUEUED);
-  assert.throws(() => q.send("one-more"), (e: unknown) => isVmportError(e) && e.code === "VMPORT_TCLO_QUEUE_FULL");
+  assert.throws(
+    () => q.send("one-more"),
+    (e: unknown) => isVmportError(e) && e.code === "VMPORT_TCLO_QUEUE_FULL",
+  );
   q.pollHostMessage(tcloChannel()); // the in-flight command no longer counts as waiting
   void q.send("one-more");
   assert.equal(q.queued, TCLO_MAX_QUEUED);
@@ -293,7 +289,11 @@ test("events are emitted synchronously, with ids in queue order: enqueue() works
   const q = new TcloQueue(clock, { resetOnOpen: true });
   const ch = tcloChannel();
   const seen: string[] = [];
-  q.events.on((e) => seen.push(`${e.type} ${e.id} ${e.command}${e.internal ? " (internal)" : ""}${e.type === "result" ? ` ${e.result.text}` : e.type === "failed" ? ` ${e.code}` : ""}`));
+  q.events.on((e) =>
+    seen.push(
+      `${e.type} ${e.id} ${e.command}${e.internal ? " (internal)" : ""}${e.type === "result" ? ` ${e.result.text}` : e.type === "failed" ? ` ${e.code}` : ""}`,
+    ),
+  );
   const ping = q.enqueue("ping");
   const slow = q.enqueue("Capabilities_Register", { timeoutMs: 10 });
   q.onOpen();
@@ -302,7 +302,13 @@ test("events are emitted synchronously, with ids in queue order: enqueue() works
   assert.equal(wire(q.pollHostMessage(ch)), "ping");
   q.onGuestMessage(ch, enc("OK "));
   // No await: every result above is already known.
-  assert.deepEqual(seen, ["queued 1 ping", "queued 2 Capabilities_Register", "queued 3 reset (internal)", "result 3 reset (internal) ATR toolbox", "result 1 ping "]);
+  assert.deepEqual(seen, [
+    "queued 1 ping",
+    "queued 2 Capabilities_Register",
+    "queued 3 reset (internal)",
+    "result 3 reset (internal) ATR toolbox",
+    "result 1 ping ",
+  ]);
   clock.advance(11n * MS);
   q.expire();
   assert.equal(seen.at(-1), `failed ${slow} Capabilities_Register VMPORT_TCLO_TIMEOUT`);

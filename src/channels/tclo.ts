@@ -152,7 +152,14 @@ export class TcloQueue implements ChannelEndpoint {
     return options.timeoutMs ?? this.opts.timeoutMs ?? TCLO_DEFAULT_TIMEOUT_MS;
   }
 
-  private push(command: string, timeoutMs: number, internal: boolean, head: boolean, resolve: (r: TcloResult) => void, reject: (e: Error) => void): number {
+  private push(
+    command: string,
+    timeoutMs: number,
+    internal: boolean,
+    head: boolean,
+    resolve: (r: TcloResult) => void,
+    reject: (e: Error) => void,
+  ): number {
     if (this.queue.length >= TCLO_MAX_QUEUED) {
       throw new VmportError("VMPORT_TCLO_QUEUE_FULL", `TCLO queue is full (${TCLO_MAX_QUEUED} commands waiting)`);
     }
@@ -161,7 +168,15 @@ export class TcloQueue implements ChannelEndpoint {
       throw new VmportError("VMPORT_BAD_ARGUMENT", `TCLO command of ${bytes.length} bytes exceeds ${MAX_REPLY_SIZE}`);
     }
     const t = Number.isFinite(timeoutMs) ? Math.max(0, Math.round(timeoutMs)) : TCLO_DEFAULT_TIMEOUT_MS;
-    const p: Pending = { id: this.nextId++, command, bytes, deadlineNs: this.clock.monotonicNs() + BigInt(t) * 1_000_000n, resolve, reject, internal };
+    const p: Pending = {
+      id: this.nextId++,
+      command,
+      bytes,
+      deadlineNs: this.clock.monotonicNs() + BigInt(t) * 1_000_000n,
+      resolve,
+      reject,
+      internal,
+    };
     if (head) this.queue.unshift(p);
     else this.queue.push(p);
     this.counters.queued++;

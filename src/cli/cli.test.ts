@@ -22,7 +22,10 @@ test("decode: one JSON object per instruction", () => {
 test("decode -: one line in, one line out; bad lines become error objects and exit 1", () => {
   const r = vmport(["decode", "--mode", "32", "-"], "f3 6e\nf0 ed\n" + "66".repeat(15) + "ed\n40\nxyz\n");
   assert.equal(r.status, 1);
-  const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const lines = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   assert.equal(lines.length, 5);
   assert.deepEqual(lines[0], { op: "outs", size: 1, length: 2, rep: true, port: "dx", fault: null });
   assert.equal(lines[1].fault, "UD");
@@ -32,7 +35,20 @@ test("decode -: one line in, one line out; bad lines become error objects and ex
 });
 
 test("step: GETVERSION from ring 3 through the intercept; registers as 64-bit hex", () => {
-  const r = vmport(["step", "--mode", "64", "--reg", "rax=564d5868", "--reg", "rcx=a", "--reg", "rdx=5658", "--reg", "rbx=ffffffff00000000", "ed"]);
+  const r = vmport([
+    "step",
+    "--mode",
+    "64",
+    "--reg",
+    "rax=564d5868",
+    "--reg",
+    "rcx=a",
+    "--reg",
+    "rdx=5658",
+    "--reg",
+    "rbx=ffffffff00000000",
+    "ed",
+  ]);
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.outcome, "completed");
@@ -60,7 +76,22 @@ test("step: addresses above 2^53 are exact (RIP, --mem, RSI), non-canonical ones
   assert.equal(r.outcome, "completed");
   assert.equal(r.regs.rip, "0xffffffff80001002");
   assert.equal(r.regs.rax, "0x00000000000000ff");
-  const outs = ["step", "--mode", "64", "--cpl", "0", "--reg", "rdx=80", "--reg", "rcx=3", "--reg", "rsi=ff11000000000ffe", "--mem", "ff11000000000ffe=616263", "f3 6e"];
+  const outs = [
+    "step",
+    "--mode",
+    "64",
+    "--cpl",
+    "0",
+    "--reg",
+    "rdx=80",
+    "--reg",
+    "rcx=3",
+    "--reg",
+    "rsi=ff11000000000ffe",
+    "--mem",
+    "ff11000000000ffe=616263",
+    "f3 6e",
+  ];
   const gp = JSON.parse(vmport(outs).stdout);
   assert.equal(gp.fault, "GP"); // 0xff11… is not canonical with 48-bit addresses
   const ok = JSON.parse(vmport([...outs.slice(0, -1), "--la57", "f3 6e"]).stdout);
@@ -89,8 +120,14 @@ test("step --l1-intercepts-gp: a #GP is a nested exit with every register as giv
 
 test("misuse: inherited object keys are not registers or commands, and the message names them", () => {
   for (const k of ["__proto__", "constructor", "toString"]) {
-    assert.match(vmport(["step", "--mode", "64", "--reg", `${k}=1`, "ed"]).stderr, new RegExp(`^vmport: --reg "${k}=1": unknown register "${k.toLowerCase()}"`));
-    assert.match(vmport(["step", "--mode", "64", "--mem", `${k}=00`, "ed"]).stderr, new RegExp(`^vmport: --mem address: "${k}" is not a hex number`));
+    assert.match(
+      vmport(["step", "--mode", "64", "--reg", `${k}=1`, "ed"]).stderr,
+      new RegExp(`^vmport: --reg "${k}=1": unknown register "${k.toLowerCase()}"`),
+    );
+    assert.match(
+      vmport(["step", "--mode", "64", "--mem", `${k}=00`, "ed"]).stderr,
+      new RegExp(`^vmport: --mem address: "${k}" is not a hex number`),
+    );
     const g = vmport(["guest", k]);
     assert.equal(g.status, 2);
     assert.match(g.stderr, new RegExp(`^vmport: guest: unknown command "${k}"`));

@@ -46,7 +46,8 @@ function readBounded(path: string): string {
 export function runCompare(ours: string, theirs: string): number {
   const texts = [ours, theirs].map((path) => {
     const text = readBounded(path);
-    if (tableRows(text) === 0) usage(`compare: ${path}: no backdoor table in it (expected lines "NAME EAX EBX …" in hex, as the test kernel prints)`);
+    if (tableRows(text) === 0)
+      usage(`compare: ${path}: no backdoor table in it (expected lines "NAME EAX EBX …" in hex, as the test kernel prints)`);
     return text;
   });
   const diff = compareOutputs(texts[0]!, texts[1]!);

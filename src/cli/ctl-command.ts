@@ -45,13 +45,17 @@ export function parseCtlArgs(args: string[]): Record<string, unknown> {
 
 /** One printable cell: strings as themselves, everything else as compact JSON; escaped. */
 function cell(v: unknown): string {
-  return escapeText(typeof v === "string" ? v : JSON.stringify(v) ?? "null");
+  return escapeText(typeof v === "string" ? v : (JSON.stringify(v) ?? "null"));
 }
 
 /** Columns padded to the widest cell. */
 export function table(head: string[], rows: string[][]): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(head), ...rows.map(line)].join("\n") + "\n";
 }
 
@@ -59,19 +63,31 @@ export function table(head: string[], rows: string[][]): string {
 export function guestSummary(r: VmReport): string {
   const g = r.guest;
   const out: string[] = [];
-  out.push(`program: ${r.exit === null ? "running" : `exited, status ${r.exit.status}${r.exit.signalName !== null ? ` (${r.exit.signalName})` : ""}`}; ${r.backdoorCalls} backdoor calls`);
-  out.push(`tools: ${g.toolsRunning ? "running" : "not running"}${g.toolsVersion !== null ? `, version ${g.toolsVersion}` : ""}${g.toolsService !== null ? ` (${cell(g.toolsService)})` : ""}`);
+  out.push(
+    `program: ${r.exit === null ? "running" : `exited, status ${r.exit.status}${r.exit.signalName !== null ? ` (${r.exit.signalName})` : ""}`}; ${r.backdoorCalls} backdoor calls`,
+  );
+  out.push(
+    `tools: ${g.toolsRunning ? "running" : "not running"}${g.toolsVersion !== null ? `, version ${g.toolsVersion}` : ""}${g.toolsService !== null ? ` (${cell(g.toolsService)})` : ""}`,
+  );
   if (g.hostname !== null) out.push(`hostname: ${cell(g.hostname)}`);
   if (g.osNameFull !== null || g.osName !== null) out.push(`os: ${cell(g.osNameFull ?? g.osName)}`);
   if (g.primaryIp !== null) out.push(`primary IP: ${cell(g.primaryIp)}`);
-  for (const nic of g.nics) out.push(`nic ${cell(nic.mac)}: ${nic.ips.map((a) => cell(a.prefixLength === null ? a.address : `${a.address}/${a.prefixLength}`)).join(", ") || "no address"}`);
+  for (const nic of g.nics)
+    out.push(
+      `nic ${cell(nic.mac)}: ${nic.ips.map((a) => cell(a.prefixLength === null ? a.address : `${a.address}/${a.prefixLength}`)).join(", ") || "no address"}`,
+    );
   if (g.routes.length > 0) out.push(`routes: ${g.routes.length}`);
   if (g.dns !== null && g.dns.servers.length > 0) out.push(`dns: ${g.dns.servers.map(cell).join(", ")}`);
   out.push(`guestinfo: ${Object.keys(g.guestinfo).length} keys`);
   const last = r.tclo.commands.at(-1);
   out.push(`tclo: ${r.tclo.commands.length} commands${last !== undefined ? ` (last: ${cell(last.command)} ${last.outcome})` : ""}`);
   out.push(`log: ${r.log.lines.length} lines${r.log.lines.length > 0 ? ` (last: ${cell(r.log.lines.at(-1))})` : ""}`);
-  if (r.unknownRpc.total > 0) out.push(`unknown RPCs: ${Object.entries(r.unknownRpc.commands).map(([k, n]) => `${cell(k)} x${n}`).join(", ")}`);
+  if (r.unknownRpc.total > 0)
+    out.push(
+      `unknown RPCs: ${Object.entries(r.unknownRpc.commands)
+        .map(([k, n]) => `${cell(k)} x${n}`)
+        .join(", ")}`,
+    );
   return out.join("\n") + "\n";
 }
 
@@ -85,15 +101,26 @@ export function formatReturn(command: string, v: unknown): string {
       return `${o["status"]}${o["status"] === "exited" ? ` with status ${o["exit-status"]}` : ""}, pid ${o["pid"]}, ${o["backdoor-calls"]} backdoor calls\n`;
     case "guestinfo-list": {
       const gi = (o["guestinfo"] ?? {}) as Record<string, unknown>;
-      return Object.keys(gi).length === 0 ? "(no guestinfo)\n" : table(["KEY", "VALUE"], Object.entries(gi).map(([k, x]) => [cell(k), cell(x)]));
+      return Object.keys(gi).length === 0
+        ? "(no guestinfo)\n"
+        : table(
+            ["KEY", "VALUE"],
+            Object.entries(gi).map(([k, x]) => [cell(k), cell(x)]),
+          );
     }
     case "device-list": {
       const ds = (o["devices"] ?? []) as { name: unknown; connected: unknown }[];
-      return ds.length === 0 ? "(no devices)\n" : table(["NAME", "CONNECTED"], ds.map((d) => [cell(d.name), d.connected === true ? "yes" : "no"]));
+      return ds.length === 0
+        ? "(no devices)\n"
+        : table(
+            ["NAME", "CONNECTED"],
+            ds.map((d) => [cell(d.name), d.connected === true ? "yes" : "no"]),
+          );
     }
     case "query-counters": {
       const rows: string[][] = [];
-      for (const [comp, rec] of Object.entries(o)) for (const [k, n] of Object.entries((rec ?? {}) as Record<string, unknown>)) rows.push([cell(`${comp}.${k}`), cell(n)]);
+      for (const [comp, rec] of Object.entries(o))
+        for (const [k, n] of Object.entries((rec ?? {}) as Record<string, unknown>)) rows.push([cell(`${comp}.${k}`), cell(n)]);
       return table(["COUNTER", "VALUE"], rows);
     }
     case "guestinfo-get":
@@ -102,7 +129,9 @@ export function formatReturn(command: string, v: unknown): string {
       return x === null || x === undefined ? "" : cell(x) + "\n";
     }
     default:
-      return Object.entries(o).map(([k, x]) => `${cell(k)}: ${cell(x)}\n`).join("");
+      return Object.entries(o)
+        .map(([k, x]) => `${cell(k)}: ${cell(x)}\n`)
+        .join("");
   }
 }
 
@@ -132,7 +161,9 @@ export function formatEvent(e: QmpEvent): string {
       what = `exit-status ${cell(d["exit-status"])}${d["signal-name"] !== null && d["signal-name"] !== undefined ? ` (${cell(d["signal-name"])})` : ""}`;
       break;
     default:
-      what = Object.entries(d).map(([k, v]) => `${cell(k)}=${cell(v)}`).join(" ");
+      what = Object.entries(d)
+        .map(([k, v]) => `${cell(k)}=${cell(v)}`)
+        .join(" ");
   }
   return `${time(e.timestamp)} ${escapeText(e.event)} ${what}`.trimEnd() + "\n";
 }

@@ -25,19 +25,38 @@ test("arguments: NAME=VALUE is a string, NAME:=JSON a JSON value; bad ones are u
     value: "",
   });
   for (const bad of [["novalue"], ["=x"], ["x:={"], ["a=1", "a=2"], ["bad name=1"]]) {
-    assert.throws(() => parseCtlArgs(bad), (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_ARGUMENT", bad.join(" "));
+    assert.throws(
+      () => parseCtlArgs(bad),
+      (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_ARGUMENT",
+      bad.join(" "),
+    );
   }
 });
 
 test("output: tables for lists, key: value otherwise, the model as a summary; guest text escaped", () => {
-  assert.equal(table(["KEY", "VALUE"], [["a", "1"], ["longer", "2"]]), "KEY     VALUE\na       1\nlonger  2\n");
-  assert.equal(formatReturn("guestinfo-list", { guestinfo: { "guestinfo.a": "x\x1b[2Jy", "guestinfo.bb": "" } }), "KEY           VALUE\nguestinfo.a   x\\x1b[2Jy\nguestinfo.bb\n");
+  assert.equal(
+    table(
+      ["KEY", "VALUE"],
+      [
+        ["a", "1"],
+        ["longer", "2"],
+      ],
+    ),
+    "KEY     VALUE\na       1\nlonger  2\n",
+  );
+  assert.equal(
+    formatReturn("guestinfo-list", { guestinfo: { "guestinfo.a": "x\x1b[2Jy", "guestinfo.bb": "" } }),
+    "KEY           VALUE\nguestinfo.a   x\\x1b[2Jy\nguestinfo.bb\n",
+  );
   assert.equal(formatReturn("guestinfo-get", { value: "line1\nline2" }), "line1\\x0aline2\n");
   assert.equal(formatReturn("guestinfo-get", { value: null }), "");
   assert.equal(formatReturn("device-list", { devices: [{ name: "cdrom0", connected: true }] }), "NAME    CONNECTED\ncdrom0  yes\n");
   assert.equal(formatReturn("tclo-send", { ok: false, text: "bad\u202e" }), "ok: false\ntext: bad\\u{202e}\n");
   assert.equal(formatReturn("guestinfo-set", {}), "");
-  assert.equal(formatReturn("query-status", { status: "exited", pid: 9, "exit-status": 3, "backdoor-calls": 12 }), "exited with status 3, pid 9, 12 backdoor calls\n");
+  assert.equal(
+    formatReturn("query-status", { status: "exited", pid: 9, "exit-status": 3, "backdoor-calls": 12 }),
+    "exited with status 3, pid 9, 12 backdoor calls\n",
+  );
   assert.match(formatReturn("query-counters", { mouse: { ignored: 2 } }), /^COUNTER\s+VALUE\nmouse\.ignored\s+2\n$/);
   const vm = new VirtualMachine();
   vm.messaging.reported.set("hostname", "web-1\x1b]0;x\x07");
@@ -54,16 +73,28 @@ test("output: tables for lists, key: value otherwise, the model as a summary; gu
     formatEvent({ event: "GUEST_LOG", data: { line: "a\rb" }, timestamp: { seconds: 1700000000, microseconds: 42 } }),
     "2023-11-14T22:13:20.000042Z GUEST_LOG a\\x0db\n",
   );
-  assert.match(formatEvent({ event: "GUEST_CHANGED", data: { field: "guestinfo", key: "guestinfo.x", value: "1" }, timestamp: { seconds: 1, microseconds: 0 } }), /GUEST_CHANGED guestinfo\[guestinfo\.x\] = "1"\n$/);
+  assert.match(
+    formatEvent({
+      event: "GUEST_CHANGED",
+      data: { field: "guestinfo", key: "guestinfo.x", value: "1" },
+      timestamp: { seconds: 1, microseconds: 0 },
+    }),
+    /GUEST_CHANGED guestinfo\[guestinfo\.x\] = "1"\n$/,
+  );
 });
 
 /** `vmport ctl ARGS`. */
 const ctl = (...args: string[]) => vmport(["ctl", ...args]);
 
-test("vmport run --control with vmport ctl: commands, exit statuses, --json, watch until SHUTDOWN; the socket is 0600 and removed", { skip, timeout: 180_000 }, async () => {
+test("vmport run --control with vmport ctl: commands, exit statuses, --json, watch until SHUTDOWN; the socket is 0600 and removed", {
+  skip,
+  timeout: 180_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), "vmport-ctlcli-"));
   const sock = join(dir, "vm.sock");
-  const run = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "run", "--control", sock, "--", scriptedGuest()], { stdio: ["pipe", "pipe", "pipe"] });
+  const run = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "run", "--control", sock, "--", scriptedGuest()], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   run.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -72,7 +103,11 @@ test("vmport run --control with vmport ctl: commands, exit statuses, --json, wat
   for (let i = 0; i < 600 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
   assert.ok(existsSync(sock), `no socket; ${err}`);
   assert.equal(statSync(sock).mode & 0o777, 0o600);
-  const watch = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "ctl", sock, "watch", "GUEST_LOG", "GUEST_CHANGED"], { stdio: ["ignore", "pipe", "pipe"] });
+  const watch = spawn(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "ctl", sock, "watch", "GUEST_LOG", "GUEST_CHANGED"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   let watched = "";
   watch.stdout.on("data", (d: Buffer) => (watched += d.toString()));
   const watchEnded = new Promise<number | null>((r) => watch.on("exit", (c) => r(c)));
@@ -87,7 +122,10 @@ test("vmport run --control with vmport ctl: commands, exit statuses, --json, wat
   assert.deepEqual(JSON.parse(json.stdout), { value: "hello\u202eworld" });
   const tclo = ctl(sock, "tclo-send", "command=ping", "timeout-ms:=100");
   assert.equal(tclo.status, 1);
-  assert.match(tclo.stderr, /^vmport: ctl: tclo-send: GenericError: TCLO "ping": the guest did not poll in time \(VMPORT_TCLO_TIMEOUT\)\n$/);
+  assert.match(
+    tclo.stderr,
+    /^vmport: ctl: tclo-send: GenericError: TCLO "ping": the guest did not poll in time \(VMPORT_TCLO_TIMEOUT\)\n$/,
+  );
   const unknown = ctl(sock, "no-such-command");
   assert.equal(unknown.status, 1);
   assert.match(unknown.stderr, /CommandNotFound: The command no-such-command has not been found/);
@@ -110,10 +148,15 @@ test("vmport run --control with vmport ctl: commands, exit statuses, --json, wat
   assert.equal(await watchEnded, 0, "watch ends after SHUTDOWN");
   const lines = watched.trim().split("\n");
   assert.match(lines.find((l) => l.includes("GUEST_LOG"))!, /Z GUEST_LOG \\x1b\[31mred\\x1b\[0m$/);
-  assert.ok(lines.some((l) => /GUEST_CHANGED guestinfo\[guestinfo\.ready\] = "1"$/.test(l)), watched);
+  assert.ok(
+    lines.some((l) => /GUEST_CHANGED guestinfo\[guestinfo\.ready\] = "1"$/.test(l)),
+    watched,
+  );
   assert.ok(!lines.some((l) => l.includes("SHUTDOWN")), "watch prints only the events asked for");
   assert.equal(existsSync(sock), false, "the socket is removed at exit");
-  const after = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "ctl", sock, "query-status"], { encoding: "utf8" });
+  const after = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "ctl", sock, "query-status"], {
+    encoding: "utf8",
+  });
   assert.equal(after.status, 3);
 });
 

@@ -23,7 +23,9 @@ export async function runDemo(): Promise<number> {
     seccomp: true,
   });
   const g = out.guest;
-  process.stdout.write(`host:  the guest exited with status ${out.result.exitStatus} after ${out.result.traps} backdoor calls (all trapped and emulated)\n`);
+  process.stdout.write(
+    `host:  the guest exited with status ${out.result.exitStatus} after ${out.result.traps} backdoor calls (all trapped and emulated)\n`,
+  );
   process.stdout.write(`host:  recorded guestinfo.demo.greeting = ${JSON.stringify(g.guestinfo["guestinfo.demo.greeting"] ?? null)}\n`);
   process.stdout.write(`host:  recorded log: ${JSON.stringify(g.log)}\n`);
   return out.result.exitStatus;

@@ -49,7 +49,9 @@ const PLANTED: Planted[] = [
     runs: 300,
     timeoutMs: 5000,
     // A SIGSEGV after the reply to the name was longer than the 32-byte buffer.
-    is: (f) => f.what.signal === "SIGSEGV" && f.answers.mutated.some((m) => m.kind === "rpci" && text(m.reply.base64).slice(2).split("\0")[0]!.length >= 32),
+    is: (f) =>
+      f.what.signal === "SIGSEGV" &&
+      f.answers.mutated.some((m) => m.kind === "rpci" && text(m.reply.base64).slice(2).split("\0")[0]!.length >= 32),
     status: 139,
   },
   {
@@ -63,7 +65,8 @@ const PLANTED: Planted[] = [
     mode: "boundary",
     runs: 300,
     timeoutMs: 5000,
-    is: (f) => f.key.startsWith("SIGFPE@fuzz-guest+") && f.answers.mutated.some((m) => m.kind === "lb" && m.command === 1 && m.regs["eax"] === 0),
+    is: (f) =>
+      f.key.startsWith("SIGFPE@fuzz-guest+") && f.answers.mutated.some((m) => m.kind === "lb" && m.command === 1 && m.regs["eax"] === 0),
     status: 136,
   },
   {
@@ -76,9 +79,30 @@ const PLANTED: Planted[] = [
 ];
 
 for (const p of PLANTED) {
-  test(`planted bug "${p.mode}": found from seed 1 within ${p.runs} runs, replayed exactly 3 times, minimized to 1-2 answers`, { skip }, () => {
+  test(`planted bug "${p.mode}": found from seed 1 within ${p.runs} runs, replayed exactly 3 times, minimized to 1-2 answers`, {
+    skip,
+  }, () => {
     const dir = mkdtempSync(join(tmpdir(), `vmport-fuzz-${p.mode}-`));
-    const r = vmport(["fuzz", "--runs", String(p.runs), "--seed", "1", "--jobs", "1", "--timeout-ms", String(p.timeoutMs), "--findings", dir, ...GUESTINFO, "--", guest(), p.mode], { timeoutMs: 300_000 });
+    const r = vmport(
+      [
+        "fuzz",
+        "--runs",
+        String(p.runs),
+        "--seed",
+        "1",
+        "--jobs",
+        "1",
+        "--timeout-ms",
+        String(p.timeoutMs),
+        "--findings",
+        dir,
+        ...GUESTINFO,
+        "--",
+        guest(),
+        p.mode,
+      ],
+      { timeoutMs: 300_000 },
+    );
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`seed 1, ${p.runs} runs`));
     const hit = findings(dir).find((x) => p.is(x.f));
@@ -117,22 +141,50 @@ for (const p of PLANTED) {
 
 test("the robust guest (validates everything it receives): no finding in 500 runs", { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), "vmport-fuzz-robust-"));
-  const r = vmport(["fuzz", "--runs", "500", "--seed", "1", "--jobs", "2", "--findings", dir, ...GUESTINFO, "--", guest(), "robust"], { timeoutMs: 600_000 });
+  const r = vmport(["fuzz", "--runs", "500", "--seed", "1", "--jobs", "2", "--findings", dir, ...GUESTINFO, "--", guest(), "robust"], {
+    timeoutMs: 600_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /500 runs, .* findings 0 in .*; 0 finding runs; 0 I\/O #GP deaths/);
   assert.deepEqual(readdirSync(dir), []);
 });
 
 test("a sanitizer report on stderr is a finding (the overflow guest built with AddressSanitizer)", { skip }, () => {
-  const asan = buildC("src/fuzz/testdata/fuzz-guest.c", "fuzz-guest-asan", ["-g", "-fsanitize=address", "-fno-omit-frame-pointer", "-Wno-format-security"]);
+  const asan = buildC("src/fuzz/testdata/fuzz-guest.c", "fuzz-guest-asan", [
+    "-g",
+    "-fsanitize=address",
+    "-fno-omit-frame-pointer",
+    "-Wno-format-security",
+  ]);
   assert.ok(asan !== null, "gcc -fsanitize=address failed");
   const dir = mkdtempSync(join(tmpdir(), "vmport-fuzz-asan-"));
   // LeakSanitizer does not work under ptrace (it fails at exit): leaks are not checked.
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(import.meta.dirname, "main.ts"), "fuzz", "--runs", "150", "--seed", "1", "--jobs", "1", "--findings", dir, ...GUESTINFO, "--", asan, "overflow"], {
-    encoding: "utf8",
-    env: { ...process.env, ASAN_OPTIONS: "detect_leaks=0" },
-    timeout: 300_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(import.meta.dirname, "main.ts"),
+      "fuzz",
+      "--runs",
+      "150",
+      "--seed",
+      "1",
+      "--jobs",
+      "1",
+      "--findings",
+      dir,
+      ...GUESTINFO,
+      "--",
+      asan,
+      "overflow",
+    ],
+    {
+      encoding: "utf8",
+      env: { ...process.env, ASAN_OPTIONS: "detect_leaks=0" },
+      timeout: 300_000,
+    },
+  );
   assert.equal(r.status, 1, r.stderr);
   const hit = findings(dir).find((x) => x.f.kind === "sanitizer");
   assert.ok(hit !== undefined, r.stderr);
@@ -143,27 +195,97 @@ test("a sanitizer report on stderr is a finding (the overflow guest built with A
 test("a peak RSS past --max-rss is a finding; --corpus is written and loaded again by the next campaign", { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), "vmport-fuzz-rss-"));
   // awk doubles a string to 256 MiB, then waits for a child: its own RSS passes 100 MiB.
-  const r = vmport(["fuzz", "--runs", "1", "--max-rss", "100", "--findings", dir, "--", "awk", 'BEGIN { s = "x"; for (i = 0; i < 28; i++) s = s s; system("sleep 2") }']);
+  const r = vmport([
+    "fuzz",
+    "--runs",
+    "1",
+    "--max-rss",
+    "100",
+    "--findings",
+    dir,
+    "--",
+    "awk",
+    'BEGIN { s = "x"; for (i = 0; i < 28; i++) s = s s; system("sleep 2") }',
+  ]);
   assert.equal(r.status, 1, r.stderr);
   const [f] = findings(dir);
   assert.equal(f?.f.key, "rss", r.stderr);
   assert.ok(f.f.what.peakRssKb > 100 * 1024 && f.f.what.signal === "SIGKILL");
 
   const corpus = join(dir, "corpus");
-  const first = vmport(["fuzz", "--runs", "40", "--seed", "3", "--jobs", "1", "--corpus", corpus, "--findings", join(dir, "f2"), ...GUESTINFO, "--", guest(), "robust"], { timeoutMs: 300_000 });
+  const first = vmport(
+    [
+      "fuzz",
+      "--runs",
+      "40",
+      "--seed",
+      "3",
+      "--jobs",
+      "1",
+      "--corpus",
+      corpus,
+      "--findings",
+      join(dir, "f2"),
+      ...GUESTINFO,
+      "--",
+      guest(),
+      "robust",
+    ],
+    { timeoutMs: 300_000 },
+  );
   assert.equal(first.status, 0, first.stderr);
   const entries = readdirSync(corpus).filter((n) => n.endsWith(".json")).length;
   const keys = Number(/(\d+) keys/.exec(first.stderr)![1]);
   assert.ok(entries > 0 && keys > 0, first.stderr);
   // A campaign of one run starts from what the first one kept.
-  const again = vmport(["fuzz", "--runs", "1", "--seed", "4", "--jobs", "1", "--corpus", corpus, "--findings", join(dir, "f2"), ...GUESTINFO, "--", guest(), "robust"], { timeoutMs: 300_000 });
+  const again = vmport(
+    [
+      "fuzz",
+      "--runs",
+      "1",
+      "--seed",
+      "4",
+      "--jobs",
+      "1",
+      "--corpus",
+      corpus,
+      "--findings",
+      join(dir, "f2"),
+      ...GUESTINFO,
+      "--",
+      guest(),
+      "robust",
+    ],
+    { timeoutMs: 300_000 },
+  );
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stderr, new RegExp(`corpus ${entries}, ${keys} keys`));
 });
 
 test("SIGINT stops a campaign gracefully: the runs under way finish, the summary is printed, exit 0", { skip }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "vmport-fuzz-sigint-"));
-  const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "main.ts"), "fuzz", "--time", "120", "--seed", "2", "--jobs", "1", "--findings", dir, ...GUESTINFO, "--", guest(), "robust"], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(import.meta.dirname, "main.ts"),
+      "fuzz",
+      "--time",
+      "120",
+      "--seed",
+      "2",
+      "--jobs",
+      "1",
+      "--findings",
+      dir,
+      ...GUESTINFO,
+      "--",
+      guest(),
+      "robust",
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
   let err = "";
   child.stderr.on("data", (d: Buffer) => {
     err += d.toString();
@@ -187,9 +309,22 @@ test("vmport fuzz usage errors: one line, exit 2", { skip }, () => {
     [["fuzz", "--", join(dir, "no-such-program")], /fuzz: .*no-such-program/],
     [["fuzz", "--findings", "/proc/version/x", "--", "/bin/true"], /--findings \/proc\/version\/x: E/],
   ];
-  writeFileSync(join(dir, "bad.json"), JSON.stringify({ format: "vmport-fuzz-finding/1", answers: { points: 1, mutated: [{ i: 0, kind: "nope" }] } }));
+  writeFileSync(
+    join(dir, "bad.json"),
+    JSON.stringify({ format: "vmport-fuzz-finding/1", answers: { points: 1, mutated: [{ i: 0, kind: "nope" }] } }),
+  );
   cases.push([["fuzz", "--minimize", join(dir, "bad.json"), "--", "/bin/true"], /answers\.mutated\[0\]: unknown or malformed entry/]);
-  const badProfile = { format: "vmport-fuzz-finding/1", key: "x", kind: "crash", program: "/bin/true", args: [], profile: { mhz: 1 }, guestinfo: [], tclo: [], answers: { points: 0, mutated: [] } };
+  const badProfile = {
+    format: "vmport-fuzz-finding/1",
+    key: "x",
+    kind: "crash",
+    program: "/bin/true",
+    args: [],
+    profile: { mhz: 1 },
+    guestinfo: [],
+    tclo: [],
+    answers: { points: 0, mutated: [] },
+  };
   writeFileSync(join(dir, "bad-profile.json"), JSON.stringify(badProfile));
   cases.push([["fuzz", "--replay", join(dir, "bad-profile.json"), "--", "/bin/true"], /profile key "mhz": unknown key/]);
   for (const [args, re] of cases) {

@@ -23,7 +23,15 @@ import { signalName } from "../vm/report.js";
 import { HOST_FILE_LIMITS, prepareDurableWrites, readHostFile, writeDurableFile } from "../host/state-file.js";
 import { resolveExec, type ExecPlan } from "../host/tracer/program.js";
 import { settleOwnStdio, stdioAtStart } from "../host/stdio.js";
-import { minimizeFinding, readFinding, replayFinding, runCampaign, RunStdio, type CampaignStats, type RunLimits } from "../fuzz/campaign.js";
+import {
+  minimizeFinding,
+  readFinding,
+  replayFinding,
+  runCampaign,
+  RunStdio,
+  type CampaignStats,
+  type RunLimits,
+} from "../fuzz/campaign.js";
 import { parseGuestinfo } from "./run-command.js";
 import { usage } from "./errors.js";
 
@@ -104,17 +112,25 @@ function env(): string[] {
 /** Run `vmport fuzz`; returns the exit status. */
 export async function runFuzz(argv: string[], o: FuzzCliOptions): Promise<number> {
   if (argv.length === 0) usage("fuzz: missing PROGRAM (usage: vmport fuzz [options] -- PROGRAM [ARGS...])");
-  if (process.platform !== "linux" || process.arch !== "x64") usage(`fuzz needs Linux on x86-64 (this is ${process.platform}/${process.arch})`);
+  if (process.platform !== "linux" || process.arch !== "x64")
+    usage(`fuzz needs Linux on x86-64 (this is ${process.platform}/${process.arch})`);
   if (o.replay !== undefined && o.minimize !== undefined) usage("fuzz: --replay and --minimize exclude each other");
   const exec = execPlan(argv);
-  const limitsOf = (timeoutMs: number, maxRssKb: number | null): RunLimits => ({ timeoutMs: o.timeoutMs ?? timeoutMs, maxRssKb: o.maxRss !== undefined ? o.maxRss * 1024 : maxRssKb });
+  const limitsOf = (timeoutMs: number, maxRssKb: number | null): RunLimits => ({
+    timeoutMs: o.timeoutMs ?? timeoutMs,
+    maxRssKb: o.maxRss !== undefined ? o.maxRss * 1024 : maxRssKb,
+  });
   await prepareDurableWrites();
   if (o.replay !== undefined || o.minimize !== undefined) return replayOrMinimize(o, exec, limitsOf);
   return campaign(argv, o, exec, limitsOf(DEFAULT_TIMEOUT_MS, DEFAULT_MAX_RSS_MB * 1024));
 }
 
 /** `--replay FILE` or `--minimize FILE`: the program's status, or 0/1 for a minimization. */
-async function replayOrMinimize(o: FuzzCliOptions, exec: ExecPlan, limitsOf: (timeoutMs: number, maxRssKb: number | null) => RunLimits): Promise<number> {
+async function replayOrMinimize(
+  o: FuzzCliOptions,
+  exec: ExecPlan,
+  limitsOf: (timeoutMs: number, maxRssKb: number | null) => RunLimits,
+): Promise<number> {
   const file = (o.replay ?? o.minimize)!;
   let f: ReturnType<typeof readFinding>;
   try {
@@ -132,7 +148,9 @@ async function replayOrMinimize(o: FuzzCliOptions, exec: ExecPlan, limitsOf: (ti
       const out = await replayFinding(f, exec, env(), io, limits);
       const what = out.verdict === null ? "no finding" : out.verdict.key;
       const same = out.verdict?.key === f.key ? "same as the finding" : `the finding was ${f.key}`;
-      process.stderr.write(`vmport: replay: ${escapeText(what)} (${escapeText(same)}); ${out.run.record.mutated.length} mutated answers given, ${out.run.mismatches} not given\n`);
+      process.stderr.write(
+        `vmport: replay: ${escapeText(what)} (${escapeText(same)}); ${out.run.record.mutated.length} mutated answers given, ${out.run.mismatches} not given\n`,
+      );
       return out.run.result.exitStatus;
     } finally {
       io.close();
@@ -180,7 +198,8 @@ async function campaign(argv: string[], o: FuzzCliOptions, exec: ExecPlan, limit
     process.stderr.write(`${tty ? "\r\x1b[K" : ""}vmport: fuzz: ${sig}: stopping after the runs under way\n`);
   };
   for (const s of signals) process.on(s, onSignal);
-  const line = (s: CampaignStats) => `${s.runs} runs, ${(s.runs / Math.max(s.elapsedMs / 1000, 1e-3)).toFixed(1)} runs/s, corpus ${s.corpus}, ${s.keys} keys, findings ${s.unique}`;
+  const line = (s: CampaignStats) =>
+    `${s.runs} runs, ${(s.runs / Math.max(s.elapsedMs / 1000, 1e-3)).toFixed(1)} runs/s, corpus ${s.corpus}, ${s.keys} keys, findings ${s.unique}`;
   let stats: CampaignStats;
   try {
     stats = await runCampaign({
@@ -205,15 +224,22 @@ async function campaign(argv: string[], o: FuzzCliOptions, exec: ExecPlan, limit
         process.stderr.write(`\r\x1b[Kvmport: fuzz: ${line(s)}`);
       },
       onFinding: (f, path) => {
-        const sig = f.what.crash !== null ? ` (${signalName(f.what.crash.signal) ?? f.what.crash.signal} at ${escapeText(f.what.crash.mapping)}+${f.what.crash.offset})` : "";
-        process.stderr.write(`${tty ? "\r\x1b[K" : ""}vmport: fuzz: finding ${escapeText(f.key)}${sig} in run ${f.run}: ${escapeText(path)}\n`);
+        const sig =
+          f.what.crash !== null
+            ? ` (${signalName(f.what.crash.signal) ?? f.what.crash.signal} at ${escapeText(f.what.crash.mapping)}+${f.what.crash.offset})`
+            : "";
+        process.stderr.write(
+          `${tty ? "\r\x1b[K" : ""}vmport: fuzz: finding ${escapeText(f.key)}${sig} in run ${f.run}: ${escapeText(path)}\n`,
+        );
       },
     });
   } finally {
     for (const s of signals) process.off(s, onSignal);
   }
   if (tty) process.stderr.write("\r\x1b[K");
-  process.stderr.write(`vmport: fuzz: seed ${seed}, ${line(stats)} in ${(stats.elapsedMs / 1000).toFixed(1)} s; ${stats.findingRuns} finding runs; ${stats.ioGp} I/O #GP deaths (not findings)\n`);
+  process.stderr.write(
+    `vmport: fuzz: seed ${seed}, ${line(stats)} in ${(stats.elapsedMs / 1000).toFixed(1)} s; ${stats.findingRuns} finding runs; ${stats.ioGp} I/O #GP deaths (not findings)\n`,
+  );
   for (const [k, n] of Object.entries(stats.findings)) process.stderr.write(`vmport: fuzz:   ${escapeText(k)} x${n}\n`);
   return stats.unique > 0 || stats.findingRuns > 0 ? 1 : 0;
 }

@@ -64,7 +64,9 @@ function prefixed(k: string | undefined): string {
 /** The guest half of `vmport demo`: each step prints one line. */
 export function runGuestDemo(): number {
   const d = guest.detect();
-  process.stdout.write(`guest: detect → CPUID says "${d.hypervisor}", backdoor ${d.backdoor ? "answers" : "absent"}: version ${d.version}, product ${d.productType === 2 ? "ESX Server" : d.productType}\n`);
+  process.stdout.write(
+    `guest: detect → CPUID says "${d.hypervisor}", backdoor ${d.backdoor ? "answers" : "absent"}: version ${d.version}, product ${d.productType === 2 ? "ESX Server" : d.productType}\n`,
+  );
   if (!d.backdoor) return 1;
   guest.guestinfo.set("demo.greeting", "hello from the guest");
   process.stdout.write(`guest: info-set guestinfo.demo.greeting "hello from the guest" → ok\n`);

@@ -39,7 +39,17 @@ export function buildProgram(setStatus: SetStatus): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} })
     .showSuggestionAfterError(false)
     .enablePositionalOptions();
-  for (const add of [addDecodeCommand, addStepCommand, addRunCommand, addFuzzCommand, addCtlCommand, addGuestCommand, addV86Command, addCompareCommand, addDemoCommand]) {
+  for (const add of [
+    addDecodeCommand,
+    addStepCommand,
+    addRunCommand,
+    addFuzzCommand,
+    addCtlCommand,
+    addGuestCommand,
+    addV86Command,
+    addCompareCommand,
+    addDemoCommand,
+  ]) {
     add(program, setStatus);
   }
   return program;

@@ -57,7 +57,8 @@ test("README examples", () => {
     const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...words(e.command)], { encoding: "utf8", input: e.input ?? "" });
     const lines = r.stdout.trim().split("\n");
     assert.equal(lines.length, e.expected.length, `${e.command}: ${r.stdout}${r.stderr}`);
-    for (const [i, exp] of e.expected.entries()) assert.ok(matches(lines[i]!, exp), `${e.command}\n  got      ${lines[i]}\n  expected ${exp}`);
+    for (const [i, exp] of e.expected.entries())
+      assert.ok(matches(lines[i]!, exp), `${e.command}\n  got      ${lines[i]}\n  expected ${exp}`);
   }
 });
 

@@ -18,7 +18,14 @@ import { resolveProfile } from "../devices/profile.js";
 import { restoreDurableState } from "../vm/persistence.js";
 import { VirtualMachine } from "../vm/virtual-machine.js";
 import { ExecError, start, type VmSession } from "../host/session.js";
-import { checkWritableTarget, HOST_FILE_LIMITS, prepareDurableWrites, readHostFile, readStateFile, writeDurableFile } from "../host/state-file.js";
+import {
+  checkWritableTarget,
+  HOST_FILE_LIMITS,
+  prepareDurableWrites,
+  readHostFile,
+  readStateFile,
+  writeDurableFile,
+} from "../host/state-file.js";
 import { usage } from "./errors.js";
 
 /** Parsed options of `vmport run`. */
@@ -55,7 +62,9 @@ export function parseGuestinfo(spec: string): [string, string] {
   if (eq <= 0) usage(`--guestinfo "${spec}": expected KEY=VALUE or KEY=@FILE`);
   const key = spec.slice(0, eq);
   const raw = spec.slice(eq + 1);
-  const value = raw.startsWith("@") ? readHostFile(raw.slice(1), "--guestinfo file", HOST_FILE_LIMITS.guestinfoValue).toString("utf8") : raw;
+  const value = raw.startsWith("@")
+    ? readHostFile(raw.slice(1), "--guestinfo file", HOST_FILE_LIMITS.guestinfoValue).toString("utf8")
+    : raw;
   return [key, value];
 }
 
@@ -94,7 +103,10 @@ async function startRunConsole(argv: string[], o: RunCliOptions): Promise<RunCon
   if (o.allowDangerousTclo === true && o.console === undefined) usage("--allow-dangerous-tclo needs --console");
   if (o.console === undefined) return null;
   const port = o.console === true ? 0 : o.console;
-  const [{ startConsole }, { sessionSource }] = await Promise.all([import("../host/console/console-server.js"), import("../host/console/session-source.js")]);
+  const [{ startConsole }, { sessionSource }] = await Promise.all([
+    import("../host/console/console-server.js"),
+    import("../host/console/session-source.js"),
+  ]);
   const source = sessionSource(argv);
   try {
     const handle = await startConsole({ source, port, allowDangerousTclo: o.allowDangerousTclo === true });
@@ -136,14 +148,26 @@ function printSummary(out: Awaited<VmSession["exited"]>, o: RunCliOptions): void
   const c = out.counters["tracer"] ?? {};
   const say = (line: string): boolean => process.stderr.write(`vmport: ${line}\n`);
   say(`exit ${out.status}, ${out.report.backdoorCalls} backdoor calls emulated`);
-  say(`cpuid: ${c["patched"] ?? 0} sites patched, ${c["cpuids"] ?? 0} emulated; ${c["execMmaps"] ?? 0} executable mmaps followed (${c["mmapsByIdentity"] ?? 0} from the cache by identity); peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
+  say(
+    `cpuid: ${c["patched"] ?? 0} sites patched, ${c["cpuids"] ?? 0} emulated; ${c["execMmaps"] ?? 0} executable mmaps followed (${c["mmapsByIdentity"] ?? 0} from the cache by identity); peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`,
+  );
   if (o.state !== undefined) say(`state saves ${out.stateSaves} (coalesced)`);
-  const skipped = ["sharedSkipped", "mappedNotRegular", "mappedUnreadable", "sectionsTooLarge", "sitesOverLimit", "killedAfterRoot", "foreignSeccomp"].filter((k) => (c[k] ?? 0) > 0);
+  const skipped = [
+    "sharedSkipped",
+    "mappedNotRegular",
+    "mappedUnreadable",
+    "sectionsTooLarge",
+    "sitesOverLimit",
+    "killedAfterRoot",
+    "foreignSeccomp",
+  ].filter((k) => (c[k] ?? 0) > 0);
   if (skipped.length > 0) say(skipped.map((k) => `${k} ${c[k]}`).join(", "));
   const g = out.report.guest;
   if (g.toolsRunning) {
     const addrs = g.nics.reduce((k, nic) => k + nic.ips.length, 0);
-    say(`guest: tools ${escapeText(String(g.toolsVersion ?? "?"))}, hostname ${escapeText(g.hostname ?? "?")}, ${g.nics.length} NIC(s), ${addrs} address(es), ${g.routes.length} route(s)`);
+    say(
+      `guest: tools ${escapeText(String(g.toolsVersion ?? "?"))}, hostname ${escapeText(g.hostname ?? "?")}, ${g.nics.length} NIC(s), ${addrs} address(es), ${g.routes.length} route(s)`,
+    );
   }
   const unknown = Object.entries(out.report.unknownRpc.commands).map(([name, n]) => `"${escapeText(name)}" x${n}`);
   if (unknown.length > 0) say(`RPCs answered "Unknown command": ${unknown.join(", ")}`);
@@ -162,7 +186,8 @@ function writeReport(out: Awaited<VmSession["exited"]>, o: RunCliOptions): void 
 /** Run; returns the exit status. */
 export async function runRun(argv: string[], o: RunCliOptions): Promise<number> {
   if (argv.length === 0) usage("run: missing PROGRAM (usage: vmport run [options] -- PROGRAM [ARGS...])");
-  if (process.platform !== "linux" || process.arch !== "x64") usage(`run needs Linux on x86-64 (this is ${process.platform}/${process.arch})`);
+  if (process.platform !== "linux" || process.arch !== "x64")
+    usage(`run needs Linux on x86-64 (this is ${process.platform}/${process.arch})`);
   const { profile, guestinfo } = prepare(o);
   // Loaded only when asked for: start-up of a plain run stays what it was.
   const control = o.control !== undefined ? await import("../host/control-server.js") : null;
@@ -185,7 +210,10 @@ export async function runRun(argv: string[], o: RunCliOptions): Promise<number> 
     runConsole?.source.attach(s);
     signals.attach(s);
     s.on("state-error", (e) => process.stderr.write(`vmport: --state ${o.state}: ${e.message}\n`));
-    if (o.verbose) s.on("tclo-result", (r) => process.stderr.write(`vmport: tclo "${escapeText(r.command)}": ${r.ok ? "OK" : "ERROR"} ${escapeText(r.text)}\n`));
+    if (o.verbose)
+      s.on("tclo-result", (r) =>
+        process.stderr.write(`vmport: tclo "${escapeText(r.command)}": ${r.ok ? "OK" : "ERROR"} ${escapeText(r.text)}\n`),
+      );
     const server =
       control === null
         ? null

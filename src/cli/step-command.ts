@@ -23,8 +23,16 @@ import { usage } from "./errors.js";
 
 /** Register names `--reg` accepts and the output lists, in output order. */
 export const STEP_REGISTERS: Readonly<Record<string, number>> = {
-  rax: Reg.RAX, rbx: Reg.RBX, rcx: Reg.RCX, rdx: Reg.RDX, rsi: Reg.RSI, rdi: Reg.RDI,
-  rbp: Reg.RBP, rsp: Reg.RSP, rip: Reg.RIP, rflags: Reg.RFLAGS,
+  rax: Reg.RAX,
+  rbx: Reg.RBX,
+  rcx: Reg.RCX,
+  rdx: Reg.RDX,
+  rsi: Reg.RSI,
+  rdi: Reg.RDI,
+  rbp: Reg.RBP,
+  rsp: Reg.RSP,
+  rip: Reg.RIP,
+  rflags: Reg.RFLAGS,
 };
 
 /** Default RIP. */

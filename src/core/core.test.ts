@@ -33,7 +33,7 @@ test("VirtualClock moves only when told; stepping the wall clock leaves monotoni
 });
 
 test("VmportError carries a code and is recognised by brand", () => {
-  const e = new VmportError("VMPORT_BAD_PROFILE", "profile key \"x\": bad", { cause: 1 });
+  const e = new VmportError("VMPORT_BAD_PROFILE", 'profile key "x": bad', { cause: 1 });
   assert.ok(isVmportError(e));
   assert.equal(e.code, "VMPORT_BAD_PROFILE");
   assert.equal(e.cause, 1);

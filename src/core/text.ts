@@ -66,7 +66,10 @@ export function fromBase64(s: string): Uint8Array | null {
   let o = 0;
   for (let i = 0; i < s.length; i += 4) {
     const n =
-      (A.indexOf(s[i]!) << 18) | (A.indexOf(s[i + 1]!) << 12) | ((s[i + 2] === "=" ? 0 : A.indexOf(s[i + 2]!)) << 6) | (s[i + 3] === "=" ? 0 : A.indexOf(s[i + 3]!));
+      (A.indexOf(s[i]!) << 18) |
+      (A.indexOf(s[i + 1]!) << 12) |
+      ((s[i + 2] === "=" ? 0 : A.indexOf(s[i + 2]!)) << 6) |
+      (s[i + 3] === "=" ? 0 : A.indexOf(s[i + 3]!));
     if (o < out.length) out[o++] = (n >>> 16) & 0xff;
     if (o < out.length) out[o++] = (n >>> 8) & 0xff;
     if (o < out.length) out[o++] = n & 0xff;

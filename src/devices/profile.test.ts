@@ -27,7 +27,10 @@ test("given keys override defaults; the result is a fresh copy", () => {
 });
 
 function rejects(input: unknown, re: RegExp): void {
-  assert.throws(() => resolveProfile(input), (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_PROFILE" && re.test(e.message));
+  assert.throws(
+    () => resolveProfile(input),
+    (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_PROFILE" && re.test(e.message),
+  );
 }
 
 test("validation names the key and why", () => {

@@ -10,11 +10,7 @@
 import { VmportError } from "../core/errors.js";
 import { utf8 } from "../core/text.js";
 import { parseRemovableDevices, type RemovableDevice } from "./removable-devices.js";
-import {
-  VcpuInfo,
-  VERSION_MAGIC,
-  VmxType,
-} from "./backdoor/constants.js";
+import { VcpuInfo, VERSION_MAGIC, VmxType } from "./backdoor/constants.js";
 
 /** Numbers `guestlib.info.get 2` reports (`vmware-toolbox-cmd stat …`); null = "not available". */
 export interface GuestlibStats {
@@ -216,6 +212,54 @@ function bool(key: string, v: unknown): boolean {
   return v;
 }
 
+/** How each profile key is read: its validator and converter (the key is passed for the error message). */
+const KEY_PARSERS: { [K in keyof VmProfile]: (key: string, v: unknown) => VmProfile[K] } = {
+  vmxVersion: (k, v) => uint(k, v, 0, UINT32_MAX),
+  vmxType: (k, v) => uint(k, v, 0, UINT32_MAX),
+  hwVersion: (k, v) => (v === null ? null : uint(k, v, 0, UINT32_MAX)),
+  memSizeMb: (k, v) => uint(k, v, 1, UINT32_MAX),
+  cpuMhz: (k, v) => uint(k, v, 1, 0x7fffffff),
+  tscHz: (k, v) => uint(k, v, 1, Number.MAX_SAFE_INTEGER),
+  apicBusHz: (k, v) => uint(k, v, 1, UINT32_MAX),
+  uuid: (k, v) => {
+    if (typeof v !== "string" || !UUID_RE.test(v)) bad(k, `expected 8-4-4-4-12 hex digits, got ${JSON.stringify(v)}`);
+    return v.toLowerCase();
+  },
+  timeOffsetSeconds: (k, v) => uint(k, v, -86400, 86400),
+  maxTimeLagUs: (k, v) => uint(k, v, 0, UINT32_MAX),
+  highBandwidth: bool,
+  cpuid: bool,
+  backdoor: bool,
+  pseudoPmc: bool,
+  narrowAccess: (k, v) => {
+    if (v !== "command" && v !== "empty") bad(k, `expected "command" or "empty", got ${JSON.stringify(v)}`);
+    return v;
+  },
+  gethzCpl0Only: bool,
+  buildNumber: (k, v) => uint(k, v, 0, UINT32_MAX),
+  nestingControlVersion: (k, v) => uint(k, v, 0, UINT32_MAX),
+  vcpuInfo: (k, v) => uint(k, v, 0, UINT32_MAX),
+  guiOptions: (k, v) => uint(k, v, 0, UINT32_MAX),
+  screenWidth: (k, v) => uint(k, v, 1, 0x7fff),
+  screenHeight: (k, v) => uint(k, v, 1, 0x7fff),
+  devices: (_k, v) => devices(v),
+  maxChannels: (k, v) => uint(k, v, 1, 1024),
+  tcloResetOnOpen: bool,
+  tcloTrailingNul: bool,
+  guestlib: (_k, v) => guestlib(v),
+  machineId: (k, v) => {
+    if (v !== null && (typeof v !== "string" || utf8(v).length > MACHINE_ID_MAX_BYTES))
+      bad(k, `expected a string of at most ${MACHINE_ID_MAX_BYTES} bytes, or null`);
+    return v;
+  },
+  diskWiper: (k, v) => {
+    if (v !== null && v !== "enabled" && v !== "disabled" && v !== "unavailable")
+      bad(k, `expected "enabled", "disabled", "unavailable" or null, got ${JSON.stringify(v)}`);
+    return v;
+  },
+  nicInfoVersion: (k, v) => uint(k, v, 1, 3) as 1 | 2 | 3,
+};
+
 /**
  * Merge `input` over {@link DEFAULT_PROFILE} and validate every key.
  * @throws VmportError VMPORT_BAD_PROFILE naming the first bad key and why.
@@ -226,52 +270,10 @@ export function resolveProfile(input: unknown = {}): VmProfile {
   }
   const p: VmProfile = { ...DEFAULT_PROFILE, devices: [], guestlib: { ...DEFAULT_PROFILE.guestlib } };
   for (const [key, v] of Object.entries(input)) {
-    switch (key) {
-      case "vmxVersion": p.vmxVersion = uint(key, v, 0, UINT32_MAX); break;
-      case "vmxType": p.vmxType = uint(key, v, 0, UINT32_MAX); break;
-      case "hwVersion": p.hwVersion = v === null ? null : uint(key, v, 0, UINT32_MAX); break;
-      case "memSizeMb": p.memSizeMb = uint(key, v, 1, UINT32_MAX); break;
-      case "cpuMhz": p.cpuMhz = uint(key, v, 1, 0x7fffffff); break;
-      case "tscHz": p.tscHz = uint(key, v, 1, Number.MAX_SAFE_INTEGER); break;
-      case "apicBusHz": p.apicBusHz = uint(key, v, 1, UINT32_MAX); break;
-      case "uuid":
-        if (typeof v !== "string" || !UUID_RE.test(v)) bad(key, `expected 8-4-4-4-12 hex digits, got ${JSON.stringify(v)}`);
-        p.uuid = v.toLowerCase();
-        break;
-      case "timeOffsetSeconds": p.timeOffsetSeconds = uint(key, v, -86400, 86400); break;
-      case "maxTimeLagUs": p.maxTimeLagUs = uint(key, v, 0, UINT32_MAX); break;
-      case "highBandwidth": p.highBandwidth = bool(key, v); break;
-      case "cpuid": p.cpuid = bool(key, v); break;
-      case "backdoor": p.backdoor = bool(key, v); break;
-      case "pseudoPmc": p.pseudoPmc = bool(key, v); break;
-      case "narrowAccess":
-        if (v !== "command" && v !== "empty") bad(key, `expected "command" or "empty", got ${JSON.stringify(v)}`);
-        p.narrowAccess = v;
-        break;
-      case "gethzCpl0Only": p.gethzCpl0Only = bool(key, v); break;
-      case "buildNumber": p.buildNumber = uint(key, v, 0, UINT32_MAX); break;
-      case "nestingControlVersion": p.nestingControlVersion = uint(key, v, 0, UINT32_MAX); break;
-      case "vcpuInfo": p.vcpuInfo = uint(key, v, 0, UINT32_MAX); break;
-      case "guiOptions": p.guiOptions = uint(key, v, 0, UINT32_MAX); break;
-      case "screenWidth": p.screenWidth = uint(key, v, 1, 0x7fff); break;
-      case "screenHeight": p.screenHeight = uint(key, v, 1, 0x7fff); break;
-      case "devices": p.devices = devices(v); break;
-      case "maxChannels": p.maxChannels = uint(key, v, 1, 1024); break;
-      case "tcloResetOnOpen": p.tcloResetOnOpen = bool(key, v); break;
-      case "tcloTrailingNul": p.tcloTrailingNul = bool(key, v); break;
-      case "guestlib": p.guestlib = guestlib(v); break;
-      case "machineId":
-        if (v !== null && (typeof v !== "string" || utf8(v).length > MACHINE_ID_MAX_BYTES)) bad(key, `expected a string of at most ${MACHINE_ID_MAX_BYTES} bytes, or null`);
-        p.machineId = v;
-        break;
-      case "diskWiper":
-        if (v !== null && v !== "enabled" && v !== "disabled" && v !== "unavailable") bad(key, `expected "enabled", "disabled", "unavailable" or null, got ${JSON.stringify(v)}`);
-        p.diskWiper = v;
-        break;
-      case "nicInfoVersion": p.nicInfoVersion = uint(key, v, 1, 3) as 1 | 2 | 3; break;
-      default:
-        bad(key, `unknown key (known: ${Object.keys(DEFAULT_PROFILE).join(", ")})`);
-    }
+    // Own keys only: `key in KEY_PARSERS` would also accept "toString", "constructor", "__proto__"…
+    if (!Object.hasOwn(KEY_PARSERS, key)) bad(key, `unknown key (known: ${Object.keys(DEFAULT_PROFILE).join(", ")})`);
+    const k = key as keyof VmProfile;
+    (p as unknown as Record<string, unknown>)[k] = KEY_PARSERS[k](key, v);
   }
   return p;
 }
@@ -291,7 +293,8 @@ function guestlib(v: unknown): GuestlibStats {
       if (x !== null && (typeof x !== "string" || !/^(0x)?[0-9a-fA-F]{1,16}$/.test(x))) bad(key, "expected up to 16 hex digits or null");
       g.sessionId = x as string | null;
     } else if (k === "resourcePoolPath") {
-      if (x !== null && (typeof x !== "string" || x.length > 512 || !/^[\x20-\x7e]*$/.test(x))) bad(key, "expected printable ASCII of at most 512 bytes, or null");
+      if (x !== null && (typeof x !== "string" || x.length > 512 || !/^[\x20-\x7e]*$/.test(x)))
+        bad(key, "expected printable ASCII of at most 512 bytes, or null");
       g.resourcePoolPath = x as string | null;
     } else {
       (g as unknown as Record<string, number | null>)[k] = x === null ? null : uint(key, x, 0, 0xffffffff);

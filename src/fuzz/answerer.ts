@@ -44,13 +44,27 @@ const REGS = [
 
 function setReg(p: RegisterPatch, name: string, v: number): void {
   switch (name) {
-    case "eax": p.eax(v); break;
-    case "ebx": p.ebx(v); break;
-    case "ecx": p.ecx(v); break;
-    case "edx": p.edx(v); break;
-    case "esi": p.esi(v); break;
-    case "edi": p.edi(v); break;
-    case "ebp": p.ebp(v); break;
+    case "eax":
+      p.eax(v);
+      break;
+    case "ebx":
+      p.ebx(v);
+      break;
+    case "ecx":
+      p.ecx(v);
+      break;
+    case "edx":
+      p.edx(v);
+      break;
+    case "esi":
+      p.esi(v);
+      break;
+    case "edi":
+      p.edi(v);
+      break;
+    case "ebp":
+      p.ebp(v);
+      break;
   }
 }
 

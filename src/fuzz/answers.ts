@@ -52,12 +52,29 @@ export function validateRecord(r: unknown): string | null {
   let last = -1;
   for (const [n, e] of o.mutated.entries()) {
     const m = e as Partial<MutatedAnswer> & Record<string, unknown>;
-    if (typeof m !== "object" || m === null || typeof m.i !== "number" || !Number.isSafeInteger(m.i) || m.i <= last) return `answers.mutated[${n}]: expected increasing indices`;
+    if (typeof m !== "object" || m === null || typeof m.i !== "number" || !Number.isSafeInteger(m.i) || m.i <= last)
+      return `answers.mutated[${n}]: expected increasing indices`;
     last = m.i;
     const b64 = (m["reply"] as { base64?: unknown } | undefined)?.base64;
     // Checked here: the bytes are decoded inside the engine's answer hook, which must not throw.
-    if (m.kind === "rpci" && typeof m["command"] === "string" && typeof b64 === "string" && b64.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(b64)) continue;
-    if (m.kind === "lb" && typeof m["command"] === "number" && typeof m["regs"] === "object" && m["regs"] !== null && Object.entries(m["regs"]).every(([k, v]) => REG_NAMES.has(k) && Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff)) continue;
+    if (
+      m.kind === "rpci" &&
+      typeof m["command"] === "string" &&
+      typeof b64 === "string" &&
+      b64.length % 4 === 0 &&
+      /^[A-Za-z0-9+/]*={0,2}$/.test(b64)
+    )
+      continue;
+    if (
+      m.kind === "lb" &&
+      typeof m["command"] === "number" &&
+      typeof m["regs"] === "object" &&
+      m["regs"] !== null &&
+      Object.entries(m["regs"]).every(
+        ([k, v]) => REG_NAMES.has(k) && Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff,
+      )
+    )
+      continue;
     if ((m.kind === "step" || m.kind === "hb") && m["mutation"] === "fail") continue;
     return `answers.mutated[${n}]: unknown or malformed entry`;
   }

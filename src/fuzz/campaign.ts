@@ -19,7 +19,19 @@
  * the user's own `--tclo`, which the CLI checks.
  */
 import { Worker } from "node:worker_threads";
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, readFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readSync,
+  rmSync,
+  readFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { createHash } from "node:crypto";
@@ -93,21 +105,31 @@ export interface RunLimits {
 
 /** The sanitizer line of `stderr`, or null: AddressSanitizer/UBSan/Leak/Memory/Thread summaries, UBSan's `runtime error:`. */
 export function sanitizerLine(stderr: string): string | null {
-  const m = /^SUMMARY: (?:Address|Undefined|Leak|Memory|Thread)Sanitizer:.*$/m.exec(stderr) ?? /^.*runtime error: .*$/m.exec(stderr) ?? /^==\d+==ERROR: (?:Address|Leak|Memory|Thread)Sanitizer:.*$/m.exec(stderr);
+  const m =
+    /^SUMMARY: (?:Address|Undefined|Leak|Memory|Thread)Sanitizer:.*$/m.exec(stderr) ??
+    /^.*runtime error: .*$/m.exec(stderr) ??
+    /^==\d+==ERROR: (?:Address|Leak|Memory|Thread)Sanitizer:.*$/m.exec(stderr);
   return m === null ? null : m[0].slice(0, 500);
 }
 
 /** The key part of a sanitizer line: pids, addresses and thread numbers removed. */
 function sanitizerKey(line: string): string {
-  return line.replace(/==\d+==/g, "").replace(/0x[0-9a-f]+/gi, "ADDR").replace(/\bT\d+\b/g, "T");
+  return line
+    .replace(/==\d+==/g, "")
+    .replace(/0x[0-9a-f]+/gi, "ADDR")
+    .replace(/\bT\d+\b/g, "T");
 }
 
 /** Judge one run. */
-export function judge(run: FuzzRunResult, o: { hang: boolean; rssExceeded: boolean; stderr: string }): { verdict: Verdict | null; ioGp: boolean } {
+export function judge(
+  run: FuzzRunResult,
+  o: { hang: boolean; rssExceeded: boolean; stderr: string },
+): { verdict: Verdict | null; ioGp: boolean } {
   if (o.hang) return { verdict: { kind: "hang", key: "hang", crash: null, sanitizer: null }, ioGp: false };
   if (o.rssExceeded) return { verdict: { kind: "rss", key: "rss", crash: null, sanitizer: null }, ioGp: false };
   const san = sanitizerLine(o.stderr);
-  if (san !== null) return { verdict: { kind: "sanitizer", key: `sanitizer:${sanitizerKey(san)}`, crash: null, sanitizer: san }, ioGp: false };
+  if (san !== null)
+    return { verdict: { kind: "sanitizer", key: `sanitizer:${sanitizerKey(san)}`, crash: null, sanitizer: san }, ioGp: false };
   const sig = run.result.signal;
   if (sig === null || !FATAL.has(sig)) return { verdict: null, ioGp: false };
   // The newest stop of that signal the kernel raised (si_code > 0), else the newest: a parent that re-raises its
@@ -195,11 +217,16 @@ export function readFinding(path: string): Finding {
   } catch (e) {
     throw new Error(`${path}: not JSON (${(e as Error).message})`);
   }
-  if (typeof f !== "object" || f === null || f.format !== FINDING_FORMAT) throw new Error(`${path}: not a vmport fuzz finding (format "${FINDING_FORMAT}")`);
+  if (typeof f !== "object" || f === null || f.format !== FINDING_FORMAT)
+    throw new Error(`${path}: not a vmport fuzz finding (format "${FINDING_FORMAT}")`);
   const bad = validateRecord(f.answers);
   if (bad !== null) throw new Error(`${path}: ${bad}`);
   if (!Array.isArray(f.tclo) || !f.tclo.every((t) => typeof t === "string")) throw new Error(`${path}: tclo: expected strings`);
-  if (!Array.isArray(f.guestinfo) || !f.guestinfo.every((g) => Array.isArray(g) && g.length === 2 && typeof g[0] === "string" && typeof g[1] === "string")) throw new Error(`${path}: guestinfo: expected [key, value] pairs`);
+  if (
+    !Array.isArray(f.guestinfo) ||
+    !f.guestinfo.every((g) => Array.isArray(g) && g.length === 2 && typeof g[0] === "string" && typeof g[1] === "string")
+  )
+    throw new Error(`${path}: guestinfo: expected [key, value] pairs`);
   if (typeof f.profile !== "object" || f.profile === null) throw new Error(`${path}: profile: expected an object`);
   if (typeof f.key !== "string") throw new Error(`${path}: key: expected a string`);
   return f;
@@ -228,7 +255,10 @@ export class FuzzWorker {
     const ext = here.pathname.endsWith(".ts") ? ".ts" : ".js";
     const url = new URL(`./worker${ext}`, here);
     // Under tsx (tests, benchmarks) the worker registers the TypeScript loader itself (as `worker-start.ts` does).
-    const w = ext === ".ts" ? new Worker(`import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true }) : new Worker(url);
+    const w =
+      ext === ".ts"
+        ? new Worker(`import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true })
+        : new Worker(url);
     const fw = new FuzzWorker(w);
     await new Promise<void>((resolve, reject) => {
       fw.busy = (m) => {
@@ -441,7 +471,11 @@ interface CorpusEntry {
 const RATES = [0.1, 0.3, 0.6] as const;
 
 /** The plan of run `run` (pure: the same seed, run and corpus give the same plan). */
-export function planRun(o: Pick<CampaignOptions, "seed" | "tclo" | "profile">, run: number, corpus: readonly CorpusEntry[]): { base: MutatedAnswer[]; tclo: string[]; profile: Record<string, unknown>; rate: number; fresh: boolean } {
+export function planRun(
+  o: Pick<CampaignOptions, "seed" | "tclo" | "profile">,
+  run: number,
+  corpus: readonly CorpusEntry[],
+): { base: MutatedAnswer[]; tclo: string[]; profile: Record<string, unknown>; rate: number; fresh: boolean } {
   if (run === 0) return { base: [], tclo: [...o.tclo], profile: o.profile, rate: 0, fresh: false }; // the honest baseline
   const rng = new Prng(o.seed, run);
   const rate = rng.pick(RATES);
@@ -451,7 +485,9 @@ export function planRun(o: Pick<CampaignOptions, "seed" | "tclo" | "profile">, r
   }
   const tclo = [...o.tclo];
   for (let k = rng.below(4); k > 0; k--) tclo.push(safeTcloCommand(rng, 4096));
-  const hb = rng.chance(0.5) ? !((o.profile["highBandwidth"] as boolean | undefined) ?? true) : ((o.profile["highBandwidth"] as boolean | undefined) ?? true);
+  const hb = rng.chance(0.5)
+    ? !((o.profile["highBandwidth"] as boolean | undefined) ?? true)
+    : ((o.profile["highBandwidth"] as boolean | undefined) ?? true);
   const profile: Record<string, unknown> = { ...o.profile, highBandwidth: hb };
   // An older host in a quarter of the runs (guestInfo's NIC report falls back to v2, v1), unless the profile says.
   const nic = rng.chance(0.25) ? rng.pick([1, 2, 3]) : null;
@@ -465,10 +501,17 @@ function loadCorpus(dir: string, seen: Set<string>): CorpusEntry[] {
     mkdirSync(dir, { recursive: true });
     return out;
   }
-  for (const name of readdirSync(dir).filter((n) => n.endsWith(".json")).sort()) {
+  for (const name of readdirSync(dir)
+    .filter((n) => n.endsWith(".json"))
+    .sort()) {
     if (out.length >= MAX_CORPUS) break;
     try {
-      const e = JSON.parse(readBounded(join(dir, name))) as { keys: string[]; mutated: MutatedAnswer[]; tclo: string[]; highBandwidth: boolean };
+      const e = JSON.parse(readBounded(join(dir, name))) as {
+        keys: string[];
+        mutated: MutatedAnswer[];
+        tclo: string[];
+        highBandwidth: boolean;
+      };
       if (validateRecord({ points: 0, mutated: e.mutated }) !== null || !Array.isArray(e.tclo) || !Array.isArray(e.keys)) continue;
       for (const k of e.keys) if (typeof k === "string") seen.add(k);
       out.push({ mutated: e.mutated, tclo: e.tclo.filter((t) => typeof t === "string"), highBandwidth: e.highBandwidth === true });
@@ -484,7 +527,17 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignStats> {
   mkdirSync(o.findingsDir, { recursive: true });
   const seen = new Set<string>();
   const corpus = o.corpusDir !== null ? loadCorpus(o.corpusDir, seen) : [];
-  const stats: CampaignStats = { runs: 0, elapsedMs: 0, corpus: corpus.length, keys: seen.size, findingRuns: 0, unique: 0, ioGp: 0, stderrLimit: 0, findings: {} };
+  const stats: CampaignStats = {
+    runs: 0,
+    elapsedMs: 0,
+    corpus: corpus.length,
+    keys: seen.size,
+    findingRuns: 0,
+    unique: 0,
+    ioGp: 0,
+    stderrLimit: 0,
+    findings: {},
+  };
   // Time counts from when the workers are loaded: runs/s and --time measure runs, not thread start-up.
   const workers = await Promise.all(Array.from({ length: o.jobs }, () => FuzzWorker.start()));
   const t0 = performance.now();
@@ -496,7 +549,17 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignStats> {
     while (more()) {
       const run = next++;
       const plan = planRun(o, run, corpus);
-      const job: FuzzRunJob = { exec: o.exec, env: o.env, profile: plan.profile, guestinfo: o.guestinfo, tclo: plan.tclo, stdio: io.plan, base: plan.base, random: plan.fresh ? { seed: o.seed, run } : null, rate: plan.rate };
+      const job: FuzzRunJob = {
+        exec: o.exec,
+        env: o.env,
+        profile: plan.profile,
+        guestinfo: o.guestinfo,
+        tclo: plan.tclo,
+        stdio: io.plan,
+        base: plan.base,
+        random: plan.fresh ? { seed: o.seed, run } : null,
+        rate: plan.rate,
+      };
       const out = await runJudged(w, job, o.limits, io);
       stats.runs++;
       if (out.ioGp) stats.ioGp++;
@@ -504,7 +567,11 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignStats> {
       const fresh = out.run.keys.filter((k) => !seen.has(k));
       for (const k of fresh) seen.add(k);
       if (fresh.length > 0 && out.verdict === null && corpus.length < MAX_CORPUS) {
-        const entry: CorpusEntry = { mutated: out.run.record.mutated, tclo: plan.tclo, highBandwidth: plan.profile["highBandwidth"] !== false };
+        const entry: CorpusEntry = {
+          mutated: out.run.record.mutated,
+          tclo: plan.tclo,
+          highBandwidth: plan.profile["highBandwidth"] !== false,
+        };
         corpus.push(entry);
         if (o.corpusDir !== null) {
           const text = JSON.stringify({ keys: out.run.keys, ...entry }) + "\n";
@@ -569,10 +636,32 @@ function makeFinding(o: CampaignOptions, run: number, plan: ReturnType<typeof pl
 }
 
 /** Give the answers of `f` again to `exec` (no randomness). */
-export async function replayFinding(f: Finding, exec: ExecPlan, env: string[], io: RunStdio, limits: RunLimits, worker?: FuzzWorker): Promise<RunOutcome> {
+export async function replayFinding(
+  f: Finding,
+  exec: ExecPlan,
+  env: string[],
+  io: RunStdio,
+  limits: RunLimits,
+  worker?: FuzzWorker,
+): Promise<RunOutcome> {
   const w = worker ?? (await FuzzWorker.start());
   try {
-    return await runJudged(w, { exec, env, profile: f.profile, guestinfo: f.guestinfo, tclo: f.tclo, stdio: io.plan, base: f.answers.mutated, random: null, rate: 0 }, limits, io);
+    return await runJudged(
+      w,
+      {
+        exec,
+        env,
+        profile: f.profile,
+        guestinfo: f.guestinfo,
+        tclo: f.tclo,
+        stdio: io.plan,
+        base: f.answers.mutated,
+        random: null,
+        rate: 0,
+      },
+      limits,
+      io,
+    );
   } finally {
     if (worker === undefined) await w.close();
   }
@@ -592,7 +681,13 @@ export interface MinimizeResult {
  * Shrink `f`: drop one mutated answer (or one queued TCLO command) at a time and keep it dropped when the finding
  * (the same key) still reproduces; repeat until no single drop reproduces. Null when `f` does not reproduce at all.
  */
-export async function minimizeFinding(f: Finding, exec: ExecPlan, env: string[], limits: RunLimits, onRun?: (n: number) => void): Promise<MinimizeResult | null> {
+export async function minimizeFinding(
+  f: Finding,
+  exec: ExecPlan,
+  env: string[],
+  limits: RunLimits,
+  onRun?: (n: number) => void,
+): Promise<MinimizeResult | null> {
   const w = await FuzzWorker.start();
   const io = new RunStdio(true);
   let runs = 0;
@@ -624,7 +719,13 @@ export async function minimizeFinding(f: Finding, exec: ExecPlan, env: string[],
       ...f,
       tclo: best.tclo,
       answers: best.out.run.record,
-      what: { ...f.what, exitStatus: best.out.run.result.exitStatus, crash: v.crash, sanitizer: v.sanitizer, stderrTail: best.out.stderr.slice(-4096) },
+      what: {
+        ...f.what,
+        exitStatus: best.out.run.result.exitStatus,
+        crash: v.crash,
+        sanitizer: v.sanitizer,
+        stderrTail: best.out.stderr.slice(-4096),
+      },
     };
     return { finding, runs, before: { answers: f.answers.mutated.length, tclo: f.tclo.length } };
   } finally {

@@ -57,7 +57,15 @@ export class CrashProbe {
     const cs = Number(u64(this.regs.view, UREG.cs * 8) & 0xffffn);
     const { mapping, offset } = mappingOf(tid, rip);
     const ioGp = sig === 11 && code === SI_KERNEL && isIoInstruction(tid, rip, cs === 0x23 ? CpuMode.COMPAT32 : CpuMode.LONG64);
-    return { signal: sig, code, addr: `0x${addr.toString(16)}`, rip: `0x${rip.toString(16)}`, mapping, offset: `0x${offset.toString(16)}`, ioGp };
+    return {
+      signal: sig,
+      code,
+      addr: `0x${addr.toString(16)}`,
+      rip: `0x${rip.toString(16)}`,
+      mapping,
+      offset: `0x${offset.toString(16)}`,
+      ioGp,
+    };
   }
 }
 

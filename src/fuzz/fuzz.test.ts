@@ -74,13 +74,31 @@ test("answer records: base64 round trip, validation names the problem", () => {
   const b = Uint8Array.of(0, 0xff, 0x31, 0x20);
   assert.deepEqual(fromB64(toB64(b)), b);
   assert.equal(validateRecord({ points: 3, mutated: [{ i: 0, kind: "hb", direction: "in", mutation: "fail" }] }), null);
-  assert.match(validateRecord({ points: 3, mutated: [{ i: 1, kind: "hb", direction: "in", mutation: "fail" }, { i: 1, kind: "hb", direction: "in", mutation: "fail" }] })!, /increasing/);
+  assert.match(
+    validateRecord({
+      points: 3,
+      mutated: [
+        { i: 1, kind: "hb", direction: "in", mutation: "fail" },
+        { i: 1, kind: "hb", direction: "in", mutation: "fail" },
+      ],
+    })!,
+    /increasing/,
+  );
   assert.match(validateRecord({ points: 3, mutated: [{ i: 0, kind: "rpci", command: "x" }] })!, /malformed/);
   assert.match(validateRecord({ points: -1, mutated: [] })!, /points/);
-  assert.match(validateRecord({ points: 1, mutated: [{ i: 0, kind: "rpci", command: "x", mutation: "empty", reply: { base64: "not base64!" } }] })!, /malformed/);
+  assert.match(
+    validateRecord({ points: 1, mutated: [{ i: 0, kind: "rpci", command: "x", mutation: "empty", reply: { base64: "not base64!" } }] })!,
+    /malformed/,
+  );
   assert.match(validateRecord({ points: 1, mutated: [{ i: 0, kind: "lb", command: 1, mutation: "eax", regs: { rip: 1 } }] })!, /malformed/);
-  assert.match(validateRecord({ points: 1, mutated: [{ i: 0, kind: "lb", command: 1, mutation: "eax", regs: { eax: 2 ** 32 } }] })!, /malformed/);
-  assert.equal(validateRecord({ points: 1, mutated: [{ i: 0, kind: "lb", command: 1, mutation: "eax", regs: { eax: 0xffffffff } }] }), null);
+  assert.match(
+    validateRecord({ points: 1, mutated: [{ i: 0, kind: "lb", command: 1, mutation: "eax", regs: { eax: 2 ** 32 } }] })!,
+    /malformed/,
+  );
+  assert.equal(
+    validateRecord({ points: 1, mutated: [{ i: 0, kind: "lb", command: 1, mutation: "eax", regs: { eax: 0xffffffff } }] }),
+    null,
+  );
   assert.match(validateRecord(null)!, /object/);
 });
 
@@ -107,9 +125,15 @@ test("Answerer: a run's recorded answers replay exactly with no randomness; a di
   const rec = fresh.record();
   assert.equal(rec.points, 120);
   assert.ok(rec.mutated.length > 5, "mutations were made");
-  assert.ok(rec.mutated.filter((m) => m.kind === "step" || m.kind === "hb" || (m.kind === "lb" && m.command === 30)).length <= 1, "at most one channel mutation per run");
+  assert.ok(
+    rec.mutated.filter((m) => m.kind === "step" || m.kind === "hb" || (m.kind === "lb" && m.command === 30)).length <= 1,
+    "at most one channel mutation per run",
+  );
   assert.equal(validateRecord(JSON.parse(JSON.stringify(rec))), null);
-  assert.ok(["lb:1", "lb:30.3", "rpc:info-get", "hb:in", "seq:start>lb:1", "seq:lb:1>lb:30.3"].every((k) => fresh.keys.has(k)), [...fresh.keys].join());
+  assert.ok(
+    ["lb:1", "lb:30.3", "rpc:info-get", "hb:in", "seq:start>lb:1", "seq:lb:1>lb:30.3"].every((k) => fresh.keys.has(k)),
+    [...fresh.keys].join(),
+  );
   const again = new Answerer({ base: JSON.parse(JSON.stringify(rec.mutated)), rng: null, rate: 0 });
   assert.deepEqual(drive(again, 30), first);
   assert.deepEqual(again.record(), rec);
@@ -173,7 +197,16 @@ test("engine hook sites: an HB transfer made to fail fails (EBX = 0) in both dir
   }
 });
 
-const crash = (o: Partial<CrashInfo>): CrashInfo => ({ signal: 11, code: 0x80, addr: "0x0", rip: "0x401000", mapping: "/usr/bin/tool", offset: "0x1000", ioGp: false, ...o });
+const crash = (o: Partial<CrashInfo>): CrashInfo => ({
+  signal: 11,
+  code: 0x80,
+  addr: "0x0",
+  rip: "0x401000",
+  mapping: "/usr/bin/tool",
+  offset: "0x1000",
+  ioGp: false,
+  ...o,
+});
 const runOf = (signal: number | null, crashes: CrashInfo[]): FuzzRunResult => ({
   result: { exitStatus: signal === null ? 0 : 128 + signal, signal, traps: 1, passedSegv: 0, execErrno: null },
   record: { points: 1, mutated: [] },
@@ -190,13 +223,20 @@ test("judge: crashes keyed by signal, mapping and offset; an I/O #GP, a clean ex
   assert.equal(judge(runOf(null, []), none).verdict, null);
   // A parent re-raising its child's SIGSEGV (si_code SI_TKILL) does not hide the child's fault.
   const child = crash({ code: 1, mapping: "/usr/lib/libvmtools.so.0", offset: "0x42" });
-  assert.equal(judge(runOf(11, [child, crash({ code: -6, mapping: "/usr/lib/libc.so.6", offset: "0x99" })]), none).verdict!.key, "SIGSEGV@libvmtools.so.0+0x42");
+  assert.equal(
+    judge(runOf(11, [child, crash({ code: -6, mapping: "/usr/lib/libc.so.6", offset: "0x99" })]), none).verdict!.key,
+    "SIGSEGV@libvmtools.so.0+0x42",
+  );
   assert.equal(judge(runOf(15, []), none).verdict, null);
   assert.equal(judge(runOf(9, []), { ...none, hang: true }).verdict!.key, "hang");
   assert.equal(judge(runOf(9, []), { ...none, rssExceeded: true }).verdict!.key, "rss");
-  const asan = "==1234==ERROR: AddressSanitizer: stack-buffer-overflow on address 0x7ffd1 at pc 0x55 bp 0x7f\nSUMMARY: AddressSanitizer: stack-buffer-overflow /src/tool.c:42 in greet\n";
+  const asan =
+    "==1234==ERROR: AddressSanitizer: stack-buffer-overflow on address 0x7ffd1 at pc 0x55 bp 0x7f\nSUMMARY: AddressSanitizer: stack-buffer-overflow /src/tool.c:42 in greet\n";
   assert.equal(sanitizerLine(asan), "SUMMARY: AddressSanitizer: stack-buffer-overflow /src/tool.c:42 in greet");
-  assert.equal(judge(runOf(null, []), { ...none, stderr: asan }).verdict!.key, "sanitizer:SUMMARY: AddressSanitizer: stack-buffer-overflow /src/tool.c:42 in greet");
+  assert.equal(
+    judge(runOf(null, []), { ...none, stderr: asan }).verdict!.key,
+    "sanitizer:SUMMARY: AddressSanitizer: stack-buffer-overflow /src/tool.c:42 in greet",
+  );
   assert.equal(sanitizerLine("tool.c:7:12: runtime error: division by zero\n"), "tool.c:7:12: runtime error: division by zero");
   assert.equal(sanitizerLine("an ordinary error\n"), null);
 });

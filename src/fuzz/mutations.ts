@@ -13,13 +13,38 @@ import type { Prng } from "./prng.js";
 
 /** Numbers at the boundaries parsers get wrong, as text. */
 export const BOUNDARY_NUMBERS = [
-  "0", "-1", "1", "127", "128", "255", "256", "32767", "32768", "65535", "65536", "2147483647", "2147483648", "-2147483648",
-  "-2147483649", "4294967295", "4294967296", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
-  "18446744073709551615", "18446744073709551616", "1e308", "NaN", "0x7fffffff", "00000000000000000000001",
+  "0",
+  "-1",
+  "1",
+  "127",
+  "128",
+  "255",
+  "256",
+  "32767",
+  "32768",
+  "65535",
+  "65536",
+  "2147483647",
+  "2147483648",
+  "-2147483648",
+  "-2147483649",
+  "4294967295",
+  "4294967296",
+  "9223372036854775807",
+  "9223372036854775808",
+  "-9223372036854775808",
+  "18446744073709551615",
+  "18446744073709551616",
+  "1e308",
+  "NaN",
+  "0x7fffffff",
+  "00000000000000000000001",
 ] as const;
 
 /** 32-bit register values at the boundaries. */
-export const BOUNDARY_WORDS = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff] as const;
+export const BOUNDARY_WORDS = [
+  0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff,
+] as const;
 
 /** Format directives that crash a `printf(reply)`. */
 const FORMATS = ["%s%s%s%s%s%s%s%s", "%n%n%n%n", "%x%x%x%x%x%x%x%x", "%99999999s", "%.9999999f", "%*.*s%p%p%p"];
@@ -37,8 +62,19 @@ const concat = (...p: Uint8Array[]): Uint8Array => {
 
 /** The RPCI reply mutations, by name. */
 export const RPCI_MUTATIONS = [
-  "status-flip", "empty", "status-only", "no-space", "long", "embedded-nul", "invalid-utf8", "format", "number",
-  "truncate", "extend", "bitflip", "crlf",
+  "status-flip",
+  "empty",
+  "status-only",
+  "no-space",
+  "long",
+  "embedded-nul",
+  "invalid-utf8",
+  "format",
+  "number",
+  "truncate",
+  "extend",
+  "bitflip",
+  "crlf",
 ] as const;
 /** One RPCI reply mutation. */
 export type RpciMutation = (typeof RPCI_MUTATIONS)[number];
@@ -47,7 +83,12 @@ export type RpciMutation = (typeof RPCI_MUTATIONS)[number];
  * A mutation of `reply` (the host's "1 …"/"0 …" bytes): one of {@link RPCI_MUTATIONS}, chosen by `rng` unless
  * `which` is given. The result is at most `maxLength` bytes.
  */
-export function mutateRpciReply(rng: Prng, reply: Uint8Array, maxLength: number, which?: RpciMutation): { reply: Uint8Array; mutation: RpciMutation } {
+export function mutateRpciReply(
+  rng: Prng,
+  reply: Uint8Array,
+  maxLength: number,
+  which?: RpciMutation,
+): { reply: Uint8Array; mutation: RpciMutation } {
   const m = which ?? rng.pick(RPCI_MUTATIONS);
   const body = reply.length >= 2 ? reply.subarray(2) : new Uint8Array(0);
   const status = reply.length >= 1 ? reply[0]! : 0x31;
@@ -79,7 +120,18 @@ export function mutateRpciReply(rng: Prng, reply: Uint8Array, maxLength: number,
       break;
     }
     case "invalid-utf8":
-      out = concat(head(status), body.subarray(0, rng.below(body.length + 1)), rng.pick([Uint8Array.of(0xff, 0xfe), Uint8Array.of(0xc0, 0x80), Uint8Array.of(0x80), Uint8Array.of(0xed, 0xa0, 0x80), Uint8Array.of(0xf4, 0x90, 0x80, 0x80)]), body.subarray(rng.below(body.length + 1)));
+      out = concat(
+        head(status),
+        body.subarray(0, rng.below(body.length + 1)),
+        rng.pick([
+          Uint8Array.of(0xff, 0xfe),
+          Uint8Array.of(0xc0, 0x80),
+          Uint8Array.of(0x80),
+          Uint8Array.of(0xed, 0xa0, 0x80),
+          Uint8Array.of(0xf4, 0x90, 0x80, 0x80),
+        ]),
+        body.subarray(rng.below(body.length + 1)),
+      );
       break;
     case "format":
       out = concat(head(status), utf8(rng.pick(FORMATS)), rng.chance(0.5) ? body : new Uint8Array(0));
@@ -124,14 +176,24 @@ export function mutateWord(rng: Prng, original: number): number {
 }
 
 /** Option names a TCLO `Set_Option` may carry (open-vm-tools' vmtoolsd options), none that acts on the machine. */
-const SET_OPTIONS = ["broadcastIP", "enableDnD", "copypaste", "toolScripts.afterPowerOn", "toolsInstallRequired", "synctime", "enableMessageBusTunnel", "time.synchronize.tools.startup"] as const;
+const SET_OPTIONS = [
+  "broadcastIP",
+  "enableDnD",
+  "copypaste",
+  "toolScripts.afterPowerOn",
+  "toolsInstallRequired",
+  "synctime",
+  "enableMessageBusTunnel",
+  "time.synchronize.tools.startup",
+] as const;
 
 /**
  * A TCLO command from the safe grammar: `ping`, `Capabilities_Register`, `Set_Option NAME VALUE`, unknown words, odd
  * spacing, very long arguments. Never anything {@link tcloDanger} names (checked, and replaced by `ping` if so).
  */
 export function safeTcloCommand(rng: Prng, maxLength = 65535): string {
-  const value = () => rng.pick(["0", "1", "", " ", "-1", "2147483648", "%s%s%s%n", "\u00ff\u00fe", "x".repeat(rng.pick([255, 4096, 65000]))]);
+  const value = () =>
+    rng.pick(["0", "1", "", " ", "-1", "2147483648", "%s%s%s%n", "\u00ff\u00fe", "x".repeat(rng.pick([255, 4096, 65000]))]);
   const space = () => rng.pick([" ", "  ", "\t", "", " \0 "]);
   let cmd: string;
   switch (rng.below(6)) {
@@ -149,7 +211,18 @@ export function safeTcloCommand(rng: Prng, maxLength = 65535): string {
       break;
     }
     case 4:
-      cmd = rng.pick(["", " ", "Set_Option", "Set_Option broadcastIP", "Capabilities_Register extra args", "pingx", "Unknown_Command", "reset reset", "\0", "%s%n"]);
+      cmd = rng.pick([
+        "",
+        " ",
+        "Set_Option",
+        "Set_Option broadcastIP",
+        "Capabilities_Register extra args",
+        "pingx",
+        "Unknown_Command",
+        "reset reset",
+        "\0",
+        "%s%n",
+      ]);
       break;
     default:
       cmd = `${rng.pick(["Foo", "Bar_Baz", "x", "Set_Optionx"])}${space()}${value()}`;

@@ -47,7 +47,11 @@ if (persona >= 0) c.syscall6(SYS_PERSONALITY, (persona | ADDR_NO_RANDOMIZE) >>> 
 function runOne(job: FuzzRunJob): void {
   const vm = new VirtualMachine({ profile: job.profile, clock: new SystemClock(), random: new BufferedRandom() });
   for (const [k, v] of job.guestinfo) vm.messaging.guestinfo.set(k, v);
-  const answers = new Answerer({ base: job.base, rng: job.random === null ? null : new Prng((job.random.seed ^ ANSWER_STREAM) >>> 0, job.random.run), rate: job.rate });
+  const answers = new Answerer({
+    base: job.base,
+    rng: job.random === null ? null : new Prng((job.random.seed ^ ANSWER_STREAM) >>> 0, job.random.run),
+    rate: job.rate,
+  });
   if (vm.backdoor !== null) vm.backdoor.hooks = answers;
   vm.messaging.channels.hooks = answers;
   vm.messaging.rpci.hooks = answers;

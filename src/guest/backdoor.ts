@@ -67,7 +67,6 @@ export interface Detection {
 
 let cpuidFn: NativeFn | null = null;
 
-
 /**
  * A tiny ELF file holding the CPUID stub at file offset 4096, with a section header that marks it as code. It is
  * mapped from the file (not anonymous memory) so that `vmport run`'s CPUID virtualisation, which patches `cpuid`

@@ -38,7 +38,6 @@ export interface ProbeAnswer {
 /** Longest a probe may take before it counts as "no backdoor". */
 export const PROBE_TIMEOUT_MS = { native: 10_000, node: 30_000 } as const;
 
-
 /** The probe's code: GETVERSION, then write(1, {eax, ebx, ecx}, 12) and exit(0); no libc, no stack frame. */
 // biome-ignore format: byte fixture, one instruction or field per line with its mnemonic beside it
 const CODE: readonly number[] = [
@@ -94,7 +93,11 @@ function probeFd(): number {
   return fd;
 }
 
-function answer(via: "native" | "node", r: { status: number | null; signal: NodeJS.Signals | null; stdout: Buffer | string }, parse: (out: Buffer | string) => [number, number, number] | null): ProbeAnswer {
+function answer(
+  via: "native" | "node",
+  r: { status: number | null; signal: NodeJS.Signals | null; stdout: Buffer | string },
+  parse: (out: Buffer | string) => [number, number, number] | null,
+): ProbeAnswer {
   const regs = r.status === 0 ? parse(r.stdout) : null;
   if (regs === null) return { answered: false, version: 0, magic: 0, productType: 0, via, signal: r.signal };
   return { answered: true, version: regs[0], magic: regs[1], productType: regs[2], via, signal: null };

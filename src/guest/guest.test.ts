@@ -13,10 +13,12 @@ import { detect } from "./backdoor.js";
 import { probeInChild } from "./child-probe.js";
 
 const skip = ptraceUsable() ? false : "needs Linux on x86-64";
-const ovtSkip = skip || needs("open-vm-tools", "open-vm-tools", () => runs("vmware-checkvm", ["-h"]) && existsSync("/usr/bin/vmware-rpctool"));
+const ovtSkip =
+  skip || needs("open-vm-tools", "open-vm-tools", () => runs("vmware-checkvm", ["-h"]) && existsSync("/usr/bin/vmware-rpctool"));
 const CLI = join(ROOT, "src/cli/main.ts");
 /** `vmport run [runArgs] -- node <cli> guest …` */
-const guest = (runArgs: string[], ...args: string[]) => vmport(["run", ...runArgs, "--", process.execPath, "--import", "tsx", CLI, "guest", ...args]);
+const guest = (runArgs: string[], ...args: string[]) =>
+  vmport(["run", ...runArgs, "--", process.execPath, "--import", "tsx", CLI, "guest", ...args]);
 
 test("outside vmport run the probe says 'not VMware' and this process survives", { skip }, () => {
   const d = detect();
@@ -39,9 +41,12 @@ function profileFile(profile: object): string {
   return f;
 }
 
-const detectScript = (runArgs: string[]) => vmport(["run", ...runArgs, "--", process.execPath, "--import", "tsx", join(ROOT, "src/guest/testdata/detect.ts")]);
+const detectScript = (runArgs: string[]) =>
+  vmport(["run", ...runArgs, "--", process.execPath, "--import", "tsx", join(ROOT, "src/guest/testdata/detect.ts")]);
 
-test("a host whose backdoor faults (backdoor: false under vmport run): check exits 1 as vmware-checkvm does, detect() says no, nothing crashes", { skip }, () => {
+test("a host whose backdoor faults (backdoor: false under vmport run): check exits 1 as vmware-checkvm does, detect() says no, nothing crashes", {
+  skip,
+}, () => {
   const nobd = profileFile({ backdoor: false });
   for (const args of [["check"], ["check", "-p"]]) {
     const c = guest(["--profile", nobd], ...args);
@@ -80,7 +85,8 @@ test("both child probes read GETVERSION under vmport run", { skip }, () => {
   assert.equal(r.status, 0, r.stderr);
   const o = JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
   assert.deepEqual(o["detect"], { hypervisor: "VMwareVMware", backdoor: true, version: 6, productType: 2 });
-  for (const via of ["native", "node"]) assert.deepEqual(o[via], { answered: true, version: 6, magic: 0x564d5868, productType: 2, via, signal: null });
+  for (const via of ["native", "node"])
+    assert.deepEqual(o[via], { answered: true, version: 6, magic: 0x564d5868, productType: 2, via, signal: null });
 });
 
 test("every API call under vmport run, over HB and LB", { skip }, () => {

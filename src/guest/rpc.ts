@@ -52,7 +52,8 @@ export function rpc(command: string | Uint8Array, o: RpcOptions = {}): RpcReply 
   const r = rpcOnce(nativeTransport, msg, { hb: o.hb === false ? "never" : "offered" });
   if ("failedStep" in r) throw new VmportError("VMPORT_GUEST_RPC", `message channel: ${r.failedStep} failed`);
   const reply = r.reply;
-  if (reply.length < 2 || (reply[0] !== 0x31 && reply[0] !== 0x30)) throw new VmportError("VMPORT_GUEST_RPC", "message channel: reply format failed");
+  if (reply.length < 2 || (reply[0] !== 0x31 && reply[0] !== 0x30))
+    throw new VmportError("VMPORT_GUEST_RPC", "message channel: reply format failed");
   const bytes = reply.subarray(2);
   return { ok: reply[0] === 0x31, text: new TextDecoder().decode(bytes), bytes };
 }

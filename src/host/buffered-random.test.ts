@@ -21,12 +21,18 @@ test("fills any length, across block boundaries, with bytes that look random", (
   const expected = total.length / 256;
   // Every byte value within ±20 % of its expected count (±6 standard deviations: a random source never fails this;
   // a stuck, zeroed or repeating one does).
-  assert.ok(Math.min(...counts) > expected * 0.8 && Math.max(...counts) < expected * 1.2, `byte histogram ${Math.min(...counts)}..${Math.max(...counts)}`);
+  assert.ok(
+    Math.min(...counts) > expected * 0.8 && Math.max(...counts) < expected * 1.2,
+    `byte histogram ${Math.min(...counts)}..${Math.max(...counts)}`,
+  );
   const a = new Uint8Array(8);
   const b = new Uint8Array(8);
   r.fill(a);
   r.fill(b);
   assert.notDeepEqual(a, b, "two cookies in a row differ");
   const buffer = (r as unknown as { block: Uint8Array; pos: number }).block.subarray(0, (r as unknown as { pos: number }).pos);
-  assert.ok(buffer.every((x) => x === 0), "served bytes are wiped from the block");
+  assert.ok(
+    buffer.every((x) => x === 0),
+    "served bytes are wiped from the block",
+  );
 });

@@ -29,49 +29,103 @@ const HEAP_MARGIN_MB = 32;
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
-const COMMANDS = ["query-version", "query-status", "query-guest", "query-profile", "query-counters", "guestinfo-get", "guestinfo-set", "guestinfo-delete", "guestinfo-list", "tclo-send", "mouse-event", "clipboard-get", "clipboard-set", "device-list", "device-set", "subscribe", "qmp_capabilities"];
+const COMMANDS = [
+  "query-version",
+  "query-status",
+  "query-guest",
+  "query-profile",
+  "query-counters",
+  "guestinfo-get",
+  "guestinfo-set",
+  "guestinfo-delete",
+  "guestinfo-list",
+  "tclo-send",
+  "mouse-event",
+  "clipboard-get",
+  "clipboard-set",
+  "device-list",
+  "device-set",
+  "subscribe",
+  "qmp_capabilities",
+];
 const ARG_NAMES = ["key", "value", "command", "timeout-ms", "x", "y", "buttons", "wheel", "text", "name", "connected", "events", "enable"];
 const noNewline = (s: string) => s.replace(/\n/g, " ");
 
 /** One request line (no newline inside; never blank). */
-const line: fc.Arbitrary<string> = fc.oneof(
-  // Random text and bytes.
-  { weight: 2, arbitrary: fc.string({ unit: "binary", minLength: 1, maxLength: 200 }).map(noNewline) },
-  { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 200 }).map((b) => noNewline(Buffer.from(b).toString("latin1"))) },
-  // Random JSON.
-  { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)) },
-  // QMP-shaped objects with random members, names and values.
-  {
-    weight: 3,
-    arbitrary: fc
-      .record(
-        {
-          execute: fc.oneof(fc.constantFrom(...COMMANDS), fc.string({ maxLength: 20 }), fc.jsonValue({ maxDepth: 1 })),
-          arguments: fc.oneof(fc.dictionary(fc.oneof(fc.constantFrom(...ARG_NAMES), fc.string({ maxLength: 8 })), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), fc.jsonValue({ maxDepth: 1 })),
-          id: fc.jsonValue({ maxDepth: 2 }),
-          other: fc.jsonValue({ maxDepth: 1 }),
-        },
-        { requiredKeys: [] },
-      )
-      .map((o) => JSON.stringify(o)),
-  },
-  // Valid commands with random (mostly valid) arguments.
-  {
-    weight: 4,
-    arbitrary: fc
-      .oneof(
-        fc.record({ execute: fc.constant("guestinfo-set"), arguments: fc.record({ key: fc.string({ minLength: 1, maxLength: 300 }), value: fc.string({ maxLength: 300 }) }) }),
-        fc.record({ execute: fc.constantFrom("guestinfo-get", "guestinfo-delete"), arguments: fc.record({ key: fc.string({ maxLength: 300 }) }) }),
-        fc.record({ execute: fc.constant("tclo-send"), arguments: fc.record({ command: fc.string({ maxLength: 100 }), "timeout-ms": fc.integer({ min: -5, max: 20 }) }) }),
-        fc.record({ execute: fc.constant("mouse-event"), arguments: fc.record({ x: fc.integer(), y: fc.integer(), buttons: fc.integer(), wheel: fc.integer() }) }),
-        fc.record({ execute: fc.constant("clipboard-set"), arguments: fc.record({ text: fc.option(fc.string({ maxLength: 200 })) }) }),
-        fc.record({ execute: fc.constant("device-set"), arguments: fc.record({ name: fc.constantFrom("cdrom0", "zip", ""), connected: fc.boolean() }) }),
-        fc.record({ execute: fc.constant("subscribe"), arguments: fc.record({ events: fc.array(fc.constantFrom("BACKDOOR_CALL", "GUEST_LOG", "NOPE"), { maxLength: 3 }) }) }),
-        fc.record({ execute: fc.constantFrom("query-status", "query-guest", "guestinfo-list", "device-list", "clipboard-get", "query-counters", "query-version", "query-profile") }),
-      )
-      .chain((o) => fc.jsonValue({ maxDepth: 1 }).map((id) => JSON.stringify({ ...o, id }))),
-  },
-).filter((l) => l.trim() !== "");
+const line: fc.Arbitrary<string> = fc
+  .oneof(
+    // Random text and bytes.
+    { weight: 2, arbitrary: fc.string({ unit: "binary", minLength: 1, maxLength: 200 }).map(noNewline) },
+    { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 200 }).map((b) => noNewline(Buffer.from(b).toString("latin1"))) },
+    // Random JSON.
+    { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)) },
+    // QMP-shaped objects with random members, names and values.
+    {
+      weight: 3,
+      arbitrary: fc
+        .record(
+          {
+            execute: fc.oneof(fc.constantFrom(...COMMANDS), fc.string({ maxLength: 20 }), fc.jsonValue({ maxDepth: 1 })),
+            arguments: fc.oneof(
+              fc.dictionary(fc.oneof(fc.constantFrom(...ARG_NAMES), fc.string({ maxLength: 8 })), fc.jsonValue({ maxDepth: 2 }), {
+                maxKeys: 4,
+              }),
+              fc.jsonValue({ maxDepth: 1 }),
+            ),
+            id: fc.jsonValue({ maxDepth: 2 }),
+            other: fc.jsonValue({ maxDepth: 1 }),
+          },
+          { requiredKeys: [] },
+        )
+        .map((o) => JSON.stringify(o)),
+    },
+    // Valid commands with random (mostly valid) arguments.
+    {
+      weight: 4,
+      arbitrary: fc
+        .oneof(
+          fc.record({
+            execute: fc.constant("guestinfo-set"),
+            arguments: fc.record({ key: fc.string({ minLength: 1, maxLength: 300 }), value: fc.string({ maxLength: 300 }) }),
+          }),
+          fc.record({
+            execute: fc.constantFrom("guestinfo-get", "guestinfo-delete"),
+            arguments: fc.record({ key: fc.string({ maxLength: 300 }) }),
+          }),
+          fc.record({
+            execute: fc.constant("tclo-send"),
+            arguments: fc.record({ command: fc.string({ maxLength: 100 }), "timeout-ms": fc.integer({ min: -5, max: 20 }) }),
+          }),
+          fc.record({
+            execute: fc.constant("mouse-event"),
+            arguments: fc.record({ x: fc.integer(), y: fc.integer(), buttons: fc.integer(), wheel: fc.integer() }),
+          }),
+          fc.record({ execute: fc.constant("clipboard-set"), arguments: fc.record({ text: fc.option(fc.string({ maxLength: 200 })) }) }),
+          fc.record({
+            execute: fc.constant("device-set"),
+            arguments: fc.record({ name: fc.constantFrom("cdrom0", "zip", ""), connected: fc.boolean() }),
+          }),
+          fc.record({
+            execute: fc.constant("subscribe"),
+            arguments: fc.record({ events: fc.array(fc.constantFrom("BACKDOOR_CALL", "GUEST_LOG", "NOPE"), { maxLength: 3 }) }),
+          }),
+          fc.record({
+            execute: fc.constantFrom(
+              "query-status",
+              "query-guest",
+              "guestinfo-list",
+              "device-list",
+              "clipboard-get",
+              "query-counters",
+              "query-version",
+              "query-profile",
+            ),
+          }),
+        )
+        .chain((o) => fc.jsonValue({ maxDepth: 1 }).map((id) => JSON.stringify({ ...o, id }))),
+    },
+  )
+  .filter((l) => l.trim() !== "");
 
 /** Send `lines` on a new negotiated connection; resolves with the replies (events skipped), one per line. */
 function exchange(path: string, lines: string[]): Promise<Record<string, unknown>[]> {
@@ -103,7 +157,10 @@ function exchange(path: string, lines: string[]): Promise<Record<string, unknown
   });
 }
 
-test(`${MESSAGES} random and malformed control messages from ${CLIENTS} clients: one reply each, the server keeps serving, memory bounded`, { skip, timeout: 600_000 }, async () => {
+test(`${MESSAGES} random and malformed control messages from ${CLIENTS} clients: one reply each, the server keeps serving, memory bounded`, {
+  skip,
+  timeout: 600_000,
+}, async () => {
   const path = join(mkdtempSync(join(tmpdir(), "vmport-fuzz-")), "c.sock");
   await prepareControlPath(path);
   const s = await start({ argv: [scriptedGuest()], profile: { devices: [{ name: "cdrom0", enabled: true }] } });
@@ -120,7 +177,10 @@ test(`${MESSAGES} random and malformed control messages from ${CLIENTS} clients:
       const parts = Array.from({ length: CLIENTS }, (_, i) => lines.slice(i * share, (i + 1) * share));
       const replies = await Promise.all(parts.map((p) => exchange(path, p)));
       for (const r of replies.flat()) {
-        assert.ok("return" in r || ("error" in r && typeof (r["error"] as { desc: unknown }).desc === "string"), JSON.stringify(r).slice(0, 200));
+        assert.ok(
+          "return" in r || ("error" in r && typeof (r["error"] as { desc: unknown }).desc === "string"),
+          JSON.stringify(r).slice(0, 200),
+        );
         if ("return" in r) returns++;
       }
       sent += lines.length;

@@ -105,13 +105,18 @@ const err = (cls: string, desc: RegExp, id?: unknown) => (m: Record<string, unkn
   else assert.deepEqual(m["id"], id);
 };
 
-test("the socket is 0600; greeting; only qmp_capabilities before negotiation, no events; then commands in order with ids", { skip }, async () => {
+test("the socket is 0600; greeting; only qmp_capabilities before negotiation, no events; then commands in order with ids", {
+  skip,
+}, async () => {
   const { s, g, server, path } = await served();
   assert.equal(statSync(path).mode & 0o777, 0o600);
   assert.ok(statSync(path).isSocket());
   const raw = new Raw(createConnection(path));
   const greeting = await raw.next();
-  const v = (greeting["QMP"] as { version: { qemu: { major: number; minor: number; micro: number }; package: string }; capabilities: unknown[] });
+  const v = greeting["QMP"] as {
+    version: { qemu: { major: number; minor: number; micro: number }; package: string };
+    capabilities: unknown[];
+  };
   assert.deepEqual(v.capabilities, []);
   assert.equal(typeof v.version.qemu.major, "number");
   assert.match(v.version.package, /^vmport \d+\.\d+\.\d+/);
@@ -123,7 +128,13 @@ test("the socket is 0600; greeting; only qmp_capabilities before negotiation, no
   assert.deepEqual(raw.events(), [], "no event before negotiation");
   err("CommandNotFound", /already complete/, 3)(await raw.ask("qmp_capabilities", undefined, 3));
   // Pipelined: 20 requests in one write, answered in order.
-  raw.send(Array.from({ length: 20 }, (_, i) => JSON.stringify({ execute: i % 2 ? "guestinfo-get" : "query-status", ...(i % 2 ? { arguments: { key: "k" } } : {}), id: i }) + "\n").join(""));
+  raw.send(
+    Array.from(
+      { length: 20 },
+      (_, i) =>
+        JSON.stringify({ execute: i % 2 ? "guestinfo-get" : "query-status", ...(i % 2 ? { arguments: { key: "k" } } : {}), id: i }) + "\n",
+    ).join(""),
+  );
   for (let i = 0; i < 20; i++) {
     const r = await raw.next();
     assert.equal(r["id"], i);
@@ -153,12 +164,19 @@ test("every command, on a real guest: queries, guestinfo, tclo-send, mouse-event
   assert.deepEqual(await c.execute("guestinfo-list"), { guestinfo: { "guestinfo.a": "1 ✓", "guestinfo.b": "from guest" } });
   assert.deepEqual(await c.execute("guestinfo-delete", { key: "a" }), { deleted: true });
   assert.deepEqual(await c.execute("guestinfo-get", { key: "a" }), { value: null });
-  await assert.rejects(c.execute("guestinfo-set", { key: "x", value: "v".repeat(70_000) }), (e: unknown) => e instanceof QmpReplyError && e.errorClass === "GenericError" && /Value too long.*VMPORT_GUESTINFO_LIMIT/.test(e.message));
+  await assert.rejects(
+    c.execute("guestinfo-set", { key: "x", value: "v".repeat(70_000) }),
+    (e: unknown) =>
+      e instanceof QmpReplyError && e.errorClass === "GenericError" && /Value too long.*VMPORT_GUESTINFO_LIMIT/.test(e.message),
+  );
   g.send("tclo 2000");
   assert.deepEqual(await c.execute("tclo-send", { command: "echo hi", "timeout-ms": 5000 }), { ok: true, text: "hi" });
   assert.deepEqual(await c.execute("tclo-send", { command: "other" }), { ok: false, text: "Unknown command" });
   for (const want of ["tclo [reset]", "tclo [echo hi]", "tclo [other]", "tclo done"]) assert.equal(await g.next(), want);
-  await assert.rejects(c.execute("tclo-send", { command: "ping", "timeout-ms": 100 }), (e: unknown) => e instanceof QmpReplyError && /VMPORT_TCLO_TIMEOUT/.test(e.message));
+  await assert.rejects(
+    c.execute("tclo-send", { command: "ping", "timeout-ms": 100 }),
+    (e: unknown) => e instanceof QmpReplyError && /VMPORT_TCLO_TIMEOUT/.test(e.message),
+  );
   await assert.rejects(c.execute("tclo-send", { command: "ping", "timeout-ms": -1 }), /timeout-ms/);
   assert.deepEqual(await c.execute("mouse-event", { x: 5, y: 6 }), { queued: false });
   assert.equal(await g.ask("mouse-enable"), "mouse id=3442554a");
@@ -172,8 +190,16 @@ test("every command, on a real guest: queries, guestinfo, tclo-send, mouse-event
   assert.deepEqual(await c.execute("device-set", { name: "cdrom0", connected: true }), {});
   assert.equal(await g.ask("devices"), "device cdrom0 enabled=1");
   await g.next();
-  await assert.rejects(c.execute("device-set", { name: "zip0", connected: true }), (e: unknown) => e instanceof QmpReplyError && e.errorClass === "DeviceNotFound");
-  const guest = (await c.execute("query-guest")) as { schema: string; exit: null; guest: { toolsRunning: boolean; guestinfo: object }; tclo: { commands: unknown[] } };
+  await assert.rejects(
+    c.execute("device-set", { name: "zip0", connected: true }),
+    (e: unknown) => e instanceof QmpReplyError && e.errorClass === "DeviceNotFound",
+  );
+  const guest = (await c.execute("query-guest")) as {
+    schema: string;
+    exit: null;
+    guest: { toolsRunning: boolean; guestinfo: object };
+    tclo: { commands: unknown[] };
+  };
   assert.equal(guest.schema, "vmport.report/1");
   assert.equal(guest.exit, null);
   assert.equal(guest.guest.toolsRunning, true);
@@ -181,8 +207,12 @@ test("every command, on a real guest: queries, guestinfo, tclo-send, mouse-event
   const counters = (await c.execute("query-counters")) as Record<string, Record<string, number>>;
   assert.equal(counters["mouse"]!["ignored"], 1);
   assert.ok(counters["tracer"]!["traps"]! > 0 && counters["rpci"]!["requests"]! >= 2);
-  assert.deepEqual(await c.execute("subscribe", { events: ["BACKDOOR_CALL"] }), { events: ["GUEST_CHANGED", "GUEST_LOG", "TCLO_RESULT", "SHUTDOWN", "EVENTS_DROPPED", "BACKDOOR_CALL"] });
-  assert.deepEqual(await c.execute("subscribe", { events: [] }), { events: ["GUEST_CHANGED", "GUEST_LOG", "TCLO_RESULT", "SHUTDOWN", "EVENTS_DROPPED"] });
+  assert.deepEqual(await c.execute("subscribe", { events: ["BACKDOOR_CALL"] }), {
+    events: ["GUEST_CHANGED", "GUEST_LOG", "TCLO_RESULT", "SHUTDOWN", "EVENTS_DROPPED", "BACKDOOR_CALL"],
+  });
+  assert.deepEqual(await c.execute("subscribe", { events: [] }), {
+    events: ["GUEST_CHANGED", "GUEST_LOG", "TCLO_RESULT", "SHUTDOWN", "EVENTS_DROPPED"],
+  });
   await assert.rejects(c.execute("subscribe", { events: ["NOPE"] }), /unknown event 'NOPE'/);
   const st = (await c.execute("query-status")) as { "backdoor-calls": number };
   assert.ok(st["backdoor-calls"] > 0);
@@ -192,7 +222,9 @@ test("every command, on a real guest: queries, guestinfo, tclo-send, mouse-event
   await server.closed;
 });
 
-test("every event: GUEST_CHANGED, GUEST_LOG, TCLO_RESULT to all, BACKDOOR_CALL to subscribers only; SHUTDOWN with the exit status, then the socket goes", { skip }, async () => {
+test("every event: GUEST_CHANGED, GUEST_LOG, TCLO_RESULT to all, BACKDOOR_CALL to subscribers only; SHUTDOWN with the exit status, then the socket goes", {
+  skip,
+}, async () => {
   const { s, g, server, path } = await served();
   const all = await QmpClient.connect(path);
   const sub = await QmpClient.connect(path);
@@ -221,10 +253,13 @@ test("every event: GUEST_CHANGED, GUEST_LOG, TCLO_RESULT to all, BACKDOOR_CALL t
     const other = l.filter((e) => e.event !== "BACKDOOR_CALL");
     assert.deepEqual(other.find((e) => e.event === "GUEST_CHANGED")?.data, { field: "guestinfo", key: "guestinfo.x", value: "1" });
     assert.deepEqual(other.find((e) => e.event === "GUEST_LOG")?.data, { line: "hello \x1b]0;title\x07" });
-    assert.deepEqual(other.filter((e) => e.event === "TCLO_RESULT").map((e) => e.data), [
-      { command: "reset", internal: true, outcome: "ok", ok: true, text: "ATR toolbox" },
-      { command: "ping", internal: false, outcome: "ok", ok: true, text: "" },
-    ]);
+    assert.deepEqual(
+      other.filter((e) => e.event === "TCLO_RESULT").map((e) => e.data),
+      [
+        { command: "reset", internal: true, outcome: "ok", ok: true, text: "ATR toolbox" },
+        { command: "ping", internal: false, outcome: "ok", ok: true, text: "" },
+      ],
+    );
     assert.ok(other.some((e) => e.event === "GUEST_CHANGED" && e.data?.["field"] === "toolsRunning" && e.data["value"] === true));
     const last = l.at(-1)!;
     assert.equal(last.event, "SHUTDOWN", "SHUTDOWN is the last thing a client gets");
@@ -234,7 +269,9 @@ test("every event: GUEST_CHANGED, GUEST_LOG, TCLO_RESULT to all, BACKDOOR_CALL t
   assert.equal((await s.exited).status, 5);
 });
 
-test("malformed input of every kind gets an error reply and the connection stays usable; a line over the bound is skipped", { skip }, async () => {
+test("malformed input of every kind gets an error reply and the connection stays usable; a line over the bound is skipped", {
+  skip,
+}, async () => {
   const { s, g, server, path } = await served();
   const r = await Raw.connect(path);
   assert.deepEqual(await r.ask("qmp_capabilities"), { return: {}, id: 1 });
@@ -276,7 +313,9 @@ test("malformed input of every kind gets an error reply and the connection stays
   await server.closed;
 });
 
-test("50 clients at once each get their own answers; one over the limit is told and closed; a client gone mid-request changes nothing for others", { skip }, async () => {
+test("50 clients at once each get their own answers; one over the limit is told and closed; a client gone mid-request changes nothing for others", {
+  skip,
+}, async () => {
   const { s, g, server, path } = await served();
   const clients = await Promise.all(Array.from({ length: 50 }, () => QmpClient.connect(path)));
   await Promise.all(clients.map((c, i) => c.execute("guestinfo-set", { key: `k${i}`, value: `v${i}` })));
@@ -304,14 +343,22 @@ test("50 clients at once each get their own answers; one over the limit is told 
   g.send("tclo 1500");
   for (let i = 0; i < 3; i++) await g.next(); // reset, the gone client's ping, done
   await other.execute("query-status");
-  assert.deepEqual(tclo.map((e) => [e.data?.["command"], e.data?.["outcome"]]), [["reset", "ok"], ["ping", "ok"]]);
+  assert.deepEqual(
+    tclo.map((e) => [e.data?.["command"], e.data?.["outcome"]]),
+    [
+      ["reset", "ok"],
+      ["ping", "ok"],
+    ],
+  );
   for (const c of clients) c.destroy();
   g.send("exit 0");
   await s.exited;
   await server.closed;
 });
 
-test("a client that stops reading: its events queue up to the bound, the oldest are dropped, then EVENTS_DROPPED; others are not slowed", { skip }, async () => {
+test("a client that stops reading: its events queue up to the bound, the oldest are dropped, then EVENTS_DROPPED; others are not slowed", {
+  skip,
+}, async () => {
   const { s, g, server, path } = await served();
   const slow = await Raw.connect(path);
   await slow.ask("qmp_capabilities");
@@ -336,7 +383,10 @@ test("a client that stops reading: its events queue up to the bound, the oldest 
   const calls = ev.filter((e) => e.event === "BACKDOOR_CALL").length;
   const drops = ev.filter((e) => e.event === "EVENTS_DROPPED");
   const dropped = drops.reduce((k, e) => k + (e.data?.["count"] as number), 0);
-  assert.ok(drops.some((e) => e.data?.["kind"] === "client-queue"), JSON.stringify(drops.map((e) => e.data)));
+  assert.ok(
+    drops.some((e) => e.data?.["kind"] === "client-queue"),
+    JSON.stringify(drops.map((e) => e.data)),
+  );
   assert.ok(calls < 30000, `${calls} delivered`);
   assert.ok(calls >= CONTROL_EVENT_QUEUE, "the queue kept the newest");
   assert.equal(calls + dropped, total, "every access after subscribing (all of them): delivered or counted");
@@ -350,7 +400,10 @@ test("the socket path: a stale socket is replaced, a live one or another file re
   await new Promise<void>((r) => srv.close(() => r()));
   // A socket file nobody listens on (a vmport killed with SIGKILL leaves one).
   const { spawnSync } = await import("node:child_process");
-  const killed = spawnSync(process.execPath, ["-e", `require("net").createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, "SIGKILL"))`]);
+  const killed = spawnSync(process.execPath, [
+    "-e",
+    `require("net").createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, "SIGKILL"))`,
+  ]);
   assert.equal(killed.signal, "SIGKILL");
   assert.ok(existsSync(stale));
   await prepareControlPath(stale);
@@ -371,11 +424,19 @@ test("BACKDOOR_CALL lines are exactly what the general QMP writer gives for the 
   vm.trace.on((a) => {
     const r = a.toRecord();
     const ns = BigInt(r.timeNs);
-    assert.equal(backdoorLine(r), wire({ event: "BACKDOOR_CALL", data: r, timestamp: { seconds: Number(ns / 1_000_000_000n), microseconds: Number((ns % 1_000_000_000n) / 1000n) } }));
+    assert.equal(
+      backdoorLine(r),
+      wire({
+        event: "BACKDOOR_CALL",
+        data: r,
+        timestamp: { seconds: Number(ns / 1_000_000_000n), microseconds: Number((ns % 1_000_000_000n) / 1000n) },
+      }),
+    );
     checked++;
   });
   for (const code of ["ed", "66 ed", "ec", "e5 58", "f0 ed", "0f 33", "90", "f3 6e"]) {
-    for (const rdx of [0x5658n, 0x5659n, 0x80n]) vm.handleGp(setup(code, { rax: MAGIC, rcx: 10n, rdx, rbx: 0xffffffffffffffffn }, { vcpu: 1234 }).cpu, setup(code).mem);
+    for (const rdx of [0x5658n, 0x5659n, 0x80n])
+      vm.handleGp(setup(code, { rax: MAGIC, rcx: 10n, rdx, rbx: 0xffffffffffffffffn }, { vcpu: 1234 }).cpu, setup(code).mem);
   }
   assert.equal(checked, 24);
 });

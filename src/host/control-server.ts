@@ -77,7 +77,8 @@ function depthOver(v: unknown, limit: number): boolean {
   for (let d = 0; level.length > 0; d++) {
     if (d > limit) return true;
     const next: unknown[] = [];
-    for (const x of level) if (typeof x === "object" && x !== null) for (const y of Object.values(x)) if (typeof y === "object" && y !== null) next.push(y);
+    for (const x of level)
+      if (typeof x === "object" && x !== null) for (const y of Object.values(x)) if (typeof y === "object" && y !== null) next.push(y);
     level = next;
   }
   return false;
@@ -90,9 +91,13 @@ function depthOver(v: unknown, limit: number): boolean {
  */
 export async function prepareControlPath(path: string): Promise<void> {
   const what = "--control";
-  if (Buffer.byteLength(path) > CONTROL_MAX_PATH_BYTES) throw new VmportError("VMPORT_BAD_ARGUMENT", `${what} ${path}: longer than ${CONTROL_MAX_PATH_BYTES} bytes (a Unix socket path)`);
+  if (Buffer.byteLength(path) > CONTROL_MAX_PATH_BYTES)
+    throw new VmportError("VMPORT_BAD_ARGUMENT", `${what} ${path}: longer than ${CONTROL_MAX_PATH_BYTES} bytes (a Unix socket path)`);
   if (Buffer.byteLength(dirname(path)) + TEMP_EXTRA_BYTES > CONTROL_MAX_PATH_BYTES) {
-    throw new VmportError("VMPORT_BAD_ARGUMENT", `${what} ${path}: its directory's path is longer than ${CONTROL_MAX_PATH_BYTES - TEMP_EXTRA_BYTES} bytes (the socket is made in a private directory there first)`);
+    throw new VmportError(
+      "VMPORT_BAD_ARGUMENT",
+      `${what} ${path}: its directory's path is longer than ${CONTROL_MAX_PATH_BYTES - TEMP_EXTRA_BYTES} bytes (the socket is made in a private directory there first)`,
+    );
   }
   if (basename(path) === "") throw new VmportError("VMPORT_BAD_ARGUMENT", `${what} ${path}: not a file name`);
   checkWritableTarget(path, what, { regularOnly: false });
@@ -148,7 +153,10 @@ export class ControlServer {
   readonly closed: Promise<void>;
 
   private readonly onGuestChange = (c: { field: string; key?: string; value: unknown }): void =>
-    this.broadcast("GUEST_CHANGED", c.key === undefined ? { field: c.field, value: c.value } : { field: c.field, key: c.key, value: c.value });
+    this.broadcast(
+      "GUEST_CHANGED",
+      c.key === undefined ? { field: c.field, value: c.value } : { field: c.field, key: c.key, value: c.value },
+    );
   private readonly onGuestLog = (line: string): void => this.broadcast("GUEST_LOG", { line });
   private readonly onTclo = (r: { command: string; internal: boolean; outcome: string; ok: boolean; text: string }): void =>
     this.broadcast("TCLO_RESULT", { command: r.command, internal: r.internal, outcome: r.outcome, ok: r.ok, text: r.text });
@@ -203,7 +211,7 @@ export class ControlServer {
       rmdirSync(dir);
     }
     cs.ino = statSync(path).ino;
-    if (!session.running) await cs.shutdown((await session.exited));
+    if (!session.running) await cs.shutdown(await session.exited);
     return cs;
   }
 
@@ -249,9 +257,24 @@ export class ControlServer {
       socket.end(wire({ error: { class: "GenericError", desc: `too many clients (at most ${CONTROL_MAX_CLIENTS})` } }));
       return;
     }
-    const c: Client = { socket, negotiated: false, backdoor: false, parts: [], partBytes: 0, discarding: false, lines: [], busy: false, events: [], dropped: new Map(), flushing: false, closed: false };
+    const c: Client = {
+      socket,
+      negotiated: false,
+      backdoor: false,
+      parts: [],
+      partBytes: 0,
+      discarding: false,
+      lines: [],
+      busy: false,
+      events: [],
+      dropped: new Map(),
+      flushing: false,
+      closed: false,
+    };
     this.clients.add(c);
-    socket.write(wire({ QMP: { version: qmpVersion(() => readFileSync(new URL("../../package.json", import.meta.url), "utf8")), capabilities: [] } }));
+    socket.write(
+      wire({ QMP: { version: qmpVersion(() => readFileSync(new URL("../../package.json", import.meta.url), "utf8")), capabilities: [] } }),
+    );
     socket.on("data", (chunk: Buffer) => this.read(c, chunk));
     socket.on("drain", () => this.drain(c));
     socket.on("close", () => this.drop(c));
@@ -311,7 +334,8 @@ export class ControlServer {
         this.pump(c);
       });
     }
-    if (!c.closed && c.lines.length <= CONTROL_MAX_PIPELINED && c.socket.writableLength <= CONTROL_MAX_OUTPUT_BYTES && c.socket.isPaused()) c.socket.resume();
+    if (!c.closed && c.lines.length <= CONTROL_MAX_PIPELINED && c.socket.writableLength <= CONTROL_MAX_OUTPUT_BYTES && c.socket.isPaused())
+      c.socket.resume();
   }
 
   private reply(c: Client, v: object): void {
@@ -357,13 +381,16 @@ export class ControlServer {
       id = { id: m["id"] };
     }
     try {
-      if (Object.hasOwn(m, "exec-oob")) throw new QmpError("GenericError", "QMP input member 'exec-oob': out-of-band execution is not supported");
-      for (const k of Object.keys(m)) if (k !== "execute" && k !== "arguments" && k !== "id") throw new QmpError("GenericError", `QMP input member '${k}' is unexpected`);
+      if (Object.hasOwn(m, "exec-oob"))
+        throw new QmpError("GenericError", "QMP input member 'exec-oob': out-of-band execution is not supported");
+      for (const k of Object.keys(m))
+        if (k !== "execute" && k !== "arguments" && k !== "id") throw new QmpError("GenericError", `QMP input member '${k}' is unexpected`);
       if (!Object.hasOwn(m, "execute")) throw new QmpError("GenericError", "QMP input lacks member 'execute'");
       const name = m["execute"];
       if (typeof name !== "string") throw new QmpError("GenericError", "QMP input member 'execute' must be a string");
       const argsIn = Object.hasOwn(m, "arguments") ? m["arguments"] : {};
-      if (typeof argsIn !== "object" || argsIn === null || Array.isArray(argsIn)) throw new QmpError("GenericError", "QMP input member 'arguments' must be an object");
+      if (typeof argsIn !== "object" || argsIn === null || Array.isArray(argsIn))
+        throw new QmpError("GenericError", "QMP input member 'arguments' must be an object");
       const args = argsIn as Record<string, unknown>;
       if (name === "qmp_capabilities") {
         if (c.negotiated) throw new QmpError("CommandNotFound", "Capabilities negotiation is already complete, command ignored");
@@ -379,12 +406,10 @@ export class ControlServer {
       const spec = Object.hasOwn(this.commands, name) ? this.commands[name]! : undefined;
       if (spec === undefined) throw new QmpError("CommandNotFound", `The command ${name} has not been found`);
       checkArgs(spec.args, args);
-      return spec
-        .run({ session: this.session, args, subscribe: (events) => this.subscribe(c, events) })
-        .then(
-          (ret) => this.reply(c, { return: ret ?? {}, ...id }),
-          (e: unknown) => this.error(c, toQmpError(e), id),
-        );
+      return spec.run({ session: this.session, args, subscribe: (events) => this.subscribe(c, events) }).then(
+        (ret) => this.reply(c, { return: ret ?? {}, ...id }),
+        (e: unknown) => this.error(c, toQmpError(e), id),
+      );
     } catch (e) {
       this.error(c, toQmpError(e), id);
       return null;

@@ -89,7 +89,12 @@ export function runHostCall(vm: VirtualMachine, call: HostCall): unknown {
       return out;
     }
     case "mouse":
-      for (const [n, v] of [["x", call.x], ["y", call.y], ["buttons", call.buttons], ["wheel", call.wheel]] as const) {
+      for (const [n, v] of [
+        ["x", call.x],
+        ["y", call.y],
+        ["buttons", call.buttons],
+        ["wheel", call.wheel],
+      ] as const) {
         if (!Number.isFinite(v)) throw new VmportError("VMPORT_BAD_ARGUMENT", `mouse ${n}: expected a finite number`);
       }
       return vm.mouse.event(call.x, call.y, call.buttons, call.wheel);
@@ -100,7 +105,10 @@ export function runHostCall(vm: VirtualMachine, call: HostCall): unknown {
       if (st === null) noBackdoor();
       const b = call.text === null ? null : utf8(call.text);
       if (b !== null && b.length > MAX_SELECTION_BUFFER_LENGTH) {
-        throw new VmportError("VMPORT_BAD_ARGUMENT", `clipboard text of ${b.length} bytes is longer than the ${MAX_SELECTION_BUFFER_LENGTH} a guest accepts`);
+        throw new VmportError(
+          "VMPORT_BAD_ARGUMENT",
+          `clipboard text of ${b.length} bytes is longer than the ${MAX_SELECTION_BUFFER_LENGTH} a guest accepts`,
+        );
       }
       st.setHostClipboard(b);
       return null;
@@ -110,10 +118,13 @@ export function runHostCall(vm: VirtualMachine, call: HostCall): unknown {
     case "device-set": {
       if (st === null) noBackdoor();
       const id = st.devices.findIndex((x) => x.name === call.device);
-      if (id < 0) throw new VmportError("VMPORT_NO_DEVICE", `no removable device named "${call.device}" (the profile's devices: ${st.devices.map((x) => x.name).join(", ") || "none"})`);
+      if (id < 0)
+        throw new VmportError(
+          "VMPORT_NO_DEVICE",
+          `no removable device named "${call.device}" (the profile's devices: ${st.devices.map((x) => x.name).join(", ") || "none"})`,
+        );
       st.setDeviceEnabled(id, call.connected);
       return null;
     }
   }
 }
-

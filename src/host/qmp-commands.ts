@@ -76,7 +76,10 @@ export function qmpVersion(read: () => string): { qemu: { major: number; minor: 
   } catch {
     // unknown
   }
-  const [major = 0, minor = 0, micro = 0] = v.split(/[.+-]/).map((x) => Number.parseInt(x, 10)).map((n) => (Number.isFinite(n) ? n : 0));
+  const [major = 0, minor = 0, micro = 0] = v
+    .split(/[.+-]/)
+    .map((x) => Number.parseInt(x, 10))
+    .map((n) => (Number.isFinite(n) ? n : 0));
   versionCache = { qemu: { major, minor, micro }, package: `vmport ${v}` };
   return versionCache;
 }
@@ -97,7 +100,10 @@ export function commandTable(readVersion: () => string): Record<string, CommandS
     "query-guest": { args: {}, run: ({ session }) => session.guest() },
     "query-profile": { args: {}, run: async ({ session }) => session.profile },
     "query-counters": { args: {}, run: ({ session }) => session.counters() },
-    "guestinfo-get": { args: { key: s() }, run: async ({ session, args }) => ({ value: await session.guestinfo.get(args["key"] as string) }) },
+    "guestinfo-get": {
+      args: { key: s() },
+      run: async ({ session, args }) => ({ value: await session.guestinfo.get(args["key"] as string) }),
+    },
     "guestinfo-set": {
       args: { key: s(), value: s() },
       run: async ({ session, args }) => {
@@ -105,13 +111,17 @@ export function commandTable(readVersion: () => string): Record<string, CommandS
         return {};
       },
     },
-    "guestinfo-delete": { args: { key: s() }, run: async ({ session, args }) => ({ deleted: await session.guestinfo.delete(args["key"] as string) }) },
+    "guestinfo-delete": {
+      args: { key: s() },
+      run: async ({ session, args }) => ({ deleted: await session.guestinfo.delete(args["key"] as string) }),
+    },
     "guestinfo-list": { args: {}, run: async ({ session }) => ({ guestinfo: await session.guestinfo.list() }) },
     "tclo-send": {
       args: { command: s(), "timeout-ms": { type: "int", optional: true } },
       run: async ({ session, args }) => {
         const t = args["timeout-ms"] as number | undefined;
-        if (t !== undefined && (t < 0 || t > TCLO_SEND_MAX_TIMEOUT_MS)) throw new QmpError("GenericError", `Parameter 'timeout-ms' must be 0..${TCLO_SEND_MAX_TIMEOUT_MS}`);
+        if (t !== undefined && (t < 0 || t > TCLO_SEND_MAX_TIMEOUT_MS))
+          throw new QmpError("GenericError", `Parameter 'timeout-ms' must be 0..${TCLO_SEND_MAX_TIMEOUT_MS}`);
         const r = await session.tclo(args["command"] as string, t === undefined ? {} : { timeoutMs: t });
         return { ok: r.ok, text: r.text };
       },
@@ -119,7 +129,12 @@ export function commandTable(readVersion: () => string): Record<string, CommandS
     "mouse-event": {
       args: { x: { type: "int" }, y: { type: "int" }, buttons: { type: "int", optional: true }, wheel: { type: "int", optional: true } },
       run: async ({ session, args }) => ({
-        queued: await session.mouse(args["x"] as number, args["y"] as number, (args["buttons"] as number | undefined) ?? 0, (args["wheel"] as number | undefined) ?? 0),
+        queued: await session.mouse(
+          args["x"] as number,
+          args["y"] as number,
+          (args["buttons"] as number | undefined) ?? 0,
+          (args["wheel"] as number | undefined) ?? 0,
+        ),
       }),
     },
     "clipboard-get": { args: {}, run: async ({ session }) => ({ text: await session.clipboard.get() }) },
@@ -143,7 +158,8 @@ export function commandTable(readVersion: () => string): Record<string, CommandS
       run: async ({ args, subscribe }) => {
         const events = args["events"] as string[];
         const unknown = events.find((e) => !EVENT_NAMES.includes(e));
-        if (unknown !== undefined) throw new QmpError("GenericError", `Parameter 'events': unknown event '${unknown}' (events: ${EVENT_NAMES.join(", ")})`);
+        if (unknown !== undefined)
+          throw new QmpError("GenericError", `Parameter 'events': unknown event '${unknown}' (events: ${EVENT_NAMES.join(", ")})`);
         return { events: subscribe(events) };
       },
     },
@@ -171,7 +187,11 @@ export function checkArgs(spec: Record<string, ArgSpec>, args: Record<string, un
             : a.type === "string|null"
               ? v === null || typeof v === "string"
               : Array.isArray(v) && v.every((x) => typeof x === "string");
-    if (!ok) throw new QmpError("GenericError", `Invalid parameter type for '${k}', expected: ${a.type === "int" ? "integer" : a.type === "bool" ? "boolean" : a.type === "string[]" ? "array of strings" : a.type === "string|null" ? "string or null" : "string"}`);
+    if (!ok)
+      throw new QmpError(
+        "GenericError",
+        `Invalid parameter type for '${k}', expected: ${a.type === "int" ? "integer" : a.type === "bool" ? "boolean" : a.type === "string[]" ? "array of strings" : a.type === "string|null" ? "string or null" : "string"}`,
+      );
   }
 }
 

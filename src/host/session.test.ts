@@ -47,7 +47,9 @@ async function code(p: Promise<unknown>): Promise<string> {
   return "resolved";
 }
 
-test("guestinfo set by the host while the guest makes no backdoor call is read by its next info-get; get/list/delete see the guest's own sets", { skip }, async () => {
+test("guestinfo set by the host while the guest makes no backdoor call is read by its next info-get; get/list/delete see the guest's own sets", {
+  skip,
+}, async () => {
   const { s, g } = await scripted({ guestinfo: { preset: "from start" } });
   await new Promise((r) => setTimeout(r, 300)); // the guest sits in read(2): no trap wakes the tracer
   const before = (await s.status()).backdoorCalls;
@@ -57,7 +59,11 @@ test("guestinfo set by the host while the guest makes no backdoor call is read b
   assert.equal(await g.ask("rpc info-set guestinfo.fromguest hi there"), "reply [1 ]");
   assert.equal(await s.guestinfo.get("fromguest"), "hi there");
   assert.equal(await s.guestinfo.get("guestinfo.FROMGUEST"), "hi there", "keys are case-insensitive, prefix optional");
-  assert.deepEqual(await s.guestinfo.list(), { "guestinfo.preset": "from start", "guestinfo.late": "yes", "guestinfo.fromguest": "hi there" });
+  assert.deepEqual(await s.guestinfo.list(), {
+    "guestinfo.preset": "from start",
+    "guestinfo.late": "yes",
+    "guestinfo.fromguest": "hi there",
+  });
   assert.equal(await s.guestinfo.delete("late"), true);
   assert.equal(await s.guestinfo.delete("late"), false);
   assert.equal(await g.ask("rpc info-get guestinfo.late"), "reply [0 No value found]");
@@ -69,7 +75,9 @@ test("guestinfo set by the host while the guest makes no backdoor call is read b
   assert.equal(e.state.guestinfo["guestinfo.fromguest"], "hi there");
 });
 
-test("tclo: answers arrive while the guest runs its TCLO loop; an idle guest times out on time; a pending command fails at exit", { skip }, async () => {
+test("tclo: answers arrive while the guest runs its TCLO loop; an idle guest times out on time; a pending command fails at exit", {
+  skip,
+}, async () => {
   const { s, g } = await scripted();
   const t0 = Date.now();
   assert.equal(await code(s.tclo("ping", { timeoutMs: 200 })), "VMPORT_TCLO_TIMEOUT", "nobody polls: times out although no trap happens");
@@ -87,8 +95,14 @@ test("tclo: answers arrive while the guest runs its TCLO loop; an idle guest tim
   // come in either order (the wire order above is fixed: reset is handed over first).
   const hist = m.tclo.commands.map((c) => [c.command, c.internal, c.outcome]);
   assert.deepEqual(hist[0], ["ping", false, "timeout"]);
-  assert.deepEqual(hist.slice(1, 3).sort(), [["ping", false, "ok"], ["reset", true, "ok"]]);
-  assert.deepEqual(hist.slice(3), [["echo hello\x1b[2J", false, "ok"], ["no.such.command", false, "error"]]);
+  assert.deepEqual(hist.slice(1, 3).sort(), [
+    ["ping", false, "ok"],
+    ["reset", true, "ok"],
+  ]);
+  assert.deepEqual(hist.slice(3), [
+    ["echo hello\x1b[2J", false, "ok"],
+    ["no.such.command", false, "error"],
+  ]);
   assert.equal(m.guest.toolsRunning, true);
   const pending = s.tclo("ping", { timeoutMs: 60_000 });
   g.send("exit 0");
@@ -118,7 +132,7 @@ test("events: guest-change, guest-log and tclo-result reach every listener as th
   s.off("guest-change", la);
   await g.ask("rpc info-set guestinfo.z 3"); // a no longer listens
   await s.guest(); // a round trip: every event posted before it has arrived
-  assert.deepEqual(a.slice(0, 3), ['guestinfo guestinfo.x "1"', 'guestinfo guestinfo.y "2"', 'toolsRunning  true']);
+  assert.deepEqual(a.slice(0, 3), ['guestinfo guestinfo.x "1"', 'guestinfo guestinfo.y "2"', "toolsRunning  true"]);
   assert.ok(!a.some((x) => x.includes("guestinfo.z")));
   assert.ok(b.includes("toolsService") && b.filter((f) => f === "guestinfo").length === 3);
   assert.deepEqual(logs, ["hello\x07"]);
@@ -127,7 +141,9 @@ test("events: guest-change, guest-log and tclo-result reach every listener as th
   await s.exited;
 });
 
-test("backdoor-call records arrive for every access while someone listens, as --trace writes them; none after off()", { skip }, async () => {
+test("backdoor-call records arrive for every access while someone listens, as --trace writes them; none after off()", {
+  skip,
+}, async () => {
   const { s, g } = await scripted();
   const recs: TraceRecord[] = [];
   const l = (r: TraceRecord) => recs.push(r);
@@ -149,7 +165,9 @@ test("backdoor-call records arrive for every access while someone listens, as --
   assert.equal((await s.exited).report.backdoorCalls, 8);
 });
 
-test("bounds: a guest outrunning a busy host loses events, never memory — every record and log line is delivered or counted", { skip }, async () => {
+test("bounds: a guest outrunning a busy host loses events, never memory — every record and log line is delivered or counted", {
+  skip,
+}, async () => {
   const { s, g } = await scripted();
   let records = 0;
   let logs = 0;
@@ -177,7 +195,14 @@ test("bounds: a guest outrunning a busy host loses events, never memory — ever
 });
 
 test("vmmouse, clipboard and removable devices: host input reaches the guest's backdoor calls and back", { skip }, async () => {
-  const { s, g } = await scripted({ profile: { devices: [{ name: "cdrom0", enabled: false }, { name: "floppy0", enabled: true }] } });
+  const { s, g } = await scripted({
+    profile: {
+      devices: [
+        { name: "cdrom0", enabled: false },
+        { name: "floppy0", enabled: true },
+      ],
+    },
+  });
   assert.equal(await s.mouse(1, 2), false, "the guest has not enabled vmmouse: ignored");
   assert.equal(await g.ask("mouse-enable"), "mouse id=3442554a");
   assert.equal(await s.mouse(100, 200, 0x20, 0), true);
@@ -194,7 +219,10 @@ test("vmmouse, clipboard and removable devices: host input reaches the guest's b
   assert.equal(await g.next(), "device floppy0 enabled=1");
   assert.equal(await g.next(), "devices done");
   await s.devices.set("floppy0", false);
-  assert.deepEqual(await s.devices.list(), [{ name: "cdrom0", connected: true }, { name: "floppy0", connected: false }]);
+  assert.deepEqual(await s.devices.list(), [
+    { name: "cdrom0", connected: true },
+    { name: "floppy0", connected: false },
+  ]);
   assert.equal(await code(s.devices.set("nope", true)), "VMPORT_NO_DEVICE");
   const c = await s.counters();
   assert.equal(c["mouse"]!["ignored"], 1);
@@ -202,20 +230,30 @@ test("vmmouse, clipboard and removable devices: host input reaches the guest's b
   assert.ok(c["tracer"]!["traps"]! > 0);
   g.send("exit 0");
   const e = await s.exited;
-  assert.deepEqual(e.state.devices, [{ name: "cdrom0", enabled: true }, { name: "floppy0", enabled: false }]);
+  assert.deepEqual(e.state.devices, [
+    { name: "cdrom0", enabled: true },
+    { name: "floppy0", enabled: false },
+  ]);
   assert.deepEqual(e.state.clipboard, { host: "from host ✓", guest: "from guest" });
 });
 
-test("waitForGuest resolves when the model satisfies the predicate, times out, or fails when the program exits first", { skip }, async () => {
+test("waitForGuest resolves when the model satisfies the predicate, times out, or fails when the program exits first", {
+  skip,
+}, async () => {
   const { s, g } = await scripted();
   const ready = s.waitForGuest((m) => m.guest.guestinfo["guestinfo.ready"] === "1", { timeoutMs: 20_000 });
   g.send("rpc info-set guestinfo.ready 1");
   const m = await ready;
   assert.equal(m.guest.guestinfo["guestinfo.ready"], "1");
   assert.equal(await code(s.waitForGuest((x) => x.guest.hostname === "never", { timeoutMs: 150 })), "VMPORT_TIMEOUT");
-  assert.equal(await code(s.waitForGuest(() => {
-    throw new Error("predicate bug");
-  })), "Error: predicate bug");
+  assert.equal(
+    await code(
+      s.waitForGuest(() => {
+        throw new Error("predicate bug");
+      }),
+    ),
+    "Error: predicate bug",
+  );
   const never = s.waitForGuest((x) => x.guest.hostname === "never", { timeoutMs: 20_000 });
   g.send("exit 0");
   assert.equal(await code(never), "VMPORT_SESSION_EXITED");
@@ -244,7 +282,7 @@ test("stdio, env and cwd: ignore gives /dev/null, pipe gives streams; env and cw
   s.stdin!.end("to cat\n");
   assert.equal((await s.exited).status, 0);
   assert.equal(await out, `${dir}\nbar baz\nto cat\n`);
-  writeFileSync(join(dir, "script.sh"), "#!/bin/sh\necho \"$0\"\n", { mode: 0o755 });
+  writeFileSync(join(dir, "script.sh"), '#!/bin/sh\necho "$0"\n', { mode: 0o755 });
   const rel = await start({ argv: ["./script.sh"], cwd: dir });
   const o2 = text(rel.stdout!);
   assert.equal((await rel.exited).status, 0);
@@ -277,7 +315,8 @@ test("kill, exit status and signal; state saved to its file while the program ru
   const { s, g } = await scripted({ state: file });
   assert.throws(() => s.on("nope" as "exit", () => {}), /unknown event/);
   await g.ask("rpc info-set guestinfo.saved yes");
-  for (let i = 0; i < 200 && !(existsSync(file) && readFileSync(file, "utf8").includes('"yes"')); i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 200 && !(existsSync(file) && readFileSync(file, "utf8").includes('"yes"')); i++)
+    await new Promise((r) => setTimeout(r, 25));
   assert.equal(JSON.parse(readFileSync(file, "utf8")).guestinfo["guestinfo.saved"], "yes", "saved while the program runs");
   const exits: number[] = [];
   s.on("exit", (e) => exits.push(e.status));

@@ -37,7 +37,16 @@ import { TCLO_DEFAULT_TIMEOUT_MS } from "../channels/tclo.js";
 import { SystemClock } from "./system-clock.js";
 import { runHostCall, type HostCall, type HostDevice } from "./host-calls.js";
 import { TraceRingReader, createTraceRing } from "./trace-ring.js";
-import { SAVE_FLAG, SIGNAL, type EventWants, type HostRequest, type TcloOutcome, type WorkerCall, type WorkerJob, type WorkerMessage } from "./tracer/worker-protocol.js";
+import {
+  SAVE_FLAG,
+  SIGNAL,
+  type EventWants,
+  type HostRequest,
+  type TcloOutcome,
+  type WorkerCall,
+  type WorkerJob,
+  type WorkerMessage,
+} from "./tracer/worker-protocol.js";
 import type { RunResult } from "./tracer/tracer.js";
 import { execFailure, resolveExec } from "./tracer/program.js";
 import { settleOwnStdio, stdioAtStart, type StdioPlan } from "./stdio.js";
@@ -156,7 +165,15 @@ export interface SessionEvents {
 }
 
 /** Names of {@link SessionEvents}. */
-export const SESSION_EVENTS: readonly (keyof SessionEvents)[] = ["guest-change", "guest-log", "tclo-result", "backdoor-call", "events-dropped", "state-error", "exit"];
+export const SESSION_EVENTS: readonly (keyof SessionEvents)[] = [
+  "guest-change",
+  "guest-log",
+  "tclo-result",
+  "backdoor-call",
+  "events-dropped",
+  "state-error",
+  "exit",
+];
 
 /** Internal: everything a session needs, validated. */
 export interface SessionInit {
@@ -210,22 +227,27 @@ export async function start(options: StartOptions): Promise<VmSession> {
 
 /** Validate and normalise {@link StartOptions}. */
 async function prepare(o: StartOptions): Promise<SessionInit> {
-  if (process.platform !== "linux" || process.arch !== "x64") bad(`vmport/host needs Linux on x86-64 (this is ${process.platform}/${process.arch})`);
+  if (process.platform !== "linux" || process.arch !== "x64")
+    bad(`vmport/host needs Linux on x86-64 (this is ${process.platform}/${process.arch})`);
   if (!isRecord(o)) bad("start: expected an options object");
-  if (!Array.isArray(o.argv) || o.argv.length === 0 || !o.argv.every((a) => typeof a === "string")) bad("start: argv must be a non-empty array of strings");
+  if (!Array.isArray(o.argv) || o.argv.length === 0 || !o.argv.every((a) => typeof a === "string"))
+    bad("start: argv must be a non-empty array of strings");
   const profile = o.profile ?? {};
   resolveProfile(profile);
   const stdio = o.stdio ?? "pipe";
-  if (stdio !== "inherit" && stdio !== "pipe" && stdio !== "ignore") bad(`start: stdio must be "inherit", "pipe" or "ignore", not ${JSON.stringify(stdio)}`);
+  if (stdio !== "inherit" && stdio !== "pipe" && stdio !== "ignore")
+    bad(`start: stdio must be "inherit", "pipe" or "ignore", not ${JSON.stringify(stdio)}`);
   const pin = o.pin ?? null;
   if (pin !== null && (!Number.isInteger(pin) || pin < 0 || pin > 4095)) bad("start: pin must be an integer 0..4095");
-  if (o.traceLimit !== undefined && (!Number.isInteger(o.traceLimit) || o.traceLimit < 1)) bad("start: traceLimit must be a positive integer");
+  if (o.traceLimit !== undefined && (!Number.isInteger(o.traceLimit) || o.traceLimit < 1))
+    bad("start: traceLimit must be a positive integer");
   const envIn = o.env ?? process.env;
   if (!isRecord(envIn)) bad("start: env must be an object of strings");
   const env: string[] = [];
   for (const [k, v] of Object.entries(envIn)) {
     if (v === undefined) continue;
-    if (typeof v !== "string" || k.includes("=") || k.includes("\0") || v.includes("\0")) bad(`start: env ${JSON.stringify(k)} must be a string without NUL (and a name without "=")`);
+    if (typeof v !== "string" || k.includes("=") || k.includes("\0") || v.includes("\0"))
+      bad(`start: env ${JSON.stringify(k)} must be a string without NUL (and a name without "=")`);
     env.push(`${k}=${v}`);
   }
   let cwd: string | null = null;
@@ -302,7 +324,11 @@ function envPath(env: string[]): string | undefined {
 }
 
 /** The program's descriptors for `mode`, and what this process keeps of them. */
-function openStdio(mode: SessionInit["stdio"]): { plan: StdioPlan; streams: [Writable | null, Readable | null, Readable | null]; childEnds: number[] } {
+function openStdio(mode: SessionInit["stdio"]): {
+  plan: StdioPlan;
+  streams: [Writable | null, Readable | null, Readable | null];
+  childEnds: number[];
+} {
   if (mode === "inherit") {
     settleOwnStdio();
     return { plan: stdioAtStart(), streams: [null, null, null], childEnds: [] };
@@ -329,7 +355,11 @@ function openStdio(mode: SessionInit["stdio"]): { plan: StdioPlan; streams: [Wri
     const stdout = new Socket({ fd: outR, readable: true, writable: false });
     const stderr = new Socket({ fd: errR, readable: true, writable: false });
     stdin.on("error", () => {}); // EPIPE when the program has exited without reading: not the caller's problem
-    return { plan: { closed: [false, false, false], fds: [inR, outW, errW] }, streams: [stdin, stdout, stderr], childEnds: [inR, outW, errW] };
+    return {
+      plan: { closed: [false, false, false], fds: [inR, outW, errW] },
+      streams: [stdin, stdout, stderr],
+      childEnds: [inR, outW, errW],
+    };
   } catch (e) {
     for (const fd of made) closeSync(fd);
     throw e;
@@ -371,7 +401,19 @@ export function launch(init: SessionInit): Promise<VmSession> {
   const worker = takeTracerWorker();
   worker.postMessage({ type: JOB_MESSAGE, job }, [port2]);
   return new Promise<VmSession>((resolve, reject) => {
-    const s = new VmSession(init, profile, worker, port1, saveFlags, signals, new TraceRingReader(traceRing), io.streams, io.childEnds, resolve, reject);
+    const s = new VmSession(
+      init,
+      profile,
+      worker,
+      port1,
+      saveFlags,
+      signals,
+      new TraceRingReader(traceRing),
+      io.streams,
+      io.childEnds,
+      resolve,
+      reject,
+    );
     void s;
   });
 }
@@ -409,7 +451,8 @@ export class VmSession {
     /** The value of `key` as text, or null. */
     get: (key: string): Promise<string | null> => this.hostCall(() => ({ name: "guestinfo-get", key: str("key", key) })),
     /** Set `key`; the guest reads it at its next `info-get`. Rejects with `VMPORT_GUESTINFO_LIMIT` beyond a bound. */
-    set: (key: string, value: string): Promise<void> => this.hostCall(() => ({ name: "guestinfo-set", key: str("key", key), value: str("value", value) })),
+    set: (key: string, value: string): Promise<void> =>
+      this.hostCall(() => ({ name: "guestinfo-set", key: str("key", key), value: str("value", value) })),
     /** Delete `key`; resolves whether it existed. */
     delete: (key: string): Promise<boolean> => this.hostCall(() => ({ name: "guestinfo-delete", key: str("key", key) })),
     /** Every variable: key → value. */
@@ -420,7 +463,8 @@ export class VmSession {
     /** The text the guest sent last, or null. */
     get: (): Promise<string | null> => this.hostCall(() => ({ name: "clipboard-get" })),
     /** Stage `text` for the guest (null: nothing staged). At most 65 436 bytes of UTF-8. */
-    set: (text: string | null): Promise<void> => this.hostCall(() => ({ name: "clipboard-set", text: text === null ? null : str("text", text) })),
+    set: (text: string | null): Promise<void> =>
+      this.hostCall(() => ({ name: "clipboard-set", text: text === null ? null : str("text", text) })),
   };
   /** Removable devices (the profile's `devices`). */
   readonly devices = {
@@ -546,7 +590,8 @@ export class VmSession {
   tclo(command: string, options: { timeoutMs?: number } = {}): Promise<TcloAnswer> {
     if (typeof command !== "string") return Promise.reject(new VmportError("VMPORT_BAD_ARGUMENT", "tclo: command must be a string"));
     const timeoutMs = options.timeoutMs ?? TCLO_DEFAULT_TIMEOUT_MS;
-    if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs < 0) return Promise.reject(new VmportError("VMPORT_BAD_ARGUMENT", "tclo: timeoutMs must be a number ≥ 0"));
+    if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs < 0)
+      return Promise.reject(new VmportError("VMPORT_BAD_ARGUMENT", "tclo: timeoutMs must be a number ≥ 0"));
     if (this.final !== null) return Promise.reject(exitedError());
     const p = this.call<TcloAnswer>({ name: "tclo", command, timeoutMs, sentAtNs: process.hrtime.bigint() });
     // The worker checks deadlines when woken: wake it when the time is up, then every 20 ms until the answer came
@@ -582,16 +627,31 @@ export class VmSession {
    */
   waitForGuest(predicate: (model: VmReport) => boolean, options: { timeoutMs?: number } = {}): Promise<VmReport> {
     const timeoutMs = options.timeoutMs ?? WAIT_DEFAULT_TIMEOUT_MS;
-    if (typeof predicate !== "function") return Promise.reject(new VmportError("VMPORT_BAD_ARGUMENT", "waitForGuest: predicate must be a function"));
-    if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs < 0) return Promise.reject(new VmportError("VMPORT_BAD_ARGUMENT", "waitForGuest: timeoutMs must be a number ≥ 0"));
+    if (typeof predicate !== "function")
+      return Promise.reject(new VmportError("VMPORT_BAD_ARGUMENT", "waitForGuest: predicate must be a function"));
+    if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs < 0)
+      return Promise.reject(new VmportError("VMPORT_BAD_ARGUMENT", "waitForGuest: timeoutMs must be a number ≥ 0"));
     return new Promise<VmReport>((resolve, reject) => {
       let finished = false;
       let busy = false;
       let again = false;
       const onEvent = (): void => void check();
-      const onExit = (): void => void check().then(() => end(() => reject(new VmportError("VMPORT_SESSION_EXITED", "waitForGuest: the program exited and its final model does not satisfy the predicate"))));
+      const onExit = (): void =>
+        void check().then(() =>
+          end(() =>
+            reject(
+              new VmportError(
+                "VMPORT_SESSION_EXITED",
+                "waitForGuest: the program exited and its final model does not satisfy the predicate",
+              ),
+            ),
+          ),
+        );
       const poll = setInterval(onEvent, WAIT_POLL_MS);
-      const timer = setTimeout(() => end(() => reject(new VmportError("VMPORT_TIMEOUT", `waitForGuest: the predicate was not true within ${timeoutMs} ms`))), timeoutMs);
+      const timer = setTimeout(
+        () => end(() => reject(new VmportError("VMPORT_TIMEOUT", `waitForGuest: the predicate was not true within ${timeoutMs} ms`))),
+        timeoutMs,
+      );
       const end = (f: () => void): void => {
         if (finished) return;
         finished = true;
@@ -645,8 +705,14 @@ export class VmSession {
    * whether the event reached the device's queue: false while the guest has not enabled it, or when it is full.
    */
   mouse(x: number, y: number, buttons = 0, wheel = 0): Promise<boolean> {
-    for (const [n, v] of [["x", x], ["y", y], ["buttons", buttons], ["wheel", wheel]] as const) {
-      if (typeof v !== "number" || !Number.isFinite(v)) return Promise.reject(new VmportError("VMPORT_BAD_ARGUMENT", `mouse: ${n} must be a finite number`));
+    for (const [n, v] of [
+      ["x", x],
+      ["y", y],
+      ["buttons", buttons],
+      ["wheel", wheel],
+    ] as const) {
+      if (typeof v !== "number" || !Number.isFinite(v))
+        return Promise.reject(new VmportError("VMPORT_BAD_ARGUMENT", `mouse: ${n} must be a finite number`));
     }
     return this.hostCall(() => ({ name: "mouse", x, y, buttons, wheel }));
   }
@@ -676,7 +742,8 @@ export class VmSession {
 
   /** Listen to `event`. Listeners run in the order added; adding the same one twice adds it once. */
   on<K extends keyof SessionEvents>(event: K, listener: (e: SessionEvents[K]) => void): this {
-    if (!SESSION_EVENTS.includes(event)) throw new VmportError("VMPORT_BAD_ARGUMENT", `on: unknown event ${JSON.stringify(event)} (events: ${SESSION_EVENTS.join(", ")})`);
+    if (!SESSION_EVENTS.includes(event))
+      throw new VmportError("VMPORT_BAD_ARGUMENT", `on: unknown event ${JSON.stringify(event)} (events: ${SESSION_EVENTS.join(", ")})`);
     let set = this.listeners.get(event);
     if (set === undefined) {
       set = new Set();
@@ -714,8 +781,13 @@ export class VmSession {
 
   /** Tell the worker which events to forward, when that changed. */
   private updateWants(): void {
-    const w: EventWants = { guestChange: this.has("guest-change"), guestLog: this.has("guest-log"), backdoorCall: this.has("backdoor-call") };
-    if (w.guestChange === this.wants.guestChange && w.guestLog === this.wants.guestLog && w.backdoorCall === this.wants.backdoorCall) return;
+    const w: EventWants = {
+      guestChange: this.has("guest-change"),
+      guestLog: this.has("guest-log"),
+      backdoorCall: this.has("backdoor-call"),
+    };
+    if (w.guestChange === this.wants.guestChange && w.guestLog === this.wants.guestLog && w.backdoorCall === this.wants.backdoorCall)
+      return;
     const wasTracing = this.wants.backdoorCall;
     this.wants = w;
     if (this.final !== null) return;

@@ -8,7 +8,18 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync, lstatSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkWritableTarget, HOST_FILE_LIMITS, linkHelperCode, prepareDurableWrites, readHostFile, readStateFile, tempNameFor, writeDurableFile, writeFileAtomic, durableWriteCounters } from "./state-file.js";
+import {
+  checkWritableTarget,
+  HOST_FILE_LIMITS,
+  linkHelperCode,
+  prepareDurableWrites,
+  readHostFile,
+  readStateFile,
+  tempNameFor,
+  writeDurableFile,
+  writeFileAtomic,
+  durableWriteCounters,
+} from "./state-file.js";
 import { ROOT } from "../test-support/system.js";
 
 const linux = process.platform === "linux" && process.arch === "x64" ? false : "needs Linux on x86-64";
@@ -46,19 +57,25 @@ test("writeFileAtomic: a failing write removes its temp file (the target directo
   mkdirSync(target); // rename onto a non-empty... a directory target makes rename fail
   writeFileSync(join(target, "x"), "");
   assert.throws(() => writeFileAtomic(target, "data"));
-  assert.deepEqual(readdirSync(d).filter((n) => n.endsWith(".tmp")), []);
+  assert.deepEqual(
+    readdirSync(d).filter((n) => n.endsWith(".tmp")),
+    [],
+  );
 });
 
 test("the link helper is position-independent x86-64 code that exits through exit_group on every path", () => {
   const code = linkHelperCode();
   // Three exits: success, rename failed, link failed; each `mov eax, 231; syscall`.
   let exits = 0;
-  for (let i = 0; i + 6 < code.length; i++) if (code[i] === 0xb8 && code[i + 1] === 231 && code[i + 5] === 0x0f && code[i + 6] === 0x05) exits++;
+  for (let i = 0; i + 6 < code.length; i++)
+    if (code[i] === 0xb8 && code[i + 1] === 231 && code[i + 5] === 0x0f && code[i + 6] === 0x05) exits++;
   assert.equal(exits, 3);
   assert.ok(code.length < 200);
 });
 
-test("writeDurableFile: O_TMPFILE + link helper writes the file, mode 0600, no temp file, symlinks planted at old names ignored", { skip: linux }, async () => {
+test("writeDurableFile: O_TMPFILE + link helper writes the file, mode 0600, no temp file, symlinks planted at old names ignored", {
+  skip: linux,
+}, async () => {
   await prepareDurableWrites();
   const d = dir();
   const victim = join(d, "victim");
@@ -70,7 +87,10 @@ test("writeDurableFile: O_TMPFILE + link helper writes the file, mode 0600, no t
   assert.deepEqual(JSON.parse(readFileSync(join(d, "state.json"), "utf8")), { i: 19 });
   assert.equal((statSync(join(d, "state.json")).mode & 0o777).toString(8), "600");
   assert.equal(readFileSync(victim, "utf8"), "untouched");
-  assert.deepEqual(readdirSync(d).filter((n) => n.endsWith(".tmp") && !lstatSync(join(d, n)).isSymbolicLink()), []);
+  assert.deepEqual(
+    readdirSync(d).filter((n) => n.endsWith(".tmp") && !lstatSync(join(d, n)).isSymbolicLink()),
+    [],
+  );
 });
 
 test("writeDurableFile: a target that cannot be replaced is an error, and nothing is left behind", { skip: linux }, async () => {
@@ -79,10 +99,15 @@ test("writeDurableFile: a target that cannot be replaced is an error, and nothin
   mkdirSync(join(d, "t"));
   writeFileSync(join(d, "t", "x"), "");
   assert.throws(() => writeDurableFile(join(d, "t"), "data"), /rename failed/);
-  assert.deepEqual(readdirSync(d).filter((n) => n.endsWith(".tmp")), []);
+  assert.deepEqual(
+    readdirSync(d).filter((n) => n.endsWith(".tmp")),
+    [],
+  );
 });
 
-test("SIGKILL in the middle of a save loop, 50 times: the state file always parses, no temp file is ever left", { skip: linux }, async () => {
+test("SIGKILL in the middle of a save loop, 50 times: the state file always parses, no temp file is ever left", {
+  skip: linux,
+}, async () => {
   const d = dir();
   const target = join(d, "vm.json");
   // The same writer vmport run uses for --state, in a loop of large saves.
@@ -94,13 +119,20 @@ test("SIGKILL in the middle of a save loop, 50 times: the state file always pars
     for (let i = 0; ; i++) writeDurableFile(${JSON.stringify(target)}, JSON.stringify({ i, big }));
   `;
   for (let run = 0; run < 50; run++) {
-    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     await new Promise<void>((r) => child.stdout.once("data", () => r()));
     await new Promise((r) => setTimeout(r, 20 + ((run * 37) % 200)));
     child.kill("SIGKILL");
     await new Promise((r) => child.on("exit", r));
     const names = readdirSync(d);
-    assert.deepEqual(names.filter((n) => n !== "vm.json"), [], `run ${run}: debris ${names.join(", ")}`);
+    assert.deepEqual(
+      names.filter((n) => n !== "vm.json"),
+      [],
+      `run ${run}: debris ${names.join(", ")}`,
+    );
     if (existsSync(target)) JSON.parse(readFileSync(target, "utf8"));
   }
   assert.ok(existsSync(target), "some saves completed");
@@ -108,7 +140,10 @@ test("SIGKILL in the middle of a save loop, 50 times: the state file always pars
 
 test("host-named files must be regular files of bounded size; a FIFO is refused without blocking", () => {
   const d = dir();
-  assert.throws(() => readHostFile("/dev/zero", "--profile", HOST_FILE_LIMITS.profile), /--profile \/dev\/zero: not a regular file \(a character device\)/);
+  assert.throws(
+    () => readHostFile("/dev/zero", "--profile", HOST_FILE_LIMITS.profile),
+    /--profile \/dev\/zero: not a regular file \(a character device\)/,
+  );
   assert.throws(() => readHostFile(d, "--profile", 10), /a directory/);
   const fifo = join(d, "fifo");
   assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
@@ -123,7 +158,10 @@ test("host-named files must be regular files of bounded size; a FIFO is refused 
 
 test("checkWritableTarget: the directory must exist and be writable; an existing target must be a regular file", () => {
   const d = dir();
-  assert.throws(() => checkWritableTarget("/no/such/dir/x.json", "--state"), /--state \/no\/such\/dir\/x\.json: directory \/no\/such\/dir: ENOENT/);
+  assert.throws(
+    () => checkWritableTarget("/no/such/dir/x.json", "--state"),
+    /--state \/no\/such\/dir\/x\.json: directory \/no\/such\/dir: ENOENT/,
+  );
   writeFileSync(join(d, "file"), "");
   assert.throws(() => checkWritableTarget(join(d, "file", "x.json"), "--state"), /is not a directory/);
   assert.throws(() => checkWritableTarget(d, "--state"), /exists and is a directory/);

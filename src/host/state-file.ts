@@ -19,7 +19,20 @@
  * Does not: lock the target against a second vmport writing it; protect against a process that can already write
  * the target directory replacing the file between two saves (that is the directory owner's right).
  */
-import { closeSync, constants as FS, fsyncSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync, accessSync, statSync, type Stats } from "node:fs";
+import {
+  closeSync,
+  constants as FS,
+  fsyncSync,
+  fstatSync,
+  openSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  accessSync,
+  statSync,
+  type Stats,
+} from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { VmportError } from "../core/errors.js";
@@ -220,7 +233,12 @@ export function writeDurableFile(path: string, data: string | Uint8Array, spawne
     fsyncSync(fd);
     const status = spawner.runWithFd3(linkHelperPath(), ["vmport-link", "/proc/self/fd/3", tempNameFor(path), path], fd);
     if (status !== 0) {
-      const what = status < 0 ? "could not run the link helper" : status >= 128 ? `rename failed (errno ${status - 128})` : `link failed (errno ${status})`;
+      const what =
+        status < 0
+          ? "could not run the link helper"
+          : status >= 128
+            ? `rename failed (errno ${status - 128})`
+            : `link failed (errno ${status})`;
       throw new Error(`cannot write ${path}: ${what}`);
     }
   } finally {
@@ -255,7 +273,8 @@ export function readHostFile(path: string, what: string, maxBytes: number): Buff
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new VmportError("VMPORT_BAD_ARGUMENT", `${what} ${path}: not a regular file (${fileKind(st)})`);
-    if (st.size > maxBytes) throw new VmportError("VMPORT_BAD_ARGUMENT", `${what} ${path}: ${st.size} bytes, more than the limit of ${maxBytes}`);
+    if (st.size > maxBytes)
+      throw new VmportError("VMPORT_BAD_ARGUMENT", `${what} ${path}: ${st.size} bytes, more than the limit of ${maxBytes}`);
     // Read at most maxBytes + 1, whatever fstat said (the file may grow meanwhile).
     const buf = Buffer.alloc(Math.min(maxBytes + 1, st.size + 1));
     let n = 0;
@@ -272,7 +291,13 @@ export function readHostFile(path: string, what: string, maxBytes: number): Buff
   }
 }
 
-function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+function fileKind(st: {
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+}): string {
   if (st.isDirectory()) return "a directory";
   if (st.isFIFO()) return "a FIFO";
   if (st.isSocket()) return "a socket";
@@ -292,7 +317,10 @@ export function checkWritableTarget(path: string, what: string, o: { regularOnly
   try {
     st = statSync(dir);
   } catch (e) {
-    throw new VmportError("VMPORT_BAD_ARGUMENT", `${what} ${path}: directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new VmportError(
+      "VMPORT_BAD_ARGUMENT",
+      `${what} ${path}: directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   if (!st.isDirectory()) throw new VmportError("VMPORT_BAD_ARGUMENT", `${what} ${path}: ${dir} is not a directory`);
   try {

@@ -16,7 +16,22 @@ import { le32Bytes } from "../core/bytes.js";
 
 /** General register numbers as encoded (ModRM.reg/rm with REX.R/B for 8–15). */
 export const R = {
-  rax: 0, rcx: 1, rdx: 2, rbx: 3, rsp: 4, rbp: 5, rsi: 6, rdi: 7, r8: 8, r9: 9, r10: 10, r11: 11, r12: 12, r13: 13, r14: 14, r15: 15,
+  rax: 0,
+  rcx: 1,
+  rdx: 2,
+  rbx: 3,
+  rsp: 4,
+  rbp: 5,
+  rsi: 6,
+  rdi: 7,
+  r8: 8,
+  r9: 9,
+  r10: 10,
+  r11: 11,
+  r12: 12,
+  r13: 13,
+  r14: 14,
+  r15: 15,
 } as const;
 /** A register number (0–15). */
 export type Reg = (typeof R)[keyof typeof R];
@@ -28,7 +43,22 @@ const NAMES32 = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "r8d", 
 export const CC = { o: 0, no: 1, b: 2, ae: 3, e: 4, ne: 5, be: 6, a: 7, s: 8, ns: 9, l: 12, ge: 13, le: 14, g: 15 } as const;
 /** One of the {@link CC} values. */
 export type Cond = (typeof CC)[keyof typeof CC];
-const CC_NAMES: Record<number, string> = { 0: "o", 1: "no", 2: "b", 3: "ae", 4: "e", 5: "ne", 6: "be", 7: "a", 8: "s", 9: "ns", 12: "l", 13: "ge", 14: "le", 15: "g" };
+const CC_NAMES: Record<number, string> = {
+  0: "o",
+  1: "no",
+  2: "b",
+  3: "ae",
+  4: "e",
+  5: "ne",
+  6: "be",
+  7: "a",
+  8: "s",
+  9: "ns",
+  12: "l",
+  13: "ge",
+  14: "le",
+  15: "g",
+};
 
 /** A memory operand `[base + disp]`. */
 export interface Mem {
@@ -40,7 +70,8 @@ export interface Mem {
 
 /** `[base + disp]` (disp a signed 32-bit value). */
 export function mem(base: Reg, disp = 0): Mem {
-  if (!Number.isInteger(disp) || disp < -0x8000_0000 || disp > 0x7fff_ffff) throw new RangeError(`displacement ${disp} is not a signed 32-bit value`);
+  if (!Number.isInteger(disp) || disp < -0x8000_0000 || disp > 0x7fff_ffff)
+    throw new RangeError(`displacement ${disp} is not a signed 32-bit value`);
   return { base, disp };
 }
 
@@ -157,7 +188,12 @@ export class Asm {
 
   /** `mov dword [m], imm32`. */
   storeImm32(m: Mem, v: number): this {
-    return this.emit(`mov dword ptr ${memText(m)},${hexText(v >>> 0)}`, [...this.rex(false, 0, m.base), 0xc7, ...this.modrmMem(0, m), ...imm32Bytes(v)]);
+    return this.emit(`mov dword ptr ${memText(m)},${hexText(v >>> 0)}`, [
+      ...this.rex(false, 0, m.base),
+      0xc7,
+      ...this.modrmMem(0, m),
+      ...imm32Bytes(v),
+    ]);
   }
 
   /** `lea r64, [m]`. */
@@ -166,7 +202,12 @@ export class Asm {
   }
 
   private alu(op: keyof typeof ALU, r: Reg, v: number): this {
-    return this.emit(`${op} ${NAMES32[r]},${hexText(v >>> 0)}`, [...this.rex(false, 0, r), 0x81, this.modrmReg(ALU[op], r), ...imm32Bytes(v)]);
+    return this.emit(`${op} ${NAMES32[r]},${hexText(v >>> 0)}`, [
+      ...this.rex(false, 0, r),
+      0x81,
+      this.modrmReg(ALU[op], r),
+      ...imm32Bytes(v),
+    ]);
   }
 
   /** `cmp r32, imm32`. */
@@ -196,12 +237,22 @@ export class Asm {
 
   /** `cmp dword [m], imm32`. */
   cmpMemImm(m: Mem, v: number): this {
-    return this.emit(`cmp dword ptr ${memText(m)},${hexText(v >>> 0)}`, [...this.rex(false, 0, m.base), 0x81, ...this.modrmMem(7, m), ...imm32Bytes(v)]);
+    return this.emit(`cmp dword ptr ${memText(m)},${hexText(v >>> 0)}`, [
+      ...this.rex(false, 0, m.base),
+      0x81,
+      ...this.modrmMem(7, m),
+      ...imm32Bytes(v),
+    ]);
   }
 
   /** `test dword [m], imm32`. */
   testMemImm(m: Mem, v: number): this {
-    return this.emit(`test dword ptr ${memText(m)},${hexText(v >>> 0)}`, [...this.rex(false, 0, m.base), 0xf7, ...this.modrmMem(0, m), ...imm32Bytes(v)]);
+    return this.emit(`test dword ptr ${memText(m)},${hexText(v >>> 0)}`, [
+      ...this.rex(false, 0, m.base),
+      0xf7,
+      ...this.modrmMem(0, m),
+      ...imm32Bytes(v),
+    ]);
   }
 
   /** `test a32, b32`. */

@@ -29,7 +29,15 @@ const CODE = { in: 0x1000, out: 0x1001, outsb: 0x1002, insb: 0x1004 } as const; 
 export const BUF = 0x20000;
 
 function read(r: import("../x86/registers.js").RegisterFile): Regs32 {
-  return { eax: r.lo(Reg.RAX), ebx: r.lo(Reg.RBX), ecx: r.lo(Reg.RCX), edx: r.lo(Reg.RDX), esi: r.lo(Reg.RSI), edi: r.lo(Reg.RDI), ebp: r.lo(Reg.RBP) };
+  return {
+    eax: r.lo(Reg.RAX),
+    ebx: r.lo(Reg.RBX),
+    ecx: r.lo(Reg.RCX),
+    edx: r.lo(Reg.RDX),
+    esi: r.lo(Reg.RSI),
+    edi: r.lo(Reg.RDI),
+    ebp: r.lo(Reg.RBP),
+  };
 }
 
 /** One guest thread on a VM. */

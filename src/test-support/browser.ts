@@ -11,7 +11,15 @@ import { ROOT } from "./system.js";
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }
 
@@ -21,4 +29,3 @@ export function artifactPath(name: string): string {
   mkdirSync(dir, { recursive: true });
   return join(dir, name);
 }
-

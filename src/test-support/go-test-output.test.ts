@@ -45,12 +45,15 @@ test("skips: outcome SKIP with the t.Skip text as a message; final PASS", () => 
 
 test("subtests are results of their own, counted apart from top-level tests", () => {
   const r = parseGoTestVerbose(SUBTESTS);
-  assert.deepEqual(r.results.map((x) => [x.name, x.outcome, x.subtest]), [
-    ["TestVirtualWorld", "PASS", false],
-    ["TestVirtualWorld/vmware", "PASS", true],
-    ["TestVirtualWorld/vmware_no_backdoor", "PASS", true],
-    ["TestVirtualWorld/physical", "PASS", true],
-  ]);
+  assert.deepEqual(
+    r.results.map((x) => [x.name, x.outcome, x.subtest]),
+    [
+      ["TestVirtualWorld", "PASS", false],
+      ["TestVirtualWorld/vmware", "PASS", true],
+      ["TestVirtualWorld/vmware_no_backdoor", "PASS", true],
+      ["TestVirtualWorld/physical", "PASS", true],
+    ],
+  );
   assert.deepEqual(countGoTests(r), { run: 1, passed: 1, failed: 0, skipped: 0, subtests: 3, subtestsPassed: 3 });
 });
 
@@ -68,7 +71,7 @@ test("failures, the library's own prints and messages of paused/continued tests"
     "=== PAUSE TestA",
     "=== RUN   TestB",
     "2026/12/01 01:46:11 Opened channel 0", // log.Printf from the library: not a test message
-    "    b_test.go:7: expected \"0 No value found\", got \"1 x\"",
+    '    b_test.go:7: expected "0 No value found", got "1 x"',
     "--- FAIL: TestB (0.01s)",
     "=== CONT  TestA",
     "    a_test.go:3: hello",

@@ -18,7 +18,16 @@ export function bytes(hex: string): Uint8Array {
 export type RegInit = Partial<Record<"rax" | "rbx" | "rcx" | "rdx" | "rsi" | "rdi" | "rbp" | "rsp" | "rip" | "rflags", bigint>>;
 
 const NAMES: Record<string, number> = {
-  rax: Reg.RAX, rbx: Reg.RBX, rcx: Reg.RCX, rdx: Reg.RDX, rsi: Reg.RSI, rdi: Reg.RDI, rbp: Reg.RBP, rsp: Reg.RSP, rip: Reg.RIP, rflags: Reg.RFLAGS,
+  rax: Reg.RAX,
+  rbx: Reg.RBX,
+  rcx: Reg.RCX,
+  rdx: Reg.RDX,
+  rsi: Reg.RSI,
+  rdi: Reg.RDI,
+  rbp: Reg.RBP,
+  rsp: Reg.RSP,
+  rip: Reg.RIP,
+  rflags: Reg.RFLAGS,
 };
 
 /** A register file from literals; RIP defaults to 0x1000 and RFLAGS to 0x2. */

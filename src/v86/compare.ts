@@ -19,7 +19,11 @@ export const ALLOWED: readonly AllowedDivergence[] = [
   { call: "GETHWVERSION", fields: [0, 1], why: "QEMU lacks GETHWVERSION; vmport answers 4 and EBX = magic (open-vm-tools checks EBX)" },
   { call: "GETMEMSIZE", fields: [0, 1], why: "QEMU returns bytes (wrong above 4 GiB) and EBX = 0x1177; VMware returns MB" },
   { call: "GETMHZ", fields: [0], why: "QEMU under TCG does not know the CPU speed; vmport reports the profile's cpuMhz" },
-  { call: "GETHZ", fields: [0, 1, 2], why: "QEMU under TCG leaves EAX and EBX = ~0 (frequencies unknown); vmport reports tscHz/apicBusHz at CPL 0" },
+  {
+    call: "GETHZ",
+    fields: [0, 1, 2],
+    why: "QEMU under TCG leaves EAX and EBX = ~0 (frequencies unknown); vmport reports tscHz/apicBusHz at CPL 0",
+  },
   { call: "GET_VCPU_INFO", fields: [0], why: "QEMU sets only LEGACY_X2APIC_OK, and only with x2APIC; vmport reports the profile's bits" },
   { call: "GETSCREENSIZE", fields: [0], why: "not implemented by QEMU" },
   { call: "GETGUIOPTIONS", fields: [0], why: "not implemented by QEMU" },

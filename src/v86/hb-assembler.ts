@@ -38,8 +38,20 @@ export class V86HbAssembler {
 
   /** Serve port 0x5659 of `io` with this assembler. */
   claim(io: V86Io, device: object): void {
-    io.register_read(BDOORHB_PORT, device, () => this.read8(), () => 0xffff, () => 0xffffffff);
-    io.register_write(BDOORHB_PORT, device, (v) => this.write8(v), () => {}, () => {});
+    io.register_read(
+      BDOORHB_PORT,
+      device,
+      () => this.read8(),
+      () => 0xffff,
+      () => 0xffffffff,
+    );
+    io.register_write(
+      BDOORHB_PORT,
+      device,
+      (v) => this.write8(v),
+      () => {},
+      () => {},
+    );
   }
 
   /** One byte of a `rep insb`: the first runs the whole transfer, each returns the next byte. */

@@ -26,11 +26,13 @@ export function claimLbPort(io: V86Io, device: object, bridge: V86RegisterBridge
     bridge.store();
     return v;
   };
-  const write = (size: number) => (value: number): void => {
-    begin(size);
-    vm.bus.write(bridge.access, value);
-    bridge.store();
-  };
+  const write =
+    (size: number) =>
+    (value: number): void => {
+      begin(size);
+      vm.bus.write(bridge.access, value);
+      bridge.store();
+    };
   io.register_read(BDOOR_PORT, device, read(1), read(2), read(4));
   io.register_write(BDOOR_PORT, device, write(1), write(2), write(4));
 }

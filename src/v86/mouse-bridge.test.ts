@@ -9,7 +9,10 @@ import type { V86Internals } from "./v86-types.js";
 
 function setup() {
   const listeners = new Map<string, (arg: never) => void>();
-  const emulator = { v86: { cpu: null as never }, add_listener: (e: string, fn: (arg: never) => void) => void listeners.set(e, fn) } as V86Internals;
+  const emulator = {
+    v86: { cpu: null as never },
+    add_listener: (e: string, fn: (arg: never) => void) => void listeners.set(e, fn),
+  } as V86Internals;
   const vm = new VirtualMachine({ clock: new VirtualClock() });
   vm.mouse.enabled = true; // as after the guest's READ_ID
   const seen: VmmousePacket[] = [];

@@ -48,7 +48,25 @@ test("differential: vmport in v86 against QEMU's vmport, only documented diverge
   const ours = underV86();
   const q = spawnSync(
     "qemu-system-i386",
-    ["-machine", "pc,vmport=on", "-accel", "tcg", "-m", "64", "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", kernel],
+    [
+      "-machine",
+      "pc,vmport=on",
+      "-accel",
+      "tcg",
+      "-m",
+      "64",
+      "-display",
+      "none",
+      "-serial",
+      "stdio",
+      "-monitor",
+      "none",
+      "-no-reboot",
+      "-device",
+      "isa-debug-exit,iobase=0xf4,iosize=0x04",
+      "-kernel",
+      kernel,
+    ],
     { encoding: "utf8", timeout: 60_000 },
   );
   assert.equal(q.status, 1, q.stderr);
@@ -107,8 +125,14 @@ test("v86's own device (--builtin) leaves ECX on GETVERSION — the reason vmpor
   assert.match(r.stdout, /^GETVERSION 00000006 564D5868 0000000A /m);
 });
 
-test("the runnable example boots the kernel with vmport attached", { skip: skipV86 || (existsSync(join(ROOT, "dist/v86/index.js")) ? false : "needs `npm run build` (npm ci runs it)") }, () => {
-  const r = spawnSync(process.execPath, [join(ROOT, "examples/v86-with-vmport.mjs"), kernel], { encoding: "utf8", timeout: 60_000, cwd: ROOT });
+test("the runnable example boots the kernel with vmport attached", {
+  skip: skipV86 || (existsSync(join(ROOT, "dist/v86/index.js")) ? false : "needs `npm run build` (npm ci runs it)"),
+}, () => {
+  const r = spawnSync(process.execPath, [join(ROOT, "examples/v86-with-vmport.mjs"), kernel], {
+    encoding: "utf8",
+    timeout: 60_000,
+    cwd: ROOT,
+  });
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stdout, /^RPCI-HB 1 bar$/m);
 });

@@ -108,8 +108,12 @@ const ANCHORS = [
   0x0020_0000_0000_0000n, // 2^53 itself (non-canonical with 48 bits, canonical with LA57)
 ];
 const anchored = fc.tuple(fc.constantFrom(...ANCHORS), fc.integer({ min: -64, max: 64 })).map(([a, d]) => u64(a + BigInt(d)));
-const blockEdge = fc.tuple(fc.bigInt({ min: 0xffff_8000n, max: 0xffff_ffffn }), fc.integer({ min: -64, max: 64 })).map(([h, d]) => u64((h << 32n) + BigInt(d)));
-const pageEdge = fc.tuple(fc.bigInt({ min: 0xf_fff8_0000_0000n, max: 0xf_ffff_ffff_ffffn }), fc.integer({ min: -32, max: 32 })).map(([p, d]) => u64((p << 12n) + BigInt(d)));
+const blockEdge = fc
+  .tuple(fc.bigInt({ min: 0xffff_8000n, max: 0xffff_ffffn }), fc.integer({ min: -64, max: 64 }))
+  .map(([h, d]) => u64((h << 32n) + BigInt(d)));
+const pageEdge = fc
+  .tuple(fc.bigInt({ min: 0xf_fff8_0000_0000n, max: 0xf_ffff_ffff_ffffn }), fc.integer({ min: -32, max: 32 }))
+  .map(([p, d]) => u64((p << 12n) + BigInt(d)));
 const upper48 = fc.bigInt({ min: 0xffff_8000_0000_0000n, max: TWO64 - 1n });
 const upper57 = fc.bigInt({ min: 0xff00_0000_0000_0000n, max: TWO64 - 1n });
 const addrArb = fc.oneof(anchored, blockEdge, pageEdge, upper48, upper57);
@@ -119,16 +123,22 @@ const addrArb = fc.oneof(anchored, blockEdge, pageEdge, upper48, upper57);
 
 const PREFIXES = [0x66, 0x67, 0xf2, 0xf3, 0xf0, 0x2e, 0x36, 0x3e, 0x26, 0x64, 0x65, 0x40, 0x48, 0x4f];
 const IO_OPCODES = [0xe4, 0xe5, 0xe6, 0xe7, 0xec, 0xed, 0xee, 0xef];
-const codeArb = fc.tuple(
-  fc.array(fc.constantFrom(...PREFIXES), { maxLength: 15 }),
-  fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...IO_OPCODES) }, { weight: 1, arbitrary: fc.nat({ max: 255 }) }),
-  fc.nat({ max: 255 }),
-).map(([p, op, imm]) => [...p, op, imm]);
+const codeArb = fc
+  .tuple(
+    fc.array(fc.constantFrom(...PREFIXES), { maxLength: 15 }),
+    fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...IO_OPCODES) }, { weight: 1, arbitrary: fc.nat({ max: 255 }) }),
+    fc.nat({ max: 255 }),
+  )
+  .map(([p, op, imm]) => [...p, op, imm]);
 
 /** The reference fetch: byte i is at (rip + i) mod 2^64; the first byte the decoder cannot have says why. */
 class RefFetch implements ByteSource {
   fault: { gp: boolean; addr: bigint } | null = null;
-  constructor(readonly rip: bigint, readonly la57: boolean, readonly mem: ByteMap) {}
+  constructor(
+    readonly rip: bigint,
+    readonly la57: boolean,
+    readonly mem: ByteMap,
+  ) {}
   byteAt(i: number): number {
     const a = u64(this.rip + BigInt(i));
     if (!canonical(a, this.la57)) {
@@ -146,61 +156,68 @@ class RefFetch implements ByteSource {
 
 test(`property: fetch + decode at random upper-half RIPs agree with a BigInt reference (${RUNS} runs)`, () => {
   fc.assert(
-    fc.property(addrArb, fc.boolean(), codeArb, fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), fc.nat(), (rip, la57, code, present, seed) => {
-      const ripPage = rip & ~(PAGE - 1n);
-      const pages = new Map<bigint, Uint8Array>();
-      // Pages around RIP, present or not; a non-canonical page may be "present": the engine must not read it.
-      present.forEach((on, d) => {
-        if (on) pages.set(u64(ripPage + BigInt(d - 1) * PAGE), pageBytes(seed + d));
-      });
-      for (const [p, data] of pages) {
-        code.forEach((b, i) => {
-          const off = u64(rip + BigInt(i) - p);
-          if (off < PAGE) data[Number(off)] = b;
+    fc.property(
+      addrArb,
+      fc.boolean(),
+      codeArb,
+      fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+      fc.nat(),
+      (rip, la57, code, present, seed) => {
+        const ripPage = rip & ~(PAGE - 1n);
+        const pages = new Map<bigint, Uint8Array>();
+        // Pages around RIP, present or not; a non-canonical page may be "present": the engine must not read it.
+        present.forEach((on, d) => {
+          if (on) pages.set(u64(ripPage + BigInt(d - 1) * PAGE), pageBytes(seed + d));
         });
-      }
-      const { ref, paged } = memories(pages);
-      const refSrc = new RefFetch(rip, la57, ref);
-      const want = new DecodedInstruction();
-      const wantStatus = decodeInstruction(refSrc, CpuMode.LONG64, want);
-      for (const mem of [ref, paged] as GuestMemory[]) {
-        // The fetcher and decoder alone.
-        const f = new InstructionFetcher();
-        f.begin(mem, Number(rip & 0xffff_ffffn), Number(rip >> 32n), 0, la57 ? AddressSpace.CANONICAL57 : AddressSpace.CANONICAL48);
-        const got = new DecodedInstruction();
-        assert.equal(decodeInstruction(f, CpuMode.LONG64, got), wantStatus);
-        assert.deepEqual([got.op, got.size, got.length, got.rep, got.portImm], [want.op, want.size, want.length, want.rep, want.portImm]);
-        if (wantStatus === DecodeStatus.TRUNCATED) {
-          assert.equal(f.fault, refSrc.fault!.gp ? FetchFault.GP : FetchFault.PF);
-          assert.equal(f.faultAddress(), refSrc.fault!.addr);
+        for (const [p, data] of pages) {
+          code.forEach((b, i) => {
+            const off = u64(rip + BigInt(i) - p);
+            if (off < PAGE) data[Number(off)] = b;
+          });
         }
-        // Through step at CPL 0 (I/O allowed): RIP advances by the length, exactly, modulo 2^64.
-        const cpu = new CpuState({ mode: CpuMode.LONG64, cpl: 0, la57, regs: regs({ rip, rdx: 0x80n }) });
-        const vm = new VirtualMachine({ clock: new VirtualClock() });
-        const res = vm.step(cpu, mem);
-        switch (wantStatus) {
-          case DecodeStatus.OK:
-            if (want.op !== Op.IN && want.op !== Op.OUT) break; // string I/O and RDPMC: the other properties
-            assert.equal(res.outcome, Outcome.COMPLETED);
-            assert.equal(cpu.regs.get64(Reg.RIP), u64(rip + BigInt(want.length)));
-            break;
-          case DecodeStatus.NOT_IO:
-            assert.equal(res.outcome, Outcome.UNSUPPORTED);
-            break;
-          case DecodeStatus.LOCK:
-            assert.equal(res.fault, Fault.UD);
-            break;
-          case DecodeStatus.TOO_LONG:
-            assert.equal(res.fault, Fault.GP);
-            break;
-          case DecodeStatus.TRUNCATED:
-            assert.equal(res.fault, refSrc.fault!.gp ? Fault.GP : Fault.PF);
-            assert.equal(res.faultAddress, refSrc.fault!.gp ? null : refSrc.fault!.addr);
-            break;
+        const { ref, paged } = memories(pages);
+        const refSrc = new RefFetch(rip, la57, ref);
+        const want = new DecodedInstruction();
+        const wantStatus = decodeInstruction(refSrc, CpuMode.LONG64, want);
+        for (const mem of [ref, paged] as GuestMemory[]) {
+          // The fetcher and decoder alone.
+          const f = new InstructionFetcher();
+          f.begin(mem, Number(rip & 0xffff_ffffn), Number(rip >> 32n), 0, la57 ? AddressSpace.CANONICAL57 : AddressSpace.CANONICAL48);
+          const got = new DecodedInstruction();
+          assert.equal(decodeInstruction(f, CpuMode.LONG64, got), wantStatus);
+          assert.deepEqual([got.op, got.size, got.length, got.rep, got.portImm], [want.op, want.size, want.length, want.rep, want.portImm]);
+          if (wantStatus === DecodeStatus.TRUNCATED) {
+            assert.equal(f.fault, refSrc.fault!.gp ? FetchFault.GP : FetchFault.PF);
+            assert.equal(f.faultAddress(), refSrc.fault!.addr);
+          }
+          // Through step at CPL 0 (I/O allowed): RIP advances by the length, exactly, modulo 2^64.
+          const cpu = new CpuState({ mode: CpuMode.LONG64, cpl: 0, la57, regs: regs({ rip, rdx: 0x80n }) });
+          const vm = new VirtualMachine({ clock: new VirtualClock() });
+          const res = vm.step(cpu, mem);
+          switch (wantStatus) {
+            case DecodeStatus.OK:
+              if (want.op !== Op.IN && want.op !== Op.OUT) break; // string I/O and RDPMC: the other properties
+              assert.equal(res.outcome, Outcome.COMPLETED);
+              assert.equal(cpu.regs.get64(Reg.RIP), u64(rip + BigInt(want.length)));
+              break;
+            case DecodeStatus.NOT_IO:
+              assert.equal(res.outcome, Outcome.UNSUPPORTED);
+              break;
+            case DecodeStatus.LOCK:
+              assert.equal(res.fault, Fault.UD);
+              break;
+            case DecodeStatus.TOO_LONG:
+              assert.equal(res.fault, Fault.GP);
+              break;
+            case DecodeStatus.TRUNCATED:
+              assert.equal(res.fault, refSrc.fault!.gp ? Fault.GP : Fault.PF);
+              assert.equal(res.faultAddress, refSrc.fault!.gp ? null : refSrc.fault!.addr);
+              break;
+          }
+          if (res.outcome !== Outcome.COMPLETED && res.outcome !== Outcome.PARTIAL) assert.equal(cpu.regs.get64(Reg.RIP), rip);
         }
-        if (res.outcome !== Outcome.COMPLETED && res.outcome !== Outcome.PARTIAL) assert.equal(cpu.regs.get64(Reg.RIP), rip);
-      }
-    }),
+      },
+    ),
     { numRuns: RUNS, seed: SEED },
   );
 });
@@ -308,7 +325,10 @@ const stringArb = fc.record({
   fsBase: addrArb,
   gsBase: addrArb,
   rcx: fc.oneof(fc.bigInt({ min: 0n, max: 40n }), fc.bigInt({ min: 0n, max: TWO64 - 1n })),
-  present: fc.array(fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), { minLength: 5, maxLength: 5 }),
+  present: fc.array(fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), {
+    minLength: 5,
+    maxLength: 5,
+  }),
   seed: fc.nat(),
 });
 
@@ -331,7 +351,13 @@ test(`property: INS/OUTS at random upper-half RSI/RDI and FS/GS bases agree with
         ptr = u64(ptr + want - inBlock);
         if (as === 4) rcx = (rcx & ~0xffff_ffffn) | (rcx & 0x3fn);
       }
-      const code = [...(s.adsize ? [0x67] : []), ...(s.seg !== null ? [s.seg] : []), ...(s.opsize ? [0x66] : []), ...(s.rep ? [0xf3] : []), s.opcode];
+      const code = [
+        ...(s.adsize ? [0x67] : []),
+        ...(s.seg !== null ? [s.seg] : []),
+        ...(s.opsize ? [0x66] : []),
+        ...(s.rep ? [0xf3] : []),
+        s.opcode,
+      ];
       // Pages around the first element (two below, two above), mostly present; they may be non-canonical.
       const lin0 = u64(base + (as === 4 ? ptr & 0xffff_ffffn : ptr));
       const page0 = lin0 & ~(PAGE - 1n);
@@ -342,7 +368,15 @@ test(`property: INS/OUTS at random upper-half RSI/RDI and FS/GS bases agree with
       pages.set(0x1000n, new Uint8Array(PAGE_SIZE));
       pages.get(0x1000n)!.set(code);
       const c: StringCase = {
-        la57: s.la57, isIn, rep: s.rep, down: s.down, as, size, base, rcx, ptr,
+        la57: s.la57,
+        isIn,
+        rep: s.rep,
+        down: s.down,
+        as,
+        size,
+        base,
+        rcx,
+        ptr,
         present: (a) => pages.has(a & ~(PAGE - 1n)),
       };
       const want = referenceString(c);
@@ -407,8 +441,18 @@ test(`property: vmport step at random upper-half RIP/RSI/RDI agrees with a BigIn
       const code = Uint8Array.from(s.code.split(" ").map((h) => parseInt(h, 16)));
       const memHex = "00".repeat(s.memLength);
       const args = {
-        mode: CpuMode.LONG64, cpl: 0, iopl: 0, la57: s.la57,
-        regs: [`rip=${s.rip.toString(16)}`, "rdx=80", `rcx=${s.rcx.toString(16)}`, `rsi=${s.buf.toString(16)}`, `rdi=${s.buf.toString(16)}`, `rflags=${s.down ? 402 : 2}`],
+        mode: CpuMode.LONG64,
+        cpl: 0,
+        iopl: 0,
+        la57: s.la57,
+        regs: [
+          `rip=${s.rip.toString(16)}`,
+          "rdx=80",
+          `rcx=${s.rcx.toString(16)}`,
+          `rsi=${s.buf.toString(16)}`,
+          `rdi=${s.buf.toString(16)}`,
+          `rflags=${s.down ? 402 : 2}`,
+        ],
         mem: s.memLength > 0 ? [`${s.buf.toString(16)}=${memHex}`] : [],
       };
       // Reference: bytes present are exactly the code at RIP and the --mem range (both modulo 2^64; --mem wins).
@@ -440,11 +484,20 @@ test(`property: vmport step at random upper-half RIP/RSI/RDI agrees with a BigIn
       }
       assert.equal(st, DecodeStatus.OK);
       const next = u64(s.rip + BigInt(insn.length));
-      if (insn.op === Op.IN) return expect("completed", null, { rip: next, rax: insn.size === 4 ? 0xffff_ffffn : insn.size === 2 ? 0xffffn : 0xffn });
+      if (insn.op === Op.IN)
+        return expect("completed", null, { rip: next, rax: insn.size === 4 ? 0xffff_ffffn : insn.size === 2 ? 0xffffn : 0xffn });
       const isIn = insn.op === Op.INS;
       const want = referenceString({
-        la57: s.la57, isIn, rep: insn.rep, down: s.down, as: insn.addressSize as 4 | 8, size: insn.size as 1 | 2 | 4,
-        base: 0n, rcx: s.rcx, ptr: s.buf, present: (a) => present.has(a),
+        la57: s.la57,
+        isIn,
+        rep: insn.rep,
+        down: s.down,
+        as: insn.addressSize as 4 | 8,
+        size: insn.size as 1 | 2 | 4,
+        base: 0n,
+        rcx: s.rcx,
+        ptr: s.buf,
+        present: (a) => present.has(a),
       });
       if (want.kind === "gp") return expect("fault", "GP", {});
       if (want.kind === "pf") return expect("fault", "PF", {}, want.addr);
@@ -458,17 +511,23 @@ test(`property: vmport step at random upper-half RIP/RSI/RDI agrees with a BigIn
 });
 
 test("row 18 of issue 9: in al,dx at 0xffffffff80001001 (above 2^53) runs the bytes at RIP, RIP advances exactly", () => {
-  const out = stepJson("ec", { mode: CpuMode.LONG64, cpl: 0, iopl: 0, regs: ["rip=ffffffff80001001", "rdx=80"], mem: [] }) as { outcome: string; regs: Record<string, string> };
+  const out = stepJson("ec", { mode: CpuMode.LONG64, cpl: 0, iopl: 0, regs: ["rip=ffffffff80001001", "rdx=80"], mem: [] }) as {
+    outcome: string;
+    regs: Record<string, string>;
+  };
   assert.equal(out.outcome, "completed");
   assert.equal(out.regs["rip"], "0xffffffff80001002");
   assert.equal(out.regs["rax"], "0x00000000000000ff");
   // An FS base in the upper half with rep outsb from the backdoor's HB port view: the bytes come from base + RSI.
   const vm = new VirtualMachine({ clock: new VirtualClock() });
   const seen: number[][] = [];
-  vm.hb!.setTransferHandler({ transferIn: (_a, _d, out) => out, transferOut: (_a, src, out) => {
-    seen.push([...src]);
-    return out;
-  } });
+  vm.hb!.setTransferHandler({
+    transferIn: (_a, _d, out) => out,
+    transferOut: (_a, src, out) => {
+      seen.push([...src]);
+      return out;
+    },
+  });
   const mem = new PagedMemory();
   mem.load(0x1000, Uint8Array.of(0x64, 0xf3, 0x6e)); // rep outsb fs:[rsi]
   mem.load(0xffff_ffff_ffff_fffen, Uint8Array.of(0x68, 0x69, 0x21)); // "hi!" across the 2^64 wrap

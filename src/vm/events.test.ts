@@ -48,7 +48,18 @@ test("vmmouse packets and guest clipboard selections are listener sets; vm.count
   assert.equal(vm.mouse.event(30, 40), true);
   assert.deepEqual(packets, ["10,20 new", "30,40 merged"]);
   const c = vm.counters();
-  assert.deepEqual(Object.keys(c).sort(), ["backdoor", "channels", "clipboard", "events", "guest", "hb", "intercept", "mouse", "rpci", "tclo"]);
+  assert.deepEqual(Object.keys(c).sort(), [
+    "backdoor",
+    "channels",
+    "clipboard",
+    "events",
+    "guest",
+    "hb",
+    "intercept",
+    "mouse",
+    "rpci",
+    "tclo",
+  ]);
   assert.equal(c["mouse"]!["ignored"], 1);
   assert.equal(c["mouse"]!["coalesced"], 1);
   c["mouse"]!["ignored"] = 99;

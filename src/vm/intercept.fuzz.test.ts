@@ -20,10 +20,16 @@ import type { VmProfileInput } from "../devices/profile.js";
 
 const CASES = 100_000;
 const MODES = [CpuMode.REAL, CpuMode.VM86, CpuMode.PROTECTED16, CpuMode.PROTECTED32, CpuMode.COMPAT16, CpuMode.COMPAT32, CpuMode.LONG64];
-const INTERESTING_BYTES = [0x66, 0x67, 0xf2, 0xf3, 0xf0, 0x2e, 0x64, 0x65, 0x48, 0x41, 0xe4, 0xe5, 0xe6, 0xe7, 0xec, 0xed, 0xee, 0xef, 0x6c, 0x6d, 0x6e, 0x6f, 0x0f, 0x33, 0x58, 0x59];
+const INTERESTING_BYTES = [
+  0x66, 0x67, 0xf2, 0xf3, 0xf0, 0x2e, 0x64, 0x65, 0x48, 0x41, 0xe4, 0xe5, 0xe6, 0xe7, 0xec, 0xed, 0xee, 0xef, 0x6c, 0x6d, 0x6e, 0x6f, 0x0f,
+  0x33, 0x58, 0x59,
+];
 const MAGIC = 0x564d5868;
 
-const u32 = fc.oneof(fc.constantFrom(0, MAGIC, 0xffffffff, 0x5658, 0x5659, 10, 30, 46, 0x10000, 0x10001, 0x10002), fc.nat({ max: 0xffffffff }));
+const u32 = fc.oneof(
+  fc.constantFrom(0, MAGIC, 0xffffffff, 0x5658, 0x5659, 10, 30, 46, 0x10000, 0x10001, 0x10002),
+  fc.nat({ max: 0xffffffff }),
+);
 const regArb = fc.tuple(u32, u32);
 const profileArb: fc.Arbitrary<VmProfileInput> = fc.record(
   {
@@ -38,7 +44,10 @@ const profileArb: fc.Arbitrary<VmProfileInput> = fc.record(
   { requiredKeys: [] },
 );
 const caseArb = fc.record({
-  code: fc.array(fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...INTERESTING_BYTES) }, { weight: 1, arbitrary: fc.nat({ max: 255 }) }), { maxLength: 18 }),
+  code: fc.array(
+    fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...INTERESTING_BYTES) }, { weight: 1, arbitrary: fc.nat({ max: 255 }) }),
+    { maxLength: 18 },
+  ),
   regs: fc.array(regArb, { minLength: 18, maxLength: 18 }),
   mode: fc.constantFrom(...MODES),
   cpl: fc.nat({ max: 3 }),

@@ -31,7 +31,8 @@ test("step on a denied IN (ring 3, IOPL 0) reads the instruction once and answer
   assert.equal(r.outcome, Outcome.COMPLETED);
   assert.equal(fetches.reads(), 1, "the instruction bytes are read once");
   assert.equal(gpVm.handleGp(viaGp.cpu, viaGp.mem).outcome, Outcome.COMPLETED);
-  for (const reg of ["rax", "rbx", "rcx", "rdx", "rip"] as const) assert.equal(regValue(viaStep.cpu.regs, reg), regValue(viaGp.cpu.regs, reg), reg);
+  for (const reg of ["rax", "rbx", "rcx", "rdx", "rip"] as const)
+    assert.equal(regValue(viaStep.cpu.regs, reg), regValue(viaGp.cpu.regs, reg), reg);
   assert.deepEqual(stepVm.interceptCounters, gpVm.interceptCounters);
   assert.equal(stepVm.interceptCounters.gpExits, 1);
 });
@@ -54,7 +55,14 @@ test("step on a denied access to another port reflects #GP after one fetch; with
 
 test("the intercept runs on any host that provides the parts (no VirtualMachine needed)", () => {
   const vm = vmWith();
-  const own = new Intercept({ profile: vm.profile, clock: vm.clock, bus: vm.bus, backdoor: vm.backdoor, startMonotonicNs: 0n, nested: null });
+  const own = new Intercept({
+    profile: vm.profile,
+    clock: vm.clock,
+    bus: vm.bus,
+    backdoor: vm.backdoor,
+    startMonotonicNs: 0n,
+    nested: null,
+  });
   const { cpu, mem } = setup("ed", { rax: MAGIC, rcx: 10n, rdx: 0x5658n }, { cpl: 3 });
   assert.equal(own.handleGp(cpu, mem).outcome, Outcome.COMPLETED);
   assert.equal(regValue(cpu.regs, "rax"), 6n);

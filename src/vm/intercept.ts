@@ -96,7 +96,14 @@ export interface InterceptHost {
 export class Intercept {
   /** What the intercept counted. */
   readonly counters: VmCounters = {
-    gpExits: 0, emulated: 0, reflectedGp: 0, raisedUd: 0, raisedPf: 0, partialStrings: 0, pseudoPmcReads: 0, lengthHintMismatches: 0,
+    gpExits: 0,
+    emulated: 0,
+    reflectedGp: 0,
+    raisedUd: 0,
+    raisedPf: 0,
+    partialStrings: 0,
+    pseudoPmcReads: 0,
+    lengthHintMismatches: 0,
     nestedExits: 0,
   };
   /** The fetcher that read the last instruction's bytes (traces read it). */

@@ -30,7 +30,10 @@ test("backdoor IN at CPL 3 (ed: in eax,dx) with the L1 intercept: a nested exit,
   assert.equal(res.gpLevel, GpLevel.L1);
   assert.ok(cpu.regs.equals(before), "registers and RIP unchanged");
   assert.equal(mem.readCalls, 0, "nothing was fetched or decoded");
-  assert.deepEqual([vm.interceptCounters.gpExits, vm.interceptCounters.nestedExits, vm.interceptCounters.emulated, vm.interceptCounters.reflectedGp], [1, 1, 0, 0]);
+  assert.deepEqual(
+    [vm.interceptCounters.gpExits, vm.interceptCounters.nestedExits, vm.interceptCounters.emulated, vm.interceptCounters.reflectedGp],
+    [1, 1, 0, 0],
+  );
   assert.equal(vm.backdoor!.counters.commands, 0, "the backdoor never saw it");
   // A segment-related #GP (non-zero error code) goes to L1 with its error code.
   const seg = setup("ed", GETVERSION);
@@ -146,11 +149,14 @@ test("trace records say which level took each #GP", () => {
   vm.handleGp(toL1.cpu, toL1.mem);
   const allowed = setup("ed", GETVERSION, { cpl: 0 });
   vm.step(allowed.cpu, allowed.mem);
-  assert.deepEqual(recs.map((r) => [r.via, r.outcome, r.fault, r.gpHandledBy]), [
-    ["gp", "completed", null, "L0"],
-    ["gp", "nested-exit", "GP", "L1"],
-    ["step", "completed", null, null],
-  ]);
+  assert.deepEqual(
+    recs.map((r) => [r.via, r.outcome, r.fault, r.gpHandledBy]),
+    [
+      ["gp", "completed", null, "L0"],
+      ["gp", "nested-exit", "GP", "L1"],
+      ["step", "completed", null, null],
+    ],
+  );
   assert.equal(recs[1]!.bytes, "", "a nested exit decodes nothing (no stale bytes from the exit before)");
   assert.equal(recs[1]!.op, null);
   assert.deepEqual(recs[1]!.regsOut, recs[1]!.regsIn);

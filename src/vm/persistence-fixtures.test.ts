@@ -43,7 +43,10 @@ for (const version of [1, 2]) {
 }
 
 test("saving the restored state writes the old bytes: format 2 unchanged, format 1 as the old code upgraded it", () => {
-  for (const [input, expected] of [["state-v2.json", "state-v2.json"], ["state-v1.json", "state-v1.resaved-as-v2.json"]]) {
+  for (const [input, expected] of [
+    ["state-v2.json", "state-v2.json"],
+    ["state-v1.json", "state-v1.resaved-as-v2.json"],
+  ]) {
     const vm = otherVm();
     restoreDurableState(vm, JSON.parse(fixture(input!)));
     assert.equal(JSON.stringify(saveDurableState(vm), null, 2) + "\n", fixture(expected!), input);

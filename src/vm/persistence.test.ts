@@ -21,7 +21,13 @@ const freshVm = (): VirtualMachine => new VirtualMachine({ clock: new VirtualClo
 function populatedVm(): VirtualMachine {
   const vm = new VirtualMachine({
     clock: new VirtualClock(),
-    profile: { devices: [{ name: "ide1:0", enabled: true }, { name: "floppy0", enabled: false }], guiOptions: 0x1 },
+    profile: {
+      devices: [
+        { name: "ide1:0", enabled: true },
+        { name: "floppy0", enabled: false },
+      ],
+      guiOptions: 0x1,
+    },
   });
   vm.messaging.guestinfo.set("ip", "192.0.2.2");
   vm.messaging.guestinfo.set("GuestInfo.UserData", "#cloud-config\nhostname: simvm\n");
@@ -69,7 +75,10 @@ test("save: text as strings, non-UTF-8 bytes as {base64}, devices, GUI options, 
       "GuestInfo.UserData": "#cloud-config\nhostname: simvm\n",
       "guestinfo.bin": { base64: "AP/+QQ==" },
     },
-    devices: [{ name: "ide1:0", enabled: false }, { name: "floppy0", enabled: true }],
+    devices: [
+      { name: "ide1:0", enabled: false },
+      { name: "floppy0", enabled: true },
+    ],
     guiOptions: 0x8000_0003,
     clipboard: { host: "from host", guest: { base64: "Z4A=" } },
     namespaces: { "com.example.agent": { status: "ready", blob: { base64: "Af8=" } }, "com.example.empty": {} },
@@ -103,7 +112,10 @@ test("a version-1 state file still loads; the next save is version 2 with an emp
   const vm = populatedVm();
   restoreDurableState(vm, JSON.parse(VERSION_1_FILE));
   assert.deepEqual(durable(vm), {
-    guestinfo: [["guestinfo.x", [0x79]], ["guestinfo.bin", [0x00, 0xff]]],
+    guestinfo: [
+      ["guestinfo.x", [0x79]],
+      ["guestinfo.bin", [0x00, 0xff]],
+    ],
     devices: [{ name: "ide1:0", enabled: true }],
     guiOptions: 1024,
     hostClipboard: null,
@@ -145,7 +157,12 @@ test("round trip: save → JSON text → restore into a fresh VM gives the same 
   const text = JSON.stringify(saveDurableState(a));
   const b = new VirtualMachine({
     clock: new VirtualClock(),
-    profile: { devices: [{ name: "ide1:0", enabled: true }, { name: "floppy0", enabled: false }] },
+    profile: {
+      devices: [
+        { name: "ide1:0", enabled: true },
+        { name: "floppy0", enabled: false },
+      ],
+    },
   });
   restoreDurableState(b, JSON.parse(text));
   assert.deepEqual(durable(b), durable(a));
@@ -156,7 +173,13 @@ test("round trip: save → JSON text → restore into a fresh VM gives the same 
 test("restore replaces: guestinfo not in the state is removed, devices take the state's list", () => {
   const vm = populatedVm();
   vm.messaging.guestinfo.set("stale", "x");
-  restoreDurableState(vm, { version: 1, guestinfo: { "guestinfo.kept": "1" }, devices: [{ name: "sata0:1", enabled: true }], guiOptions: 0, clipboard: { host: null, guest: null } });
+  restoreDurableState(vm, {
+    version: 1,
+    guestinfo: { "guestinfo.kept": "1" },
+    devices: [{ name: "sata0:1", enabled: true }],
+    guiOptions: 0,
+    clipboard: { host: null, guest: null },
+  });
   assert.deepEqual(durable(vm), {
     guestinfo: [["guestinfo.kept", [0x31]]],
     devices: [{ name: "sata0:1", enabled: true }],
@@ -174,7 +197,7 @@ test("only version is required: missing fields restore as empty", () => {
   restoreDurableState(populatedVm(), { version: 2 });
 });
 
-test("a wrong or missing version is refused naming \"version\"", () => {
+test('a wrong or missing version is refused naming "version"', () => {
   for (const version of [3, 0, "1", "2", null, undefined]) {
     const vm = populatedVm();
     const before = durable(vm);
@@ -200,7 +223,10 @@ test("each bad field is refused naming it, and nothing of the state is applied",
     [{ guestinfo: { ...good, "not-guestinfo": "x" } }, "not-guestinfo"],
     [{ guestinfo: { ...good, "guestinfo.big": "x".repeat(GUESTINFO_MAX_VALUE_BYTES + 1) } }, "guestinfo.big"],
     [{ guestinfo: good, devices: {} }, '"devices"'],
-    [{ guestinfo: good, devices: Array.from({ length: MAX_REMOVABLE_DEVICES + 1 }, (_, i) => ({ name: `d${i}`, enabled: true })) }, '"devices"'],
+    [
+      { guestinfo: good, devices: Array.from({ length: MAX_REMOVABLE_DEVICES + 1 }, (_, i) => ({ name: `d${i}`, enabled: true })) },
+      '"devices"',
+    ],
     [{ guestinfo: good, devices: [{ name: "ok", enabled: true }, 3] }, "devices[1]"],
     [{ guestinfo: good, devices: [{ name: "", enabled: true }] }, "devices[0].name"],
     [{ guestinfo: good, devices: [{ name: "x".repeat(32), enabled: true }] }, "devices[0].name"],
@@ -225,7 +251,10 @@ test("each bad field is refused naming it, and nothing of the state is applied",
 
 test("the bounds themselves are accepted: 31-byte device names, 50 devices, 0xffffffff, a full clipboard", () => {
   const vm = freshVm();
-  const devices = Array.from({ length: MAX_REMOVABLE_DEVICES }, (_, i) => ({ name: `${"d".repeat(29)}${String(i).padStart(2, "0")}`, enabled: i % 2 === 0 }));
+  const devices = Array.from({ length: MAX_REMOVABLE_DEVICES }, (_, i) => ({
+    name: `${"d".repeat(29)}${String(i).padStart(2, "0")}`,
+    enabled: i % 2 === 0,
+  }));
   const clip = "c".repeat(MAX_SELECTION_BUFFER_LENGTH);
   restoreDurableState(vm, { version: 1, devices, guiOptions: 0xffffffff, clipboard: { host: clip, guest: clip } });
   const s = vm.backdoor!.ctx.state;

@@ -92,7 +92,14 @@ function decodeFile(input: unknown): { guestinfo: unknown; backdoor: BackdoorSav
   if (typeof version !== "number" || !STATE_VERSIONS_READ.includes(version)) {
     badState("version", `expected ${STATE_VERSIONS_READ.join(" or ")}, got ${JSON.stringify(version)}`);
   }
-  const extra = unknownOwnKey(input, ["version", "guestinfo", "devices", "guiOptions", "clipboard", ...(version >= 2 ? ["namespaces"] : [])]);
+  const extra = unknownOwnKey(input, [
+    "version",
+    "guestinfo",
+    "devices",
+    "guiOptions",
+    "clipboard",
+    ...(version >= 2 ? ["namespaces"] : []),
+  ]);
   if (extra !== null) badState(extra, "unknown field");
   const guestinfo = loadMap("guestinfo", o("guestinfo") ?? {}, (k) => `guestinfo["${k}"]`);
   const cb = stateRecord("clipboard", o("clipboard") ?? {}, ["host", "guest"], "{host, guest}");

@@ -34,7 +34,9 @@ test("a report holds the model, the namespace DB, TCLO outcomes, the log and unk
   t.send(new TextEncoder().encode("OK "));
   await done;
 
-  const r: VmReport = JSON.parse(JSON.stringify(buildReport(vm, { exitStatus: 143, signal: 15, backdoorCalls: 1234, counters: { cpuids: 7 } })));
+  const r: VmReport = JSON.parse(
+    JSON.stringify(buildReport(vm, { exitStatus: 143, signal: 15, backdoorCalls: 1234, counters: { cpuids: 7 } })),
+  );
   assert.equal(r.schema, REPORT_SCHEMA);
   assert.deepEqual(r.exit, { status: 143, signal: 15, signalName: "SIGTERM" });
   assert.equal(r.backdoorCalls, 1234);
@@ -46,7 +48,14 @@ test("a report holds the model, the namespace DB, TCLO outcomes, the log and unk
   assert.equal(r.guest.toolsVersionType, 4);
   assert.equal(r.guest.toolsRunning, true);
   assert.equal(r.guest.hostname, "simvm");
-  assert.deepEqual(r.guest.nics[0]?.ips.map((a) => [a.address, a.prefixLength]), [["192.0.2.2", 24], ["fd00::2", 64], ["fe80::fc:ff:fe00:1", 64]]);
+  assert.deepEqual(
+    r.guest.nics[0]?.ips.map((a) => [a.address, a.prefixLength]),
+    [
+      ["192.0.2.2", 24],
+      ["fd00::2", 64],
+      ["fe80::fc:ff:fe00:1", 64],
+    ],
+  );
   assert.equal(r.guest.routes.length, 8);
   assert.deepEqual(r.guest.dns?.servers, ["10.255.255.53"]);
   assert.deepEqual(r.guest.namespaces, { ns: { k: "v" } });
@@ -59,7 +68,21 @@ test("a report holds the model, the namespace DB, TCLO outcomes, the log and unk
   });
   assert.deepEqual(r.log, { lines: ["hello from the guest"], dropped: 0 });
   assert.deepEqual(r.unknownRpc, { commands: { "no.such.command": 1 }, other: 0, total: 1 });
-  for (const k of ["toolsService", "toolsBuild", "capabilities", "osName", "osNameFull", "osDetailed", "disks", "uptimeSeconds", "appInfo", "containerInfo", "guestinfo", "vmsupportStatus", "nicReport"]) {
+  for (const k of [
+    "toolsService",
+    "toolsBuild",
+    "capabilities",
+    "osName",
+    "osNameFull",
+    "osDetailed",
+    "disks",
+    "uptimeSeconds",
+    "appInfo",
+    "containerInfo",
+    "guestinfo",
+    "vmsupportStatus",
+    "nicReport",
+  ]) {
     assert.ok(k in r.guest, k);
   }
 });
@@ -75,5 +98,8 @@ test("a report taken mid-run has no exit, and counts the VM's emulated instructi
 });
 
 test("signal names: the standard Linux ones, real-time ones relative to SIGRTMIN, null otherwise", () => {
-  assert.deepEqual([signalName(9), signalName(11), signalName(31), signalName(34), signalName(64), signalName(0), signalName(32)], ["SIGKILL", "SIGSEGV", "SIGSYS", "SIGRTMIN+0", "SIGRTMIN+30", null, null]);
+  assert.deepEqual(
+    [signalName(9), signalName(11), signalName(31), signalName(34), signalName(64), signalName(0), signalName(32)],
+    ["SIGKILL", "SIGSEGV", "SIGSYS", "SIGRTMIN+0", "SIGRTMIN+30", null, null],
+  );
 });

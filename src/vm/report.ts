@@ -75,11 +75,37 @@ export interface ReportRunInfo {
 
 /** Linux x86 signal numbers → names (`signal(7)`). */
 const SIGNALS: Record<number, string> = {
-  1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE",
-  9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM",
-  16: "SIGSTKFLT", 17: "SIGCHLD", 18: "SIGCONT", 19: "SIGSTOP", 20: "SIGTSTP", 21: "SIGTTIN", 22: "SIGTTOU",
-  23: "SIGURG", 24: "SIGXCPU", 25: "SIGXFSZ", 26: "SIGVTALRM", 27: "SIGPROF", 28: "SIGWINCH", 29: "SIGIO",
-  30: "SIGPWR", 31: "SIGSYS",
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  4: "SIGILL",
+  5: "SIGTRAP",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  10: "SIGUSR1",
+  11: "SIGSEGV",
+  12: "SIGUSR2",
+  13: "SIGPIPE",
+  14: "SIGALRM",
+  15: "SIGTERM",
+  16: "SIGSTKFLT",
+  17: "SIGCHLD",
+  18: "SIGCONT",
+  19: "SIGSTOP",
+  20: "SIGTSTP",
+  21: "SIGTTIN",
+  22: "SIGTTOU",
+  23: "SIGURG",
+  24: "SIGXCPU",
+  25: "SIGXFSZ",
+  26: "SIGVTALRM",
+  27: "SIGPROF",
+  28: "SIGWINCH",
+  29: "SIGIO",
+  30: "SIGPWR",
+  31: "SIGSYS",
 };
 
 /** The name of a Linux signal (`SIGRTMIN+N` for real-time signals), or null for 0 and unknown numbers. */
@@ -103,7 +129,8 @@ export function buildReport(vm: VirtualMachine, run: ReportRunInfo | null = null
   if (run?.counters !== undefined) counters["tracer"] = { ...run.counters };
   return {
     schema: REPORT_SCHEMA,
-    exit: run === null ? null : { status: run.exitStatus, signal: run.signal, signalName: run.signal === null ? null : signalName(run.signal) },
+    exit:
+      run === null ? null : { status: run.exitStatus, signal: run.signal, signalName: run.signal === null ? null : signalName(run.signal) },
     backdoorCalls: run?.backdoorCalls ?? vm.interceptCounters.emulated,
     counters,
     guest: { ...model, namespaces },

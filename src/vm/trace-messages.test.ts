@@ -44,7 +44,10 @@ test("LB sends come back byte for byte, with their channel and protocol; HB send
   );
   // The host's replies on the LB channel: "1 " for the report and the log, "0 Unknown command" for the rest.
   const replies = messagesFromTrace(records).filter((m) => m.from === "host" && m.channel === lb.id);
-  assert.deepEqual(replies.map((m) => new TextDecoder().decode(m.bytes)), ["1 ", "1 ", "0 Unknown command", "0 Unknown command", "0 Unknown command"]);
+  assert.deepEqual(
+    replies.map((m) => new TextDecoder().decode(m.bytes)),
+    ["1 ", "1 ", "0 Unknown command", "0 Unknown command", "0 Unknown command"],
+  );
 });
 
 test("a send on a channel that is not open, or with wrong cookies, is not a message", () => {
@@ -56,5 +59,8 @@ test("a send on a channel that is not open, or with wrong cookies, is not a mess
   assert.equal(ch.send(enc.encode("log lost")), false);
   ch.cookieLow = good;
   assert.ok(ch.send(enc.encode("log kept")));
-  assert.deepEqual(messagesFromTrace(records).map((m) => new TextDecoder().decode(m.bytes)), ["log kept"]);
+  assert.deepEqual(
+    messagesFromTrace(records).map((m) => new TextDecoder().decode(m.bytes)),
+    ["log kept"],
+  );
 });

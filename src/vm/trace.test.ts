@@ -27,8 +27,14 @@ test("a GETVERSION through the intercept yields one complete record", () => {
   assert.equal(r.regsOut["rip"], "0x0000000000001002");
   assert.equal(r.outcome, "completed");
   assert.equal(r.fault, null);
-  assert.deepEqual(Object.keys(r.regsIn), TRACED_REGISTERS.map((x) => REGISTER_NAMES[x]));
-  assert.deepEqual(Object.keys(r.regsOut), TRACED_REGISTERS.map((x) => REGISTER_NAMES[x]));
+  assert.deepEqual(
+    Object.keys(r.regsIn),
+    TRACED_REGISTERS.map((x) => REGISTER_NAMES[x]),
+  );
+  assert.deepEqual(
+    Object.keys(r.regsOut),
+    TRACED_REGISTERS.map((x) => REGISTER_NAMES[x]),
+  );
   assert.match(r.timeNs, /^\d+$/);
   assert.doesNotThrow(() => JSON.stringify(r));
 });
@@ -81,13 +87,34 @@ test("encodeTrace/decodeTrace give back exactly the record, for random accesses 
     assert.deepEqual(decodeTrace(words, TRACE_WORDS), rec);
     n++;
   });
-  const forms = ["ed", "66 ed", "ec", "ef", "66 ef", "e5 58", "f3 6e", "f3 6c", "0f 33", "f0 ed", "66666666666666666666666666666666ed", "90"];
+  const forms = [
+    "ed",
+    "66 ed",
+    "ec",
+    "ef",
+    "66 ef",
+    "e5 58",
+    "f3 6e",
+    "f3 6c",
+    "0f 33",
+    "f0 ed",
+    "66666666666666666666666666666666ed",
+    "90",
+  ];
   let seed = 7;
   const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0);
   for (let i = 0; i < 400; i++) {
     const code = forms[i % forms.length]!;
     const big = (): bigint => (BigInt(rnd()) << 32n) | BigInt(rnd());
-    const init = { rax: i % 3 === 0 ? big() : MAGIC, rbx: big(), rcx: i % 2 ? 10n : big(), rdx: i % 4 ? 0x5658n : 0x5659n, rsi: big(), rdi: big(), rbp: big() };
+    const init = {
+      rax: i % 3 === 0 ? big() : MAGIC,
+      rbx: big(),
+      rcx: i % 2 ? 10n : big(),
+      rdx: i % 4 ? 0x5658n : 0x5659n,
+      rsi: big(),
+      rdi: big(),
+      rbp: big(),
+    };
     const { cpu, mem } = setup(code, init, { vcpu: rnd() & 0x7fffffff });
     if (i % 5 === 0) vm.step(cpu, mem);
     else vm.handleGp(cpu, mem);

@@ -74,9 +74,24 @@ const DIGIT: readonly number[] = Array.from({ length: 16 }, (_, i) => i.toString
 function hex64(lo: number, hi: number): string {
   const d = DIGIT;
   return String.fromCharCode(
-    48, 120,
-    d[hi >>> 28]!, d[(hi >>> 24) & 15]!, d[(hi >>> 20) & 15]!, d[(hi >>> 16) & 15]!, d[(hi >>> 12) & 15]!, d[(hi >>> 8) & 15]!, d[(hi >>> 4) & 15]!, d[hi & 15]!,
-    d[lo >>> 28]!, d[(lo >>> 24) & 15]!, d[(lo >>> 20) & 15]!, d[(lo >>> 16) & 15]!, d[(lo >>> 12) & 15]!, d[(lo >>> 8) & 15]!, d[(lo >>> 4) & 15]!, d[lo & 15]!,
+    48,
+    120,
+    d[hi >>> 28]!,
+    d[(hi >>> 24) & 15]!,
+    d[(hi >>> 20) & 15]!,
+    d[(hi >>> 16) & 15]!,
+    d[(hi >>> 12) & 15]!,
+    d[(hi >>> 8) & 15]!,
+    d[(hi >>> 4) & 15]!,
+    d[hi & 15]!,
+    d[lo >>> 28]!,
+    d[(lo >>> 24) & 15]!,
+    d[(lo >>> 20) & 15]!,
+    d[(lo >>> 16) & 15]!,
+    d[(lo >>> 12) & 15]!,
+    d[(lo >>> 8) & 15]!,
+    d[(lo >>> 4) & 15]!,
+    d[lo & 15]!,
   );
 }
 
@@ -186,7 +201,8 @@ export function encodeTrace(a: TraceAccess, seconds: number, nanoseconds: number
   out[at + W_TIME] = seconds;
   out[at + W_TIME + 1] = nanoseconds;
   out[at + W_VCPU] = cpu.vcpu >>> 0;
-  out[at + W_FLAGS] = (a.via === "step" ? 1 : 0) | (res.op << 1) | (res.size << 5) | (res.outcome << 9) | (res.fault << 13) | (res.gpLevel << 18) | (n << 20);
+  out[at + W_FLAGS] =
+    (a.via === "step" ? 1 : 0) | (res.op << 1) | (res.size << 5) | (res.outcome << 9) | (res.fault << 13) | (res.gpLevel << 18) | (n << 20);
   out[at + W_PORT] = res.port >= 0 ? res.port + 1 : 0;
   const ran = res.command >= 0;
   out[at + W_COMMAND] = ran ? res.command + 1 : 0;
@@ -213,7 +229,8 @@ export function decodeTrace(words: Uint32Array, at: number): TraceRecord {
   const port = words[at + W_PORT]!;
   const command = words[at + W_COMMAND]!;
   return {
-    timeNs: words[at + W_TIME] === 0 ? String(words[at + W_TIME + 1]) : words[at + W_TIME] + String(words[at + W_TIME + 1]).padStart(9, "0"),
+    timeNs:
+      words[at + W_TIME] === 0 ? String(words[at + W_TIME + 1]) : words[at + W_TIME] + String(words[at + W_TIME + 1]).padStart(9, "0"),
     vcpu: words[at + W_VCPU]! | 0,
     via: (f & 1) === 1 ? "step" : "gp",
     bytes,

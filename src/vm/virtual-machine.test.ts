@@ -113,7 +113,11 @@ test("an instruction that straddles a page is emulated, each page fetched once",
 
 test("real and vm86 modes: ED is in ax,dx; IP wraps at 64 KiB; CS base applies", () => {
   const vm = vmWith();
-  const { cpu, mem } = setup("", { rax: MAGIC, rcx: 10n, rdx: 0x5658n, rip: 0xffffn }, { mode: CpuMode.VM86, segBase: [0, 0x20000, 0, 0, 0, 0] });
+  const { cpu, mem } = setup(
+    "",
+    { rax: MAGIC, rcx: 10n, rdx: 0x5658n, rip: 0xffffn },
+    { mode: CpuMode.VM86, segBase: [0, 0x20000, 0, 0, 0, 0] },
+  );
   mem.load(0x2ffff, bytes("ed"));
   assert.equal(vm.handleGp(cpu, mem).outcome, Outcome.COMPLETED);
   assert.equal(regValue(cpu.regs, "rax"), 0x564d0006n); // AX merge: 16-bit operand size
@@ -175,10 +179,13 @@ test("rep insb from 0x5659 with no transfer handler: FF bytes, ECX = 0, RDI += n
 test("rep outsb reaches the HB handler in one bulk transfer, with FS override and 64-bit base", () => {
   const vm = vmWith();
   const seen: number[][] = [];
-  vm.hb!.setTransferHandler({ transferIn: (_a, _d, out) => out, transferOut: (_a, src, out) => {
-    seen.push([...src]);
-    return out;
-  } });
+  vm.hb!.setTransferHandler({
+    transferIn: (_a, _d, out) => out,
+    transferOut: (_a, src, out) => {
+      seen.push([...src]);
+      return out;
+    },
+  });
   const { cpu, mem } = setup("64 f3 6e", { rcx: 5n, rdx: 0x5659n, rsi: 0x10n }, { segBase: [0, 0, 0, 0x9999000, 0x7000, 0] });
   mem.load(0x7010, bytes("68 65 6c 6c 6f"));
   assert.equal(vm.handleGp(cpu, mem).outcome, Outcome.COMPLETED);
@@ -195,13 +202,16 @@ test("rep outsb reaches the HB handler in one bulk transfer, with FS override an
 test("DF=1 string I/O runs downwards; element order is preserved; word size with 67 (ECX/EDI)", () => {
   const vm = vmWith();
   const got: number[][] = [];
-  vm.hb!.setTransferHandler({ transferIn: (_a, dst, out) => {
-    dst.set([1, 2, 3, 4, 5, 6]);
-    return out;
-  }, transferOut: (_a, s, out) => {
-    got.push([...s]);
-    return out;
-  } });
+  vm.hb!.setTransferHandler({
+    transferIn: (_a, dst, out) => {
+      dst.set([1, 2, 3, 4, 5, 6]);
+      return out;
+    },
+    transferOut: (_a, s, out) => {
+      got.push([...s]);
+      return out;
+    },
+  });
   const { cpu, mem } = setup("67 f3 66 6d", { rcx: 0xffffffff_00000003n, rdx: 0x5659n, rdi: 0x20000004n, rflags: 0x402n });
   mem.map(0x20000000);
   assert.equal(vm.handleGp(cpu, mem).outcome, Outcome.COMPLETED);
@@ -289,13 +299,16 @@ test("TSS bitmap that allows 0x5658 at CPL 3: step reaches the device without a 
 test("string I/O in the upper canonical half: exact addresses, #GP off the canonical range, LA57, 4 GiB splits", () => {
   const vm = vmWith();
   const seen: number[][] = [];
-  vm.hb!.setTransferHandler({ transferIn: (_a, dst, out) => {
-    dst.fill(0x5a);
-    return out;
-  }, transferOut: (_a, src, out) => {
-    seen.push([...src]);
-    return out;
-  } });
+  vm.hb!.setTransferHandler({
+    transferIn: (_a, dst, out) => {
+      dst.fill(0x5a);
+      return out;
+    },
+    transferOut: (_a, src, out) => {
+      seen.push([...src]);
+      return out;
+    },
+  });
   // rep outsb from 0xffff_8880_0000_1000 (a kernel direct-map address, far above 2^53).
   const { cpu, mem } = setup("f3 6e", { rcx: 3n, rdx: 0x5659n, rsi: 0xffff_8880_0000_1000n }, { cpl: 0 });
   mem.load(0xffff_8880_0000_1000n, bytes("61 62 63"));

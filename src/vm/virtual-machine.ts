@@ -133,7 +133,15 @@ export class VirtualMachine {
     out["tclo"] = { ...m.tclo.counters };
     out["guest"] = { ...m.reported.counters };
     out["mouse"] = { ...this.mouse.counters };
-    const sets: { readonly errors: number }[] = [this.trace, this.mouse.packets, m.guestinfo.changes, m.reported.changes, m.tclo.events, m.rpci.exchanges, m.namespaces.changes];
+    const sets: { readonly errors: number }[] = [
+      this.trace,
+      this.mouse.packets,
+      m.guestinfo.changes,
+      m.reported.changes,
+      m.tclo.events,
+      m.rpci.exchanges,
+      m.namespaces.changes,
+    ];
     if (this.backdoor !== null) sets.push(this.backdoor.ctx.state.guestSelections);
     out["events"] = { listenerErrors: sets.reduce((n, e) => n + e.errors, 0) };
     return out;

@@ -10,12 +10,18 @@ test("linear IP: CS base + IP (16-bit wraps), + EIP, or RIP alone in 64-bit mode
   const bases = [0, 0x20000, 0, 0, 0, 0];
   assert.equal(new CpuState({ mode: CpuMode.REAL, segBase: bases, regs: regsOf({ rip: 0x1_0010n }) }).linearIp(), 0x20010n);
   assert.equal(new CpuState({ mode: CpuMode.PROTECTED32, segBase: bases, regs: regsOf({ rip: 0x1_0010n }) }).linearIp(), 0x30010n);
-  assert.equal(new CpuState({ mode: CpuMode.LONG64, segBase: bases, regs: regsOf({ rip: 0x7fff_0000_1000n }) }).linearIp(), 0x7fff00001000n);
+  assert.equal(
+    new CpuState({ mode: CpuMode.LONG64, segBase: bases, regs: regsOf({ rip: 0x7fff_0000_1000n }) }).linearIp(),
+    0x7fff00001000n,
+  );
 });
 
 test("64-bit mode: only FS and GS have a base", () => {
   const cpu = new CpuState({ mode: CpuMode.LONG64, segBase: [1, 2, 3, 4, 5, 6] });
-  assert.deepEqual([Seg.ES, Seg.CS, Seg.SS, Seg.DS, Seg.FS, Seg.GS].map((s) => cpu.effectiveBase(s)), [0n, 0n, 0n, 0n, 5n, 6n]);
+  assert.deepEqual(
+    [Seg.ES, Seg.CS, Seg.SS, Seg.DS, Seg.FS, Seg.GS].map((s) => cpu.effectiveBase(s)),
+    [0n, 0n, 0n, 0n, 5n, 6n],
+  );
   const c32 = new CpuState({ mode: CpuMode.COMPAT32, segBase: [1, 2, 3, 4, 5, 6] });
   assert.equal(c32.effectiveBase(Seg.DS), 4n);
 });
@@ -37,7 +43,11 @@ test("default sizes per mode", () => {
 });
 
 test("addresses above 2^53 are exact: RIP, segment bases (bigint in, bigint out), LA57", () => {
-  const cpu = new CpuState({ mode: CpuMode.LONG64, regs: regsOf({ rip: 0xffff_ffff_8000_1001n }), segBase: [0, 0, 0, 0, 0xffff_8880_0000_0001n, -1] });
+  const cpu = new CpuState({
+    mode: CpuMode.LONG64,
+    regs: regsOf({ rip: 0xffff_ffff_8000_1001n }),
+    segBase: [0, 0, 0, 0, 0xffff_8880_0000_0001n, -1],
+  });
   assert.equal(cpu.linearIp(), 0xffff_ffff_8000_1001n);
   assert.deepEqual([cpu.linearIpLo(), cpu.linearIpHi()], [0x8000_1001, 0xffff_ffff]);
   assert.equal(cpu.effectiveBase(Seg.FS), 0xffff_8880_0000_0001n);

@@ -34,17 +34,17 @@ const OURS = [[0xe4], [0xe5], [0xe6], [0xe7], [0xec], [0xed], [0xee], [0xef], [0
 // Valid instructions in every mode, so that iced's "invalid" can only mean "too long".
 const OTHERS = [[0x90], [0xc3], [0xcc], [0xf4], [0x0f, 0x0b], [0x0f, 0x31], [0x0f, 0xa2], [0x0f, 0x30], [0x0f, 0x32]];
 
-const prefixArb = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom(...PREFIXES) },
-  { weight: 1, arbitrary: fc.constantFrom(...REX) },
-);
+const prefixArb = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...PREFIXES) }, { weight: 1, arbitrary: fc.constantFrom(...REX) });
 const caseArb = fc.record({
   prefixes: fc.oneof(
     { weight: 3, arbitrary: fc.array(prefixArb, { maxLength: 4 }) },
     { weight: 1, arbitrary: fc.array(prefixArb, { minLength: 11, maxLength: 17 }) },
   ),
   opcode: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...OURS) }, { weight: 1, arbitrary: fc.constantFrom(...OTHERS) }),
-  tail: fc.oneof({ weight: 9, arbitrary: fc.uint8Array({ minLength: 2, maxLength: 3 }) }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 1 }) }),
+  tail: fc.oneof(
+    { weight: 9, arbitrary: fc.uint8Array({ minLength: 2, maxLength: 3 }) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 1 }) },
+  ),
 });
 
 interface View {
@@ -59,14 +59,24 @@ interface View {
 }
 
 const MNEMONIC_OP = new Map<number, number>([
-  [Mnemonic.In, Op.IN], [Mnemonic.Out, Op.OUT],
-  [Mnemonic.Insb, Op.INS], [Mnemonic.Insw, Op.INS], [Mnemonic.Insd, Op.INS],
-  [Mnemonic.Outsb, Op.OUTS], [Mnemonic.Outsw, Op.OUTS], [Mnemonic.Outsd, Op.OUTS],
+  [Mnemonic.In, Op.IN],
+  [Mnemonic.Out, Op.OUT],
+  [Mnemonic.Insb, Op.INS],
+  [Mnemonic.Insw, Op.INS],
+  [Mnemonic.Insd, Op.INS],
+  [Mnemonic.Outsb, Op.OUTS],
+  [Mnemonic.Outsw, Op.OUTS],
+  [Mnemonic.Outsd, Op.OUTS],
   [Mnemonic.Rdpmc, Op.RDPMC],
 ]);
 
 const SEG_OF_REGISTER = new Map<number, number>([
-  [Register.ES, Seg.ES], [Register.CS, Seg.CS], [Register.SS, Seg.SS], [Register.DS, Seg.DS], [Register.FS, Seg.FS], [Register.GS, Seg.GS],
+  [Register.ES, Seg.ES],
+  [Register.CS, Seg.CS],
+  [Register.SS, Seg.SS],
+  [Register.DS, Seg.DS],
+  [Register.FS, Seg.FS],
+  [Register.GS, Seg.GS],
 ]);
 
 function sizeFromCode(name: string): number {
@@ -77,9 +87,14 @@ function sizeFromCode(name: string): number {
 
 function addressSizeFromKind(kind: number): number {
   switch (kind) {
-    case OpKind.MemoryESDI: case OpKind.MemorySegSI: return 2;
-    case OpKind.MemoryESEDI: case OpKind.MemorySegESI: return 4;
-    default: return 8;
+    case OpKind.MemoryESDI:
+    case OpKind.MemorySegSI:
+      return 2;
+    case OpKind.MemoryESEDI:
+    case OpKind.MemorySegESI:
+      return 4;
+    default:
+      return 8;
   }
 }
 
@@ -96,7 +111,8 @@ function icedView(bits: number, b: Uint8Array): View {
       v.size = sizeFromCode(Code[ins.code]!);
       const isString = op === Op.INS || op === Op.OUTS;
       v.rep = isString && (ins.hasRepPrefix || ins.hasRepnePrefix);
-      if (op === Op.IN || op === Op.OUT) v.port = ins.op0Kind === OpKind.Immediate8 || ins.op1Kind === OpKind.Immediate8 ? ins.immediate8 : -1;
+      if (op === Op.IN || op === Op.OUT)
+        v.port = ins.op0Kind === OpKind.Immediate8 || ins.op1Kind === OpKind.Immediate8 ? ins.immediate8 : -1;
       if (op === Op.INS) v.addressSize = addressSizeFromKind(ins.op0Kind);
       if (op === Op.OUTS) {
         v.addressSize = addressSizeFromKind(ins.op1Kind);

@@ -152,12 +152,24 @@ export function decodeInstruction(src: ByteSource, mode: CpuMode, out: DecodedIn
       continue;
     }
     switch (k) {
-      case P_OPSIZE: opsize = true; break;
-      case P_ADSIZE: adsize = true; break;
-      case P_REP: rep = true; break;
-      case P_LOCK: lock = true; break;
-      case P_FS: seg = Seg.FS; break;
-      case P_GS: seg = Seg.GS; break;
+      case P_OPSIZE:
+        opsize = true;
+        break;
+      case P_ADSIZE:
+        adsize = true;
+        break;
+      case P_REP:
+        rep = true;
+        break;
+      case P_LOCK:
+        lock = true;
+        break;
+      case P_FS:
+        seg = Seg.FS;
+        break;
+      case P_GS:
+        seg = Seg.GS;
+        break;
       default:
         // 26→ES 2E→CS 36→SS 3E→DS. In 64-bit mode these are null prefixes and do not displace FS/GS.
         if (!long || (seg !== Seg.FS && seg !== Seg.GS)) seg = (b >>> 3) & 3;
@@ -189,7 +201,8 @@ export function decodeInstruction(src: ByteSource, mode: CpuMode, out: DecodedIn
   let size = 0;
   if (op !== Op.RDPMC) {
     if (info & O_BYTE) size = 1;
-    else if (rexW) size = 4; // REX.W cancels 66; there is no 64-bit I/O
+    else if (rexW)
+      size = 4; // REX.W cancels 66; there is no 64-bit I/O
     else {
       const def = defaultOperandSize(mode);
       size = opsize ? 6 - def : def; // 66 toggles 2 ↔ 4

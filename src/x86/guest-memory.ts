@@ -59,7 +59,11 @@ function pageNumber(lo: number, hi: number): number {
  * Call `fn(lo, hi, offset, n)` for consecutive pieces of `length` bytes at `addr` (modulo 2^64), each inside one
  * 4 GiB block: host-side helpers use it to honour the `lo + length ≤ 2^32` contract.
  */
-function forEachBlockPiece(addr: number | bigint, length: number, fn: (lo: number, hi: number, offset: number, n: number) => boolean): boolean {
+function forEachBlockPiece(
+  addr: number | bigint,
+  length: number,
+  fn: (lo: number, hi: number, offset: number, n: number) => boolean,
+): boolean {
   let lo = addressLo(addr);
   let hi = addressHi(addr);
   for (let off = 0; off < length; ) {
@@ -123,7 +127,8 @@ export class PagedMemory implements GuestMemory {
     const out = new Uint8Array(length);
     forEachBlockPiece(addr, length, (lo, hi, offset, n) => {
       const got = this.read(lo, hi, out, offset, n);
-      if (got !== n) throw new VmportError("VMPORT_BAD_ARGUMENT", `peek: address 0x${addressToBigInt(lo + got, hi).toString(16)} is not mapped`);
+      if (got !== n)
+        throw new VmportError("VMPORT_BAD_ARGUMENT", `peek: address 0x${addressToBigInt(lo + got, hi).toString(16)} is not mapped`);
       return true;
     });
     return out;

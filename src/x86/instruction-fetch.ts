@@ -126,5 +126,4 @@ export class InstructionFetcher implements ByteSource {
     this.faultHi = hi;
     return false;
   }
-
 }

@@ -41,9 +41,24 @@ export const REGISTER_COUNT = 18;
 
 /** Lowercase names indexed by register number, as the CLI and traces print them. */
 export const REGISTER_NAMES: readonly string[] = [
-  "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-  "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-  "rip", "rflags",
+  "rax",
+  "rcx",
+  "rdx",
+  "rbx",
+  "rsp",
+  "rbp",
+  "rsi",
+  "rdi",
+  "r8",
+  "r9",
+  "r10",
+  "r11",
+  "r12",
+  "r13",
+  "r14",
+  "r15",
+  "rip",
+  "rflags",
 ];
 
 /** RFLAGS bits the model reads. */
@@ -141,7 +156,7 @@ export class RegisterFile {
       if (zeroExtend32) this.set32ZeroExtend(r, value >>> 0);
       else this.setLo(r, value >>> 0);
     } else {
-      this.words[r * 2] = value % TWO_POW_32 >>> 0;
+      this.words[r * 2] = (value % TWO_POW_32) >>> 0;
       this.words[r * 2 + 1] = Math.floor(value / TWO_POW_32) >>> 0;
     }
   }

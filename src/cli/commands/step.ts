@@ -23,18 +23,23 @@ export function addStepCommand(program: Command, setStatus: SetStatus): void {
     .option("--la57", "5-level paging: 57-bit canonical addresses in 64-bit mode (default 48-bit)", false)
     .option("--l1-intercepts-gp", "the guest is an L2 guest whose L1 hypervisor intercepts #GP: every #GP exits to L1", false)
     .argument("<hex...>", "instruction bytes at RIP")
-    .action(async (hexParts: string[], opts: { mode: string; cpl?: number; iopl: number; reg: string[]; mem: string[]; la57: boolean; l1InterceptsGp: boolean }) => {
-      const { runStep } = await import("../step-command.js");
-      setStatus(
-        runStep(hexParts.join(" "), {
-          mode: CLI_MODES[opts.mode]!,
-          ...(opts.cpl !== undefined ? { cpl: opts.cpl } : {}),
-          iopl: opts.iopl,
-          regs: opts.reg,
-          mem: opts.mem,
-          la57: opts.la57,
-          l1InterceptsGp: opts.l1InterceptsGp,
-        }),
-      );
-    });
+    .action(
+      async (
+        hexParts: string[],
+        opts: { mode: string; cpl?: number; iopl: number; reg: string[]; mem: string[]; la57: boolean; l1InterceptsGp: boolean },
+      ) => {
+        const { runStep } = await import("../step-command.js");
+        setStatus(
+          runStep(hexParts.join(" "), {
+            mode: CLI_MODES[opts.mode]!,
+            ...(opts.cpl !== undefined ? { cpl: opts.cpl } : {}),
+            iopl: opts.iopl,
+            regs: opts.reg,
+            mem: opts.mem,
+            la57: opts.la57,
+            l1InterceptsGp: opts.l1InterceptsGp,
+          }),
+        );
+      },
+    );
 }

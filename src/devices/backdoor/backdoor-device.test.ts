@@ -196,8 +196,14 @@ test("legacy clipboard: host → guest in 4-byte pieces; guest → host complete
 test("the registry rejects duplicates and out-of-range numbers; a registered command dispatches", () => {
   const vm = vmWith();
   const reg: CommandRegistry = vm.backdoor!.registry;
-  assert.throws(() => reg.register(10, "again", (_f, _c, out) => out), (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_REGISTRATION");
-  assert.throws(() => reg.register(0x10000, "big", (_f, _c, out) => out), (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_REGISTRATION");
+  assert.throws(
+    () => reg.register(10, "again", (_f, _c, out) => out),
+    (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_REGISTRATION",
+  );
+  assert.throws(
+    () => reg.register(0x10000, "big", (_f, _c, out) => out),
+    (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_REGISTRATION",
+  );
   reg.register(0x7777, "TEST", (f, _ctx, out) => out.ecx(0x10000).edx(f.edx).ebp(7));
   const { r } = call("ed", { rax: MAGIC, rcx: 0x7777n, rbp: HI }, { vm });
   assert.throws(() => reg.register(30, "MESSAGE again", (_f, _c, out) => out), /already registered as MESSAGE/);

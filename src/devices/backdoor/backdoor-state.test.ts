@@ -12,7 +12,15 @@ import { BackdoorState, checkBackdoorSavedState } from "./backdoor-state.js";
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const fresh = (): BackdoorState =>
-  new BackdoorState(resolveProfile({ devices: [{ name: "cd0", enabled: true }, { name: "fd0", enabled: false }], guiOptions: 1 }));
+  new BackdoorState(
+    resolveProfile({
+      devices: [
+        { name: "cd0", enabled: true },
+        { name: "fd0", enabled: false },
+      ],
+      guiOptions: 1,
+    }),
+  );
 
 test("durable changes bump the generation; setting the same value or a missing device does not", () => {
   const s = fresh();
@@ -45,7 +53,14 @@ test("saveState is plain data and a copy; restoreState of it into another state 
   s.setHostClipboard(enc("host"));
   s.publishGuestSelection(enc("guest"));
   const saved = s.saveState();
-  assert.deepEqual(saved, { devices: [{ name: "cd0", enabled: false }, { name: "fd0", enabled: false }], guiOptions: 1, clipboard: { host: enc("host"), guest: enc("guest") } });
+  assert.deepEqual(saved, {
+    devices: [
+      { name: "cd0", enabled: false },
+      { name: "fd0", enabled: false },
+    ],
+    guiOptions: 1,
+    clipboard: { host: enc("host"), guest: enc("guest") },
+  });
   saved.devices[0]!.enabled = true;
   saved.clipboard.host![0] = 0;
   assert.deepEqual(s.saveState().clipboard.host, enc("host"), "the save is a copy");
@@ -82,7 +97,10 @@ test("restoreState refuses a bad value naming the field, and applies nothing of 
     );
     assert.deepEqual(s.saveState(), before, `nothing applied after refusing ${field}`);
     assert.equal(s.generation, gen);
-    assert.throws(() => checkBackdoorSavedState(v), (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_STATE");
+    assert.throws(
+      () => checkBackdoorSavedState(v),
+      (e: unknown) => isVmportError(e) && e.code === "VMPORT_BAD_STATE",
+    );
   }
 });
 

@@ -47,7 +47,8 @@ export function checkBackdoorSavedState(v: unknown): BackdoorSavedState {
   const o = stateRecord("(backdoor)", v, ["devices", "guiOptions", "clipboard"], "{devices, guiOptions, clipboard}");
   const devices = parseRemovableDevices(ownValue(o, "devices"), "devices", badState);
   const gui = ownValue(o, "guiOptions");
-  if (typeof gui !== "number" || !Number.isInteger(gui) || gui < 0 || gui > 0xffffffff) badState("guiOptions", "expected an integer 0..0xffffffff");
+  if (typeof gui !== "number" || !Number.isInteger(gui) || gui < 0 || gui > 0xffffffff)
+    badState("guiOptions", "expected an integer 0..0xffffffff");
   const cb = stateRecord("clipboard", ownValue(o, "clipboard"), ["host", "guest"], "{host, guest}");
   const text = (side: "host" | "guest"): Uint8Array | null => {
     const x = ownValue(cb, side);

@@ -135,7 +135,8 @@ export class Vmmouse {
         this.setAt(this.lastMove + 2, (this.at(this.lastMove + 2) | 0) + py);
       }
       this.counters.coalesced++;
-      if (this.packets.size > 0) this.packets.emit({ flags, x: this.at(this.lastMove + 1) | 0, y: this.at(this.lastMove + 2) | 0, wheel: 0, coalesced: true });
+      if (this.packets.size > 0)
+        this.packets.emit({ flags, x: this.at(this.lastMove + 1) | 0, y: this.at(this.lastMove + 2) | 0, wheel: 0, coalesced: true });
       return true;
     }
     if (this.len + PACKET > VMMOUSE_QUEUE_WORDS) {

@@ -20,8 +20,23 @@ function scriptedSource() {
   const mouse: number[][] = [];
   const source: ConsoleSource = {
     snapshot: async () => ({
-      status: { argv: ["vmtoolsd", "-n", "vmsvc"], pid: 4242, startedAtMs: Date.now() - 5000, running: true, exitStatus: null, signal: null },
-      guest: { toolsRunning: true, toolsVersion: 12352, toolsVersionType: 4, hostname: "<script>alert(1)</script>", osNameFull: "Debian \x1b[31mGNU", nics: [{ mac: "00:50:56:aa:bb:cc", ips: [{ address: "192.0.2.7", prefixLength: 24 }] }], disks: [] },
+      status: {
+        argv: ["vmtoolsd", "-n", "vmsvc"],
+        pid: 4242,
+        startedAtMs: Date.now() - 5000,
+        running: true,
+        exitStatus: null,
+        signal: null,
+      },
+      guest: {
+        toolsRunning: true,
+        toolsVersion: 12352,
+        toolsVersionType: 4,
+        hostname: "<script>alert(1)</script>",
+        osNameFull: "Debian \x1b[31mGNU",
+        nics: [{ mac: "00:50:56:aa:bb:cc", ips: [{ address: "192.0.2.7", prefixLength: 24 }] }],
+        disks: [],
+      },
       guestinfo: { ...gi },
       counters: {},
       log: ["<b>not bold</b>"],
@@ -71,7 +86,15 @@ test("the page: guest text stays text, edits and pointer input reach the host, 1
     await page.waitForSelector('tr[data-key="guestinfo.fromPage"]');
     assert.equal(gi["guestinfo.fromPage"], "set in the browser");
     // 100 000 calls.
-    const calls: ConsoleCall[] = Array.from({ length: 1000 }, (_, i) => ({ t: Date.now(), vcpu: 1, command: i % 10 === 0 ? 30 : 10, subcommand: i % 10 === 0 ? 1 : null, port: 0x5658, op: "in", outcome: "completed" }));
+    const calls: ConsoleCall[] = Array.from({ length: 1000 }, (_, i) => ({
+      t: Date.now(),
+      vcpu: 1,
+      command: i % 10 === 0 ? 30 : 10,
+      subcommand: i % 10 === 0 ? 1 : null,
+      port: 0x5658,
+      op: "in",
+      outcome: "completed",
+    }));
     for (let k = 0; k < 100; k++) {
       for (const l of listeners) l.calls?.(calls);
       if (k % 10 === 9) await new Promise((r) => setTimeout(r, 150)); // 10 000 per batch interval, as a busy guest
@@ -89,7 +112,10 @@ test("the page: guest text stays text, edits and pointer input reach the host, 1
     await page.mouse.down();
     await page.mouse.up();
     await page.locator("#pad-pos", { hasText: "x 3" }).waitFor();
-    assert.ok(mouse.some(([x, y, b]) => Math.abs(x! - 32767) < 400 && Math.abs(y! - 32767) < 400 && b === 1), JSON.stringify(mouse.slice(-3)));
+    assert.ok(
+      mouse.some(([x, y, b]) => Math.abs(x! - 32767) < 400 && Math.abs(y! - 32767) < 400 && b === 1),
+      JSON.stringify(mouse.slice(-3)),
+    );
     await page.screenshot({ path: artifactPath("console-scripted.png"), fullPage: true });
     assert.deepEqual(dialogs, [], "a script ran");
   } finally {

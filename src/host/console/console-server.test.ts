@@ -45,19 +45,26 @@ interface Reply {
   body: string;
 }
 
-function http(port: number, path: string, o: { method?: string; headers?: Record<string, string>; body?: string | undefined; host?: string } = {}): Promise<Reply> {
+function http(
+  port: number,
+  path: string,
+  o: { method?: string; headers?: Record<string, string>; body?: string | undefined; host?: string } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, method: o.method ?? "GET", headers: { host: o.host ?? `127.0.0.1:${port}`, ...o.headers } }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => {
-        body += d.toString();
-        if (res.headers["content-type"]?.includes("event-stream")) {
-          res.destroy();
-          resolve({ status: res.statusCode!, headers: res.headers, body });
-        }
-      });
-      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
+    const req = request(
+      { host: "127.0.0.1", port, path, method: o.method ?? "GET", headers: { host: o.host ?? `127.0.0.1:${port}`, ...o.headers } },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => {
+          body += d.toString();
+          if (res.headers["content-type"]?.includes("event-stream")) {
+            res.destroy();
+            resolve({ status: res.statusCode!, headers: res.headers, body });
+          }
+        });
+        res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      },
+    );
     req.on("error", reject);
     if (o.body !== undefined) req.write(o.body);
     req.end();
@@ -68,8 +75,21 @@ test("no token: 401 and no data on every route; the token in the query sets an H
   const f = fakeSource();
   const c = await startConsole({ source: f.source, port: 0, allowDangerousTclo: false });
   try {
-    for (const [path, method] of [["/", "GET"], ["/app.js", "GET"], ["/api/state", "GET"], ["/api/events", "GET"], ["/api/guestinfo", "POST"], ["/api/tclo", "POST"], ["/api/mouse", "POST"], ["/?token=" + "0".repeat(32), "GET"]] as const) {
-      const r = await http(c.port, path, { method, headers: method === "POST" ? { origin: `http://127.0.0.1:${c.port}`, "content-type": "application/json" } : {}, body: method === "POST" ? '{"key":"x","value":"y","command":"ping","x":1,"y":1}' : undefined });
+    for (const [path, method] of [
+      ["/", "GET"],
+      ["/app.js", "GET"],
+      ["/api/state", "GET"],
+      ["/api/events", "GET"],
+      ["/api/guestinfo", "POST"],
+      ["/api/tclo", "POST"],
+      ["/api/mouse", "POST"],
+      ["/?token=" + "0".repeat(32), "GET"],
+    ] as const) {
+      const r = await http(c.port, path, {
+        method,
+        headers: method === "POST" ? { origin: `http://127.0.0.1:${c.port}`, "content-type": "application/json" } : {},
+        body: method === "POST" ? '{"key":"x","value":"y","command":"ping","x":1,"y":1}' : undefined,
+      });
       assert.equal(r.status, 401, `${method} ${path}`);
       assert.doesNotMatch(r.body, /guestinfo|toolsVersion|42/);
     }
@@ -99,7 +119,12 @@ test("DNS rebinding: a foreign Host or Origin is refused even with the token; ch
     assert.equal((await http(c.port, "/api/state", { headers: auth, host: `evil.example:${c.port}` })).status, 403);
     assert.equal((await http(c.port, "/api/state", { headers: auth, host: "127.0.0.1:1" })).status, 403);
     assert.equal((await http(c.port, "/api/state", { headers: { ...auth, origin: "http://evil.example" } })).status, 403);
-    const post = (origin?: string) => http(c.port, "/api/guestinfo", { method: "POST", headers: { ...auth, "content-type": "application/json", ...(origin ? { origin } : {}) }, body: '{"key":"k","value":"v"}' });
+    const post = (origin?: string) =>
+      http(c.port, "/api/guestinfo", {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json", ...(origin ? { origin } : {}) },
+        body: '{"key":"k","value":"v"}',
+      });
     assert.equal((await post()).status, 403);
     assert.equal((await post("http://evil.example")).status, 403);
     assert.equal(f.gi["guestinfo.k"], undefined);
@@ -114,7 +139,10 @@ test("nothing listens beyond 127.0.0.1", async () => {
   const f = fakeSource();
   const c = await startConsole({ source: f.source, port: 0, allowDangerousTclo: false });
   try {
-    const others = Object.values(networkInterfaces()).flat().filter((a) => a !== undefined && a.family === "IPv4" && !a.internal).map((a) => a!.address);
+    const others = Object.values(networkInterfaces())
+      .flat()
+      .filter((a) => a !== undefined && a.family === "IPv4" && !a.internal)
+      .map((a) => a!.address);
     for (const addr of others) {
       const ok = await new Promise<boolean>((resolve) => {
         const s = connect({ host: addr, port: c.port }, () => {
@@ -135,7 +163,12 @@ test("dangerous TCLO commands: refused without --allow-dangerous-tclo; with it, 
     const f = fakeSource();
     const c = await startConsole({ source: f.source, port: 0, allowDangerousTclo: allow });
     try {
-      const send = (body: object) => http(c.port, "/api/tclo", { method: "POST", headers: { cookie: `vmport_console=${c.token}`, origin: `http://127.0.0.1:${c.port}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+      const send = (body: object) =>
+        http(c.port, "/api/tclo", {
+          method: "POST",
+          headers: { cookie: `vmport_console=${c.token}`, origin: `http://127.0.0.1:${c.port}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
       assert.equal((await send({ command: "ping" })).status, 200);
       for (const cmd of ["OS_Halt", "OS_Reboot", "Time_Synchronize", "vmbackup.start 1", "deployPkg.begin", "Vix_1_Relayed_Command"]) {
         const r = await send({ command: cmd });
@@ -157,30 +190,36 @@ test("bodies are bounded and typed; events reach a stream: guest changes, log, T
     assert.equal((await http(c.port, "/api/guestinfo", { method: "POST", headers: h, body: "x".repeat(300_000) })).status, 400);
     assert.equal((await http(c.port, "/api/guestinfo", { method: "POST", headers: h, body: '{"key":1,"value":"v"}' })).status, 400);
     assert.equal((await http(c.port, "/api/mouse", { method: "POST", headers: h, body: '{"x":70000,"y":1}' })).status, 400);
-    assert.equal((await http(c.port, "/api/guestinfo", { method: "POST", headers: h, body: '{"__proto__":{"key":"k"},"value":"v"}' })).status, 400);
+    assert.equal(
+      (await http(c.port, "/api/guestinfo", { method: "POST", headers: h, body: '{"__proto__":{"key":"k"},"value":"v"}' })).status,
+      400,
+    );
     // A stream, read raw.
     const events = await new Promise<string>((resolve, reject) => {
       let text = "";
-      const req = request({ host: "127.0.0.1", port: c.port, path: "/api/events", headers: { host: `127.0.0.1:${c.port}`, cookie: h.cookie } }, (res) => {
-        res.on("data", (d: Buffer) => {
-          text += d.toString();
-          if (text.includes("event: hello") && !text.includes("event: exit")) {
-            const call: ConsoleCall = { t: 1, vcpu: 7, command: 10, subcommand: null, port: 0x5658, op: "in", outcome: "completed" };
-            for (const l of f.listeners) {
-              l.guestChanged?.("hostname");
-              l.log?.("a log line");
-              l.tcloResult?.("ping", true, "");
-              l.calls?.([call, call]);
-              l.callsDropped?.(5); // the host's ring overflowed: counted, shown
-              l.exited?.(0, null);
+      const req = request(
+        { host: "127.0.0.1", port: c.port, path: "/api/events", headers: { host: `127.0.0.1:${c.port}`, cookie: h.cookie } },
+        (res) => {
+          res.on("data", (d: Buffer) => {
+            text += d.toString();
+            if (text.includes("event: hello") && !text.includes("event: exit")) {
+              const call: ConsoleCall = { t: 1, vcpu: 7, command: 10, subcommand: null, port: 0x5658, op: "in", outcome: "completed" };
+              for (const l of f.listeners) {
+                l.guestChanged?.("hostname");
+                l.log?.("a log line");
+                l.tcloResult?.("ping", true, "");
+                l.calls?.([call, call]);
+                l.callsDropped?.(5); // the host's ring overflowed: counted, shown
+                l.exited?.(0, null);
+              }
             }
-          }
-          if (text.includes("event: exit")) {
-            res.destroy();
-            resolve(text);
-          }
-        });
-      });
+            if (text.includes("event: exit")) {
+              res.destroy();
+              resolve(text);
+            }
+          });
+        },
+      );
       req.on("error", reject);
       req.end();
     });

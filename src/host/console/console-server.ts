@@ -200,7 +200,10 @@ function guardAndServePage(app: Hono, token: string, port: () => number): void {
   });
 
   app.get("/", (c) => {
-    c.header("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    c.header(
+      "Content-Security-Policy",
+      "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    );
     return c.html(CONSOLE_HTML);
   });
   app.get("/favicon.ico", (c) => c.body(null, 204));
@@ -259,7 +262,8 @@ function serveApi(app: Hono, o: ConsoleOptions): void {
     const command = b && str(b, "command");
     if (!command) return c.json({ error: "expected {command}" }, 400);
     const danger = tcloDanger(command);
-    if (danger !== null && !o.allowDangerousTclo) return c.json({ error: `refused: ${danger} (start vmport with --allow-dangerous-tclo to allow it)`, dangerous: true }, 403);
+    if (danger !== null && !o.allowDangerousTclo)
+      return c.json({ error: `refused: ${danger} (start vmport with --allow-dangerous-tclo to allow it)`, dangerous: true }, 403);
     if (danger !== null && b["confirm"] !== true) return c.json({ error: `confirm: ${danger}`, dangerous: true, needsConfirm: true }, 409);
     try {
       return c.json(await o.source.tclo(command, 30_000));
@@ -285,7 +289,6 @@ function serveApi(app: Hono, o: ConsoleOptions): void {
     }
     return c.json({ ok: true });
   });
-
 }
 
 /** `/api/events`: one SSE stream per page (at most {@link CONSOLE_MAX_CLIENTS}), each drained from its bounded queue. */
@@ -325,7 +328,6 @@ function serveEvents(app: Hono, clients: Set<Client>, o: ConsoleOptions): void {
       }
     });
   });
-
 }
 
 /** Forward the session's events to every stream; backdoor calls are batched every {@link CONSOLE_BATCH_MS} ms. */
@@ -357,7 +359,8 @@ function broadcastEvents(clients: Set<Client>, source: ConsoleSource): { flush()
     calls: (batch) => {
       if (clients.size === 0) return;
       for (const r of batch) {
-        if (pending.length >= CONSOLE_QUEUE_MAX) pendingDropped++; // more than a page can follow: counted, not kept
+        if (pending.length >= CONSOLE_QUEUE_MAX)
+          pendingDropped++; // more than a page can follow: counted, not kept
         else pending.push(r);
       }
       timer ??= setTimeout(flushCalls, CONSOLE_BATCH_MS);

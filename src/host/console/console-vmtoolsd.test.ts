@@ -21,7 +21,10 @@ const skip =
   (ptraceUsable() ? false : "needs Linux on x86-64");
 const PLUGIN = "/usr/lib/x86_64-linux-gnu/open-vm-tools/plugins/vmsvc/libguestInfo.so";
 
-test("console + vmtoolsd in Chromium: tools version, the machine's IP, a page edit read by vmware-rpctool, ping → OK, the call feed", { skip, timeout: 180_000 }, async () => {
+test("console + vmtoolsd in Chromium: tools version, the machine's IP, a page edit read by vmware-rpctool, ping → OK, the call feed", {
+  skip,
+  timeout: 180_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), "vmport-console-"));
   mkdirSync(join(dir, "plugins"));
   mkdirSync(join(dir, "common"));
@@ -35,7 +38,9 @@ test("console + vmtoolsd in Chromium: tools version, the machine's IP, a page ed
     `echo "guest read: $v"`,
     `sleep 1; kill $!; exit 3`,
   ].join("\n");
-  const run = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "run", "--console", "--", "sh", "-c", script], { stdio: ["ignore", "pipe", "pipe"] });
+  const run = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "run", "--console", "--", "sh", "-c", script], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   run.stdout.on("data", (d: Buffer) => (out += d.toString()));

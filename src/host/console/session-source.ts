@@ -23,7 +23,15 @@ export interface LateSessionSource extends ConsoleSource {
 
 /** A trace record as one feed row. */
 export function toConsoleCall(r: TraceRecord): ConsoleCall {
-  return { t: Math.floor(Number(r.timeNs) / 1e6), vcpu: r.vcpu, command: r.command, subcommand: r.subcommand, port: r.port, op: r.op, outcome: r.outcome };
+  return {
+    t: Math.floor(Number(r.timeNs) / 1e6),
+    vcpu: r.vcpu,
+    command: r.command,
+    subcommand: r.subcommand,
+    port: r.port,
+    op: r.op,
+    outcome: r.outcome,
+  };
 }
 
 /** A source for `argv`, whose session is attached once it has started. */

@@ -43,7 +43,21 @@ export const PTRACE_EVENT = { FORK: 1, VFORK: 2, CLONE: 3, EXEC: 4, VFORK_DONE: 
 
 /** Signals used by the tracer. */
 export const SIG = {
-  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, KILL: 9, SEGV: 11, PIPE: 13, TERM: 15, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22,
+  HUP: 1,
+  INT: 2,
+  QUIT: 3,
+  ILL: 4,
+  TRAP: 5,
+  KILL: 9,
+  SEGV: 11,
+  PIPE: 13,
+  TERM: 15,
+  CHLD: 17,
+  CONT: 18,
+  STOP: 19,
+  TSTP: 20,
+  TTIN: 21,
+  TTOU: 22,
 } as const;
 
 /** `si_code` of a SIGSEGV the kernel raised for #GP (SI_KERNEL). */
@@ -59,8 +73,33 @@ export const ERRNO = { EINTR: 4, ECHILD: 10, ESRCH: 3 } as const;
 export const USER_REGS_SIZE = 27 * 8;
 /** u64 index of each field in `user_regs_struct`. */
 export const UREG = {
-  r15: 0, r14: 1, r13: 2, r12: 3, rbp: 4, rbx: 5, r11: 6, r10: 7, r9: 8, r8: 9, rax: 10, rcx: 11, rdx: 12, rsi: 13, rdi: 14,
-  orig_rax: 15, rip: 16, cs: 17, eflags: 18, rsp: 19, ss: 20, fs_base: 21, gs_base: 22, ds: 23, es: 24, fs: 25, gs: 26,
+  r15: 0,
+  r14: 1,
+  r13: 2,
+  r12: 3,
+  rbp: 4,
+  rbx: 5,
+  r11: 6,
+  r10: 7,
+  r9: 8,
+  r8: 9,
+  rax: 10,
+  rcx: 11,
+  rdx: 12,
+  rsi: 13,
+  rdi: 14,
+  orig_rax: 15,
+  rip: 16,
+  cs: 17,
+  eflags: 18,
+  rsp: 19,
+  ss: 20,
+  fs_base: 21,
+  gs_base: 22,
+  ds: 23,
+  es: 24,
+  fs: 25,
+  gs: 26,
 } as const;
 
 /** The bound functions. */
@@ -102,7 +141,15 @@ export interface Libc {
   /** `process_vm_writev(2)`: bytes copied, or -1. */
   processVmWritev(pid: number, local: unknown, liovcnt: number, remote: unknown, riovcnt: number, flags: number): number;
   /** `syscall(2)` with six integer arguments. */
-  syscall6(nr: number, a: bigint | number, b: bigint | number, c: bigint | number, d: bigint | number, e: bigint | number, f: bigint | number): number;
+  syscall6(
+    nr: number,
+    a: bigint | number,
+    b: bigint | number,
+    c: bigint | number,
+    d: bigint | number,
+    e: bigint | number,
+    f: bigint | number,
+  ): number;
   /** `syscall(2)` with two integers and a buffer. */
   syscallPtr(nr: number, a: number, b: number, p: Uint8Array): number;
   /** `stat(2)` of `path` (following links) into `buf` (x86-64 `struct stat`, 144 bytes): 0, or -1 and errno. */
@@ -135,7 +182,9 @@ export function libc(): Libc {
   const ptraceBuf = lib.func("ptrace", "long", ["long", "int", "uintptr_t", "void*"]);
   const waitpid = lib.func("int waitpid(int pid, _Out_ int* status, int options)");
   const kill = lib.func("int kill(int pid, int sig)");
-  const posixSpawn = lib.func("int posix_spawn(_Out_ int* pid, const char* path, void* fa, void* attr, const char** argv, const char** envp)");
+  const posixSpawn = lib.func(
+    "int posix_spawn(_Out_ int* pid, const char* path, void* fa, void* attr, const char** argv, const char** envp)",
+  );
   const faInit = lib.func("int posix_spawn_file_actions_init(void* fa)");
   const faAddDup2 = lib.func("int posix_spawn_file_actions_adddup2(void* fa, int fd, int newfd)");
   const faAddClose = lib.func("int posix_spawn_file_actions_addclose(void* fa, int fd)");
@@ -147,8 +196,12 @@ export function libc(): Libc {
   const attrSetSigDefault = lib.func("int posix_spawnattr_setsigdefault(void* attr, void* set)");
   const attrSetSigMask = lib.func("int posix_spawnattr_setsigmask(void* attr, void* set)");
   const attrDestroy = lib.func("int posix_spawnattr_destroy(void* attr)");
-  const processVmReadv = lib.func("long process_vm_readv(int pid, void* local, unsigned long liovcnt, void* remote, unsigned long riovcnt, unsigned long flags)");
-  const processVmWritev = lib.func("long process_vm_writev(int pid, void* local, unsigned long liovcnt, void* remote, unsigned long riovcnt, unsigned long flags)");
+  const processVmReadv = lib.func(
+    "long process_vm_readv(int pid, void* local, unsigned long liovcnt, void* remote, unsigned long riovcnt, unsigned long flags)",
+  );
+  const processVmWritev = lib.func(
+    "long process_vm_writev(int pid, void* local, unsigned long liovcnt, void* remote, unsigned long riovcnt, unsigned long flags)",
+  );
   const syscall6 = lib.func("long syscall(long nr, long a, long b, long c, long d, long e, long f)");
   const syscallPtr = lib.func("syscall", "long", ["long", "long", "long", "void*"]);
   const statSys = lib.func("syscall", "long", ["long", "const char*", "void*"]);

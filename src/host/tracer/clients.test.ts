@@ -30,9 +30,13 @@ import type { TraceRecord } from "../../vm/trace.js";
 import type { VmReport } from "../../vm/report.js";
 
 const linux = ptraceUsable() ? false : "needs Linux on x86-64";
-const ovt = linux || needs("open-vm-tools", "open-vm-tools", () => runs("vmware-toolbox-cmd", ["-v"]) && existsSync("/usr/bin/vmware-rpctool"));
+const ovt =
+  linux || needs("open-vm-tools", "open-vm-tools", () => runs("vmware-toolbox-cmd", ["-v"]) && existsSync("/usr/bin/vmware-rpctool"));
 const detectVirt = linux || needs("systemd-detect-virt", "systemd", () => runs("systemd-detect-virt", ["--version"]));
-const virtWhat = linux || needs("virt-what", "virt-what", () => existsSync("/usr/sbin/virt-what")) || (process.getuid?.() === 0 ? false : "virt-what must run as root");
+const virtWhat =
+  linux ||
+  needs("virt-what", "virt-what", () => existsSync("/usr/sbin/virt-what")) ||
+  (process.getuid?.() === 0 ? false : "virt-what must run as root");
 const lscpu = linux || needs("lscpu", "util-linux", () => runs("lscpu", ["--version"]));
 const APPINFO_SO = "/usr/lib/x86_64-linux-gnu/open-vm-tools/plugins/vmsvc/libappInfo.so";
 
@@ -49,7 +53,15 @@ function file(name: string, content: string): string {
 /** `vmport run --report R [--profile P] [extra] -- argv`; the result and the parsed report. */
 function run(argv: string[], o: { profile?: object; extra?: string[]; timeoutMs?: number } = {}) {
   const report = join(dir, `${n++}-report.json`);
-  const args = ["run", "--report", report, ...(o.profile ? ["--profile", file("profile.json", JSON.stringify(o.profile))] : []), ...(o.extra ?? []), "--", ...argv];
+  const args = [
+    "run",
+    "--report",
+    report,
+    ...(o.profile ? ["--profile", file("profile.json", JSON.stringify(o.profile))] : []),
+    ...(o.extra ?? []),
+    "--",
+    ...argv,
+  ];
   const r = vmport(args, o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {});
   const rep = existsSync(report) ? (JSON.parse(readFileSync(report, "utf8")) as VmReport) : null;
   return { ...r, report: rep };
@@ -57,7 +69,10 @@ function run(argv: string[], o: { profile?: object; extra?: string[]; timeoutMs?
 
 /** The messages of a `--trace` file (LB only: run with `highBandwidth: false`). */
 function traced(trace: string): TracedMessage[] {
-  const recs = readFileSync(trace, "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as TraceRecord);
+  const recs = readFileSync(trace, "utf8")
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as TraceRecord);
   return messagesFromTrace(recs);
 }
 
@@ -76,18 +91,29 @@ function each(cmds: string[]): string[] {
 
 test("vmware-rpctool log: the bare 3-byte `log` and `log TEXT` are answered empty and land in the guest log", { skip: ovt }, () => {
   const trace = join(dir, `${n++}-log.jsonl`);
-  const r = run(each(["vmware-rpctool log", "vmware-rpctool 'log agent: started, pid 42'"]), { profile: { highBandwidth: false }, extra: ["--trace", trace] });
+  const r = run(each(["vmware-rpctool log", "vmware-rpctool 'log agent: started, pid 42'"]), {
+    profile: { highBandwidth: false },
+    extra: ["--trace", trace],
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, "\nexit 0\n\nexit 0\n"); // rpctool prints the reply text: empty
   const msgs = traced(trace).filter((m) => m.protocol === "rpci");
   // The bare command arrives as the 3 bytes "log" (6c 6f 67): no space, no NUL.
-  assert.deepEqual(msgs.filter((m) => m.from === "guest").map((m) => [...m.bytes]), [[0x6c, 0x6f, 0x67], [...Buffer.from("log agent: started, pid 42")]]);
-  assert.deepEqual(msgs.filter((m) => m.from === "host").map((m) => text(m.bytes)), ["1 ", "1 "]);
+  assert.deepEqual(
+    msgs.filter((m) => m.from === "guest").map((m) => [...m.bytes]),
+    [[0x6c, 0x6f, 0x67], [...Buffer.from("log agent: started, pid 42")]],
+  );
+  assert.deepEqual(
+    msgs.filter((m) => m.from === "host").map((m) => text(m.bytes)),
+    ["1 ", "1 "],
+  );
   assert.deepEqual(r.report?.log.lines, ["", "agent: started, pid 42"]);
   assert.equal(r.report?.unknownRpc.total, 0);
 });
 
-test("vmware-toolbox-cmd stat swap|memres|cpures|cpulimit print the profile's guestlib numbers; null is 'not available' (exit 75)", { skip: ovt }, () => {
+test("vmware-toolbox-cmd stat swap|memres|cpures|cpulimit print the profile's guestlib numbers; null is 'not available' (exit 75)", {
+  skip: ovt,
+}, () => {
   const stats = each(["swap", "memres", "cpures", "cpulimit"].map((s) => `vmware-toolbox-cmd stat ${s}`));
   const set = run(stats, { profile: { cpuMhz: 3100, guestlib: { memSwappedMb: 64, memReservationMb: 512, cpuReservationMhz: 1000 } } });
   assert.equal(set.status, 0, set.stderr);
@@ -95,14 +121,18 @@ test("vmware-toolbox-cmd stat swap|memres|cpures|cpulimit print the profile's gu
   assert.equal(set.stderr, "");
   // `guestlib.info.get 3` is refused as a v2 host would ("Unsupported version"), never "Unknown command".
   assert.deepEqual(set.report?.unknownRpc.commands, {});
-  const unset = run(stats, { profile: { guestlib: { memSwappedMb: null, memReservationMb: null, cpuReservationMhz: null, cpuLimitMhz: 1500 } } });
+  const unset = run(stats, {
+    profile: { guestlib: { memSwappedMb: null, memReservationMb: null, cpuReservationMhz: null, cpuLimitMhz: 1500 } },
+  });
   assert.equal(unset.stdout, "exit 75\nexit 75\nexit 75\n1500 MHz\nexit 0\n"); // EX_TEMPFAIL
   assert.match(unset.stderr, /^Failed to get swapped memory: This value is not available on this host$/m);
   assert.match(unset.stderr, /^Failed to get memory reservation: This value is not available on this host$/m);
   assert.equal(unset.stderr.match(/This value is not available on this host/g)?.length, 3);
 });
 
-test("vmware-toolbox-cmd timesync enable|disable flip GUI option 0x400 through vmx.set_option; --state keeps it; status agrees", { skip: ovt }, () => {
+test("vmware-toolbox-cmd timesync enable|disable flip GUI option 0x400 through vmx.set_option; --state keeps it; status agrees", {
+  skip: ovt,
+}, () => {
   const state = join(dir, `${n++}-timesync-state.json`);
   const trace = join(dir, `${n++}-timesync.jsonl`);
   const guiOptions = () => (JSON.parse(readFileSync(state, "utf8")) as { guiOptions: number }).guiOptions;
@@ -119,7 +149,9 @@ test("vmware-toolbox-cmd timesync enable|disable flip GUI option 0x400 through v
   assert.equal(en.stdout, 'Disabled\nexit 69\nEnabled\nexit 0\n"guiOptions": 1027\nexit 0\n'); // status exits EX_UNAVAILABLE when disabled
   assert.equal(en.stderr, "");
   // The one RPC on the wire: old value, new value, and the NUL RpcChannel users append.
-  const sent = traced(trace).filter((m) => m.from === "guest" && m.protocol === "rpci").map((m) => text(m.bytes));
+  const sent = traced(trace)
+    .filter((m) => m.from === "guest" && m.protocol === "rpci")
+    .map((m) => text(m.bytes));
   assert.deepEqual(sent, ["vmx.set_option synctime 0 1\0"]);
   assert.deepEqual(en.report?.guest.vmxOptions, { synctime: "1" });
   assert.equal(guiOptions(), 0x403);
@@ -138,7 +170,10 @@ test("vmware-toolbox-cmd timesync enable|disable flip GUI option 0x400 through v
 test("vmware-toolbox-cmd device list prints the profile's devices with their state; none prints nothing", { skip: ovt }, () => {
   // The tool asks ids 0…49 (its MAX_DEVICES) and reads RD_Info (a 32-byte name, then the enabled byte) 4 bytes at a
   // time: the profile's limit of 50 devices and its longest name (31 bytes) come back whole.
-  const devices = Array.from({ length: 50 }, (_, i) => ({ name: i === 49 ? "x".repeat(31) : i === 0 ? "ide1:0" : `floppy${i}`, enabled: i % 3 === 0 }));
+  const devices = Array.from({ length: 50 }, (_, i) => ({
+    name: i === 49 ? "x".repeat(31) : i === 0 ? "ide1:0" : `floppy${i}`,
+    enabled: i % 3 === 0,
+  }));
   const full = run(["vmware-toolbox-cmd", "device", "list"], { profile: { devices } });
   assert.equal(full.status, 0, full.stderr);
   assert.equal(full.stdout, devices.map((d) => `${d.name}: ${d.enabled ? "Enabled" : "Disabled"}\n`).join(""));
@@ -147,7 +182,9 @@ test("vmware-toolbox-cmd device list prints the profile's devices with their sta
   assert.deepEqual([none.status, none.stdout], [0, ""]);
 });
 
-test("vmtoolsd's appInfo plugin (private plugin dir): the process list reaches guestinfo.appInfo and the model; shutdown clears it", { skip: ovt }, () => {
+test("vmtoolsd's appInfo plugin (private plugin dir): the process list reaches guestinfo.appInfo and the model; shutdown clears it", {
+  skip: ovt,
+}, () => {
   assert.ok(existsSync(APPINFO_SO), "libappInfo.so not found");
   const plug = join(dir, "appinfo-plugins");
   const common = join(dir, "appinfo-common");
@@ -176,14 +213,20 @@ test("vmtoolsd's appInfo plugin (private plugin dir): the process list reaches g
   assert.ok(!Number.isNaN(Date.parse(seen.publishTime)), seen.publishTime);
   const names = seen.applications.map((x) => x.a);
   for (const want of ["vmtoolsd", "sh"]) assert.ok(names.includes(want), `${want} missing from ${JSON.stringify(names)}`);
-  assert.ok(seen.applications.every((x) => x.v === ""), "Linux reports no versions");
+  assert.ok(
+    seen.applications.every((x) => x.v === ""),
+    "Linux reports no versions",
+  );
   assert.match(rest, /^vmtoolsd 137\n/); // 128 + SIGKILL
   const model = killed.report!.guest.appInfo as AppInfo;
   assert.equal(model.version, "1");
   assert.ok(Number(model.updateCounter) >= Number(seen.updateCounter));
   assert.ok(model.applications.some((x) => x.a === "vmtoolsd"));
   assert.deepEqual(JSON.parse(killed.report!.guest.guestinfo["guestinfo.appInfo"]!), model);
-  assert.deepEqual(killed.report!.tclo.commands.map((c) => [c.command, c.outcome, c.text]), [["reset", "ok", "ATR toolbox"]]);
+  assert.deepEqual(
+    killed.report!.tclo.commands.map((c) => [c.command, c.outcome, c.text]),
+    [["reset", "ok", "ATR toolbox"]],
+  );
   assert.equal(killed.report!.guest.toolsRunning, true);
   assert.equal(killed.report!.guest.guestinfo["guestinfo.vmtools.versionNumber"], "12352");
 
@@ -213,7 +256,9 @@ test("systemd-detect-virt --vm: vmware under vmport run; outside and with cpuid:
   assert.deepEqual([off.status, off.stdout], [real.status, real.stdout]);
 });
 
-test("virt-what: prints vmware under vmport run (from CPUID); outside and with cpuid: false it prints what it does on the machine", { skip: virtWhat }, () => {
+test("virt-what: prints vmware under vmport run (from CPUID); outside and with cpuid: false it prints what it does on the machine", {
+  skip: virtWhat,
+}, () => {
   // Its CPUID helper prints the hypervisor signature; virt-what prints "vmware" when it is VMware's.
   const helper = "/usr/libexec/virt-what-cpuid-helper";
   const both = ["sh", "-c", `${helper}; echo --; virt-what`];

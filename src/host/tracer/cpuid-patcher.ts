@@ -196,7 +196,11 @@ export class CpuidPatcher {
         this.counters.sharedSkipped++;
         continue;
       }
-      const file = openMapped([`/proc/${tgid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`, m.path], m.inode, this.cache.counters);
+      const file = openMapped(
+        [`/proc/${tgid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`, m.path],
+        m.inode,
+        this.cache.counters,
+      );
       if (file === null) continue;
       try {
         const offs = this.cache.sitesInRange(file, m.offset, m.end - m.start);

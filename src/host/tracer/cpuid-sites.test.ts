@@ -15,14 +15,26 @@ const counters = (): ScanCounters => ({ notRegular: 0, unreadable: 0, tooLarge: 
 
 test("a windowed sweep finds exactly the cpuids of one sweep, whatever the window (instructions cross windows)", () => {
   // Random instruction soup with cpuid (0F A2) and long instructions that straddle window edges.
-  const pieces = [[0x0f, 0xa2], [0x90], [0x48, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8] /* mov rax, imm64 */, [0x66, 0x0f, 0xa2], [0xc3], [0x0f, 0x0b] /* ud2 */, [0xb8, 0x0f, 0xa2, 0, 0] /* mov eax with 0F A2 inside */];
+  const pieces = [
+    [0x0f, 0xa2],
+    [0x90],
+    [0x48, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8] /* mov rax, imm64 */,
+    [0x66, 0x0f, 0xa2],
+    [0xc3],
+    [0x0f, 0x0b] /* ud2 */,
+    [0xb8, 0x0f, 0xa2, 0, 0] /* mov eax with 0F A2 inside */,
+  ];
   fc.assert(
-    fc.property(fc.array(fc.integer({ min: 0, max: pieces.length - 1 }), { minLength: 1, maxLength: 400 }), fc.integer({ min: 1, max: 64 }), (idx, window) => {
-      const code = Uint8Array.from(idx.flatMap((i) => pieces[i]!));
-      const whole = sweep(code, 64, 1000).sites;
-      const pread = (pos: number, len: number) => code.subarray(pos - 1000, pos - 1000 + len);
-      assert.deepEqual(sweepSection(pread, 64, 1000, code.length, undefined, window), whole);
-    }),
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: pieces.length - 1 }), { minLength: 1, maxLength: 400 }),
+      fc.integer({ min: 1, max: 64 }),
+      (idx, window) => {
+        const code = Uint8Array.from(idx.flatMap((i) => pieces[i]!));
+        const whole = sweep(code, 64, 1000).sites;
+        const pread = (pos: number, len: number) => code.subarray(pos - 1000, pos - 1000 + len);
+        assert.deepEqual(sweepSection(pread, 64, 1000, code.length, undefined, window), whole);
+      },
+    ),
     { numRuns: 300 },
   );
 });
@@ -34,11 +46,17 @@ test("section tables: a table past the end of the file or larger than the bound 
   dv.setBigUint64(0x28, 1_000_000n, true); // e_shoff
   dv.setUint16(0x3a, 64, true);
   dv.setUint16(0x3c, 4, true);
-  assert.equal(readSections((p, n) => (p === 0 ? h.subarray(0, n) : new Uint8Array(0)), 2000), null);
+  assert.equal(
+    readSections((p, n) => (p === 0 ? h.subarray(0, n) : new Uint8Array(0)), 2000),
+    null,
+  );
   dv.setBigUint64(0x28, 64n, true);
   dv.setUint16(0x3c, 65535, true); // 4 MiB of section headers
   const c = counters();
-  assert.equal(readSections((p, n) => (p === 0 ? h.subarray(0, n) : new Uint8Array(n)), 10_000_000, c), null);
+  assert.equal(
+    readSections((p, n) => (p === 0 ? h.subarray(0, n) : new Uint8Array(n)), 10_000_000, c),
+    null,
+  );
   assert.equal(c.tooLarge, 1);
 });
 
@@ -59,7 +77,9 @@ test("openMapped: a FIFO or device is refused at once; a path that now names ano
   closeSync(ok.fd);
 });
 
-test("sites of a real library: only those inside the mapped range; the second lookup comes from the cache", { skip: spawnSync("gcc", ["--version"]).error ? "needs gcc" : false }, () => {
+test("sites of a real library: only those inside the mapped range; the second lookup comes from the cache", {
+  skip: spawnSync("gcc", ["--version"]).error ? "needs gcc" : false,
+}, () => {
   const d = mkdtempSync(join(tmpdir(), "vmport-lib-"));
   const lib = join(d, "libcpuid.so");
   assert.equal(spawnSync("gcc", ["-shared", "-fPIC", "-O1", "-o", lib, join(import.meta.dirname, "testdata", "libcpuid.c")]).status, 0);

@@ -61,7 +61,11 @@ export interface Section {
  * Executable sections listed in an ELF header and section table, read through `pread`.
  * @returns bitness and sections, or null when the file is not an ELF file this scanner understands
  */
-export function readSections(pread: (pos: number, len: number) => Uint8Array, fileSize: number, counters?: ScanCounters): { bits: 32 | 64; sections: Section[] } | null {
+export function readSections(
+  pread: (pos: number, len: number) => Uint8Array,
+  fileSize: number,
+  counters?: ScanCounters,
+): { bits: 32 | 64; sections: Section[] } | null {
   const h = pread(0, 64);
   if (h.length < 52 || h[0] !== 0x7f || h[1] !== 0x45 || h[2] !== 0x4c || h[3] !== 0x46) return null;
   const is64 = h[4] === 2;
@@ -329,10 +333,13 @@ export class CpuidSiteCache {
         sites = sweepSection(pread, bits, so, size, (f) => {
           if (Date.now() - t0 > 1000) {
             reported = true;
-            this.progress(`vmport: first scan of ${escapeText(file.name)} for cpuid: ${Math.round(f * 100)}% of ${(size / 1e6).toFixed(1)} MB`);
+            this.progress(
+              `vmport: first scan of ${escapeText(file.name)} for cpuid: ${Math.round(f * 100)}% of ${(size / 1e6).toFixed(1)} MB`,
+            );
           }
         });
-        if (reported) this.progress(`vmport: scanned ${escapeText(file.name)} in ${((Date.now() - t0) / 1000).toFixed(1)} s (cached for next time)`);
+        if (reported)
+          this.progress(`vmport: scanned ${escapeText(file.name)} in ${((Date.now() - t0) / 1000).toFixed(1)} s (cached for next time)`);
         this.counters.scanned++;
         entry.set(sk, sites);
         changed = true;

@@ -44,7 +44,10 @@ export class GpTrap {
     this.siginfo = c.alloc(128);
     const b = step?.bytes;
     this.stepRegs = b === undefined ? null : new Uint32Array(b.buffer, b.byteOffset + STEP.REGS, USER_REGS_SIZE / 4);
-    this.stepCpu = b === undefined ? null : new CpuState({ regs: new RegisterFile(new Uint32Array(b.buffer, b.byteOffset + STEP.ENGINE_REGS, REGISTER_COUNT * 2)) });
+    this.stepCpu =
+      b === undefined
+        ? null
+        : new CpuState({ regs: new RegisterFile(new Uint32Array(b.buffer, b.byteOffset + STEP.ENGINE_REGS, REGISTER_COUNT * 2)) });
   }
 
   /** Emulate `cpu` against the thread's memory; true when the engine completed the access. */

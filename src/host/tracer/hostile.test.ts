@@ -47,7 +47,10 @@ interface Watched {
  */
 function watched(args: string[], o: { limitMs?: number; onStdout?: (all: string) => "kill" | undefined } = {}): Promise<Watched> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     let hwm = 0;
@@ -114,7 +117,9 @@ test("row 5: 1000 info-set of 60 KB under --state: saves are coalesced, memory b
   const base = await baseline();
   const state = join(dir, "flood.json");
   const value = "v".repeat(60_000);
-  const r = await watched(["run", "--verbose", "--state", state, "--", probe!, "hbloop", `info-set guestinfo.big ${value}`, "1000"], { limitMs: 120_000 });
+  const r = await watched(["run", "--verbose", "--state", state, "--", probe!, "hbloop", `info-set guestinfo.big ${value}`, "1000"], {
+    limitMs: 120_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^hbloop 1000 /m);
   assert.equal(JSON.parse(readFileSync(state, "utf8")).guestinfo["guestinfo.big"], value);
@@ -165,7 +170,11 @@ test("row 8: clone(CLONE_UNTRACED) and clone3 are refused; after SIGKILL of vmpo
   assert.doesNotMatch(r.stdout, /untraced child/);
   assert.equal(pids.length, 3);
   for (let i = 0; i < 100 && !pids.every(gone); i++) await new Promise((res) => setTimeout(res, 50));
-  assert.deepEqual(pids.filter((p) => !gone(p)), [], "guest processes outlived vmport");
+  assert.deepEqual(
+    pids.filter((p) => !gone(p)),
+    [],
+    "guest processes outlived vmport",
+  );
 });
 
 test("row 9: ptrace of vmport, of a sibling thread, and PTRACE_TRACEME fail with EPERM; vmport ends normally", { skip }, async () => {
@@ -184,7 +193,9 @@ test("row 10: TCLO replies with terminal escapes and newlines are printed escape
   assert.equal(r.stderr.split("\n").filter((l) => l.startsWith("vmport: forged")).length, 0);
 });
 
-test("row 14: 2000 executable mmaps are followed in linear time; each is patched (the mapped range holds cpuid); a mapping thread is placed", { skip }, async () => {
+test("row 14: 2000 executable mmaps are followed in linear time; each is patched (the mapped range holds cpuid); a mapping thread is placed", {
+  skip,
+}, async () => {
   const lib = cpuidLib("many.so");
   const r = await watched(["run", "--verbose", "--", hostile!, "mmaps", "2000", lib], { limitMs: 120_000 });
   assert.equal(r.status, 0, r.stderr);
@@ -212,7 +223,9 @@ function pipeline(cmd: string): { status: number | null; stdout: string; stderr:
 }
 const VMPORT = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(join(ROOT, "src/cli/main.ts"))}`;
 
-test("row 1: piped output through a slow reader arrives whole: 1 MB and seq 1 200000, exit 0", { skip: skip || (ptraceUsable() ? false : "needs Linux") }, () => {
+test("row 1: piped output through a slow reader arrives whole: 1 MB and seq 1 200000, exit 0", {
+  skip: skip || (ptraceUsable() ? false : "needs Linux"),
+}, () => {
   const a = pipeline(`${VMPORT} run -- head -c 1000000 /dev/zero | (sleep 2; wc -c)`);
   assert.equal(a.stdout.trim(), "1000000", a.stderr);
   assert.doesNotMatch(a.stderr, /Resource temporarily unavailable/);
@@ -287,7 +300,10 @@ test("row 19: --trace is created 0600; --trace-limit stops at the limit with one
   const r = vmport(["run", "--trace", t, "--trace-limit", "3000", "--", probe!, "loop", "50"]);
   assert.equal(r.status, 0, r.stderr);
   assert.equal((spawnSync("stat", ["-c", "%a", t], { encoding: "utf8" }).stdout ?? "").trim(), "600");
-  const lines = readFileSync(t, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = readFileSync(t, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const last = lines.at(-1)!;
   assert.equal(last["type"], "trace-limit");
   assert.equal(last["limitBytes"], 3000);
@@ -308,5 +324,8 @@ test("row 7: symlinks planted at the old predictable temp names beside --state d
   assert.equal(r.status, 0, r.stderr);
   assert.equal(readFileSync(victim, "utf8"), "untouched");
   assert.equal(JSON.parse(readFileSync(state, "utf8")).guestinfo["guestinfo.k"], "v");
-  assert.deepEqual(readdirSync(d).filter((n) => n.endsWith(".tmp") && !lstatSync(join(d, n)).isSymbolicLink()), []);
+  assert.deepEqual(
+    readdirSync(d).filter((n) => n.endsWith(".tmp") && !lstatSync(join(d, n)).isSymbolicLink()),
+    [],
+  );
 });

@@ -17,17 +17,40 @@ import { runTraced } from "./run.js";
 import { stepProgram, STEP, STEP_KIND } from "./native-step.js";
 import { hexText } from "../x64-asm.js";
 
-const skip64 = needs("gcc", "gcc", () => runs("gcc")) || (ptraceUsable() ? false : "needs Linux on x86-64") || needs("setarch", "util-linux", () => runs("setarch", ["--version"]));
+const skip64 =
+  needs("gcc", "gcc", () => runs("gcc")) ||
+  (ptraceUsable() ? false : "needs Linux on x86-64") ||
+  needs("setarch", "util-linux", () => runs("setarch", ["--version"]));
 const probe64 = skip64 ? null : buildC("src/host/tracer/testdata/probe.c", "probe64");
-const skip32 = skip64 || needs("gcc-multilib", "gcc-multilib", () => buildC("src/host/tracer/testdata/probe.c", "probe-check", ["-m32", "-fno-pie", "-no-pie"]) !== null);
+const skip32 =
+  skip64 ||
+  needs(
+    "gcc-multilib",
+    "gcc-multilib",
+    () => buildC("src/host/tracer/testdata/probe.c", "probe-check", ["-m32", "-fno-pie", "-no-pie"]) !== null,
+  );
 const probe32 = skip32 ? null : buildC("src/host/tracer/testdata/probe.c", "probe32", ["-m32", "-fno-pie", "-no-pie"]);
 const dir = mkdtempSync(join(tmpdir(), "vmport-step-"));
 
 /** Every mode of the probe that makes backdoor calls or faults, with its arguments. */
 const CASES: string[][] = [
-  ["forms"], ["allregs"], ["nonbackdoor"], ["syscalls"], ["rdpmcbad"], ["faults"], ["straddle"], ["handler"],
-  ["hb", "info-get guestinfo.foo"], ["hb", "info-set guestinfo.x native"], ["hbloop", "info-get guestinfo.foo", "20"],
-  ["threads", "3", "50"], ["fork", "50"], ["stress", "200"], ["loop", "200"], ["exit", "7"], ["abort"],
+  ["forms"],
+  ["allregs"],
+  ["nonbackdoor"],
+  ["syscalls"],
+  ["rdpmcbad"],
+  ["faults"],
+  ["straddle"],
+  ["handler"],
+  ["hb", "info-get guestinfo.foo"],
+  ["hb", "info-set guestinfo.x native"],
+  ["hbloop", "info-get guestinfo.foo", "20"],
+  ["threads", "3", "50"],
+  ["fork", "50"],
+  ["stress", "200"],
+  ["loop", "200"],
+  ["exit", "7"],
+  ["abort"],
 ];
 
 interface Outcome {
@@ -42,10 +65,28 @@ function runWith(native: boolean, probe: string, args: string[], n: number): Out
   rmSync(trace, { force: true });
   const r = spawnSync(
     process.execPath,
-    ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "run", "--guestinfo", "foo=bar", "--trace", trace, "--", "setarch", "x86_64", "-R", probe, ...args],
+    [
+      "--import",
+      "tsx",
+      join(ROOT, "src/cli/main.ts"),
+      "run",
+      "--guestinfo",
+      "foo=bar",
+      "--trace",
+      trace,
+      "--",
+      "setarch",
+      "x86_64",
+      "-R",
+      probe,
+      ...args,
+    ],
     { encoding: "utf8", timeout: 60_000, env: { ...process.env, VMPORT_NATIVE_STEP: native ? "1" : "0" } },
   );
-  const lines = readFileSync(trace, "utf8").trim().split("\n").filter((l) => l !== "");
+  const lines = readFileSync(trace, "utf8")
+    .trim()
+    .split("\n")
+    .filter((l) => l !== "");
   return { status: r.status, stdout: r.stdout, records: normalise(lines.map((l) => JSON.parse(l) as Record<string, unknown>)) };
 }
 
@@ -62,12 +103,19 @@ function normalise(records: Record<string, unknown>[]): string[] {
       const timeValued = r["op"] === "rdpmc" || r["command"] === 7 || r["command"] === 46 || r["command"] === 47;
       const mask = (regs: Record<string, string>) =>
         Object.fromEntries(Object.entries(regs).map(([k, v]) => [k, cookies.has(v.slice(-8)) ? `${v.slice(0, -8)}<cookie>` : v]));
-      return JSON.stringify({ ...rest, regsIn: mask(r["regsIn"] as Record<string, string>), regsOut: timeValued ? "time" : mask(r["regsOut"] as Record<string, string>) });
+      return JSON.stringify({
+        ...rest,
+        regsIn: mask(r["regsIn"] as Record<string, string>),
+        regsOut: timeValued ? "time" : mask(r["regsOut"] as Record<string, string>),
+      });
     })
     .sort();
 }
 
-for (const [arch, bin, skip] of [["x86-64", () => probe64, skip64], ["i386", () => probe32, skip32]] as const) {
+for (const [arch, bin, skip] of [
+  ["x86-64", () => probe64, skip64],
+  ["i386", () => probe32, skip32],
+] as const) {
   test(`${arch}: the native step and the JavaScript step give the same results on every probe case`, { skip }, () => {
     CASES.forEach((args, n) => {
       const js = runWith(false, bin()!, args, n);
@@ -81,8 +129,21 @@ for (const [arch, bin, skip] of [["x86-64", () => probe64, skip64], ["i386", () 
   });
 }
 
-test("the native step is what runs by default, one call per stop; VMPORT_NATIVE_STEP=0 selects the JavaScript step", { skip: skip64 }, async () => {
-  const run = () => runTraced({ argv: [probe64!, "loop", "500"], env: ["PATH=/usr/bin:/bin"], profile: {}, state: null, guestinfo: [], tclo: [], tracePath: null, pinCpu: null, seccomp: true });
+test("the native step is what runs by default, one call per stop; VMPORT_NATIVE_STEP=0 selects the JavaScript step", {
+  skip: skip64,
+}, async () => {
+  const run = () =>
+    runTraced({
+      argv: [probe64!, "loop", "500"],
+      env: ["PATH=/usr/bin:/bin"],
+      profile: {},
+      state: null,
+      guestinfo: [],
+      tclo: [],
+      tracePath: null,
+      pinCpu: null,
+      seccomp: true,
+    });
   const saved = process.env["VMPORT_NATIVE_STEP"];
   try {
     delete process.env["VMPORT_NATIVE_STEP"];
@@ -101,11 +162,27 @@ test("the native step is what runs by default, one call per stop; VMPORT_NATIVE_
 });
 
 test("the routine: only wait4, ptrace and process_vm_readv; a SIGSEGV stop is the one fast path", () => {
-  const listing = stepProgram(true).listing().map((l) => l.text);
+  const listing = stepProgram(true)
+    .listing()
+    .map((l) => l.text);
   // System call numbers are loaded into EAX right before each syscall.
-  const sys = listing.flatMap((t, i) => (t === "syscall" ? [listing.slice(0, i).reverse().find((x) => x.startsWith("mov eax,"))!] : []));
+  const sys = listing.flatMap((t, i) =>
+    t === "syscall"
+      ? [
+          listing
+            .slice(0, i)
+            .reverse()
+            .find((x) => x.startsWith("mov eax,"))!,
+        ]
+      : [],
+  );
   assert.deepEqual([...new Set(sys)].sort(), ["mov eax,136h", "mov eax,3Dh", "mov eax,65h"]); // process_vm_readv 310, wait4 61, ptrace 101
   assert.ok(listing.includes(`cmp dword ptr [rbx+${hexText(STEP.STATUS)}],0B7Fh`), "classifies on the SIGSEGV stop status");
   assert.ok(listing.includes(`mov eax,${STEP_KIND.TRAP}`));
-  assert.ok(!stepProgram(false).listing().some((l) => l.text === "rdtscp"), "no RDTSCP where the CPU has none");
+  assert.ok(
+    !stepProgram(false)
+      .listing()
+      .some((l) => l.text === "rdtscp"),
+    "no RDTSCP where the CPU has none",
+  );
 });

@@ -108,7 +108,8 @@ export function stepProgram(rdtscp: boolean): Asm {
   const a = new Asm();
   const b = (off: number) => mem(R.rbx, off);
   /** ptrace(request, tid in r12d, 0, data in r10) — the caller loaded r10. */
-  const ptrace = (request: number) => a.movImm32(R.rax, SYS_PTRACE).movImm32(R.rdi, request).movReg32(R.rsi, R.r12).xorReg32(R.rdx, R.rdx).syscall();
+  const ptrace = (request: number) =>
+    a.movImm32(R.rax, SYS_PTRACE).movImm32(R.rdi, request).movReg32(R.rsi, R.r12).xorReg32(R.rdx, R.rdx).syscall();
   a.push(R.rbx).push(R.r12).movReg64(R.rbx, R.rdi);
   // 1. Resume the previous stop, writing its registers back first when asked (engine order → user_regs_struct).
   a.load32(R.r12, b(STEP.RESUME_TID)).testReg32(R.r12, R.r12).jcc(CC.e, "wait");
@@ -120,7 +121,10 @@ export function stepProgram(rdtscp: boolean): Asm {
   a.store32(b(STEP.SETREGS_RET), R.rax).testReg32(R.rax, R.rax).jcc(CC.e, "resume");
   // The write-back failed: deliver the SIGSEGV, as the JavaScript path does when SETREGS fails.
   a.storeImm32(b(STEP.RESUME_REQ), PTRACE.CONT).storeImm32(b(STEP.RESUME_SIG), SIG.SEGV);
-  a.label("resume").rdtsc().store32(b(STEP.RESUME_TSC), R.rax).store32(b(STEP.RESUME_TSC + 4), R.rdx);
+  a.label("resume")
+    .rdtsc()
+    .store32(b(STEP.RESUME_TSC), R.rax)
+    .store32(b(STEP.RESUME_TSC + 4), R.rdx);
   a.movImm32(R.rax, SYS_PTRACE).load32(R.rdi, b(STEP.RESUME_REQ)).movReg32(R.rsi, R.r12).xorReg32(R.rdx, R.rdx);
   a.load32(R.r10, b(STEP.RESUME_SIG)).syscall().store32(b(STEP.RESUME_RET), R.rax);
   // 2. Wait (EINTR: again).
@@ -144,8 +148,13 @@ export function stepProgram(rdtscp: boolean): Asm {
   a.testReg32(R.rax, R.rax).jcc(CC.ne, "other");
   for (const [r, u] of REGISTER_MAP) a.load64(R.rax, b(STEP.REGS + u * 8)).store64(b(STEP.ENGINE_REGS + r * 8), R.rax);
   // 4. The instruction bytes: process_vm_readv(tid, {INSN, 15}, 1, {RIP, 15}, 1, 0); a short read is fine.
-  a.lea(R.rax, b(STEP.INSN)).store64(b(STEP.IOV_LOCAL), R.rax).movImm64(R.rax, INSN_BYTES).store64(b(STEP.IOV_LOCAL + 8), R.rax);
-  a.store64(b(STEP.IOV_REMOTE + 8), R.rax).load64(R.rax, b(STEP.REGS + UREG.rip * 8)).store64(b(STEP.IOV_REMOTE), R.rax);
+  a.lea(R.rax, b(STEP.INSN))
+    .store64(b(STEP.IOV_LOCAL), R.rax)
+    .movImm64(R.rax, INSN_BYTES)
+    .store64(b(STEP.IOV_LOCAL + 8), R.rax);
+  a.store64(b(STEP.IOV_REMOTE + 8), R.rax)
+    .load64(R.rax, b(STEP.REGS + UREG.rip * 8))
+    .store64(b(STEP.IOV_REMOTE), R.rax);
   a.movImm32(R.rax, SYS_PROCESS_VM_READV).movReg32(R.rdi, R.r12).lea(R.rsi, b(STEP.IOV_LOCAL)).movImm32(R.rdx, 1);
   a.lea(R.r10, b(STEP.IOV_REMOTE)).movImm32(R.r8, 1).xorReg32(R.r9, R.r9).syscall();
   a.testReg32(R.rax, R.rax).jcc(CC.ns, "len").xorReg32(R.rax, R.rax);

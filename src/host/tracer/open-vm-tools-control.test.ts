@@ -25,7 +25,10 @@ function machineAddresses(): string[] {
   return Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address));
 }
 
-test("vmtoolsd under vmport run --control: ping, broadcastIP → GUEST_CHANGED and the machine's IP, guestinfo-set read by vmware-rpctool, SHUTDOWN with the status", { skip, timeout: 120_000 }, async () => {
+test("vmtoolsd under vmport run --control: ping, broadcastIP → GUEST_CHANGED and the machine's IP, guestinfo-set read by vmware-rpctool, SHUTDOWN with the status", {
+  skip,
+  timeout: 120_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), "vmport-ovt-ctl-"));
   mkdirSync(join(dir, "plugins"));
   mkdirSync(join(dir, "common"));
@@ -41,7 +44,11 @@ test("vmtoolsd under vmport run --control: ping, broadcastIP → GUEST_CHANGED a
     `vmware-rpctool "info-get guestinfo.fromhost"`,
     `kill $!; exit 3`,
   ].join("\n");
-  const run = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "run", "--control", sock, "--", "sh", "-c", script], { stdio: ["ignore", "pipe", "pipe"] });
+  const run = spawn(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "run", "--control", sock, "--", "sh", "-c", script],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   let out = "";
   let err = "";
   run.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -52,7 +59,8 @@ test("vmtoolsd under vmport run --control: ping, broadcastIP → GUEST_CHANGED a
   const events: QmpEvent[] = [];
   c.onEvent((e) => events.push(e));
   // The tools answer the automatic reset as soon as they run.
-  for (let i = 0; i < 400 && !((await c.execute("query-guest")) as VmReport).guest.toolsRunning; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 400 && !((await c.execute("query-guest")) as VmReport).guest.toolsRunning; i++)
+    await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(await c.execute("tclo-send", { command: "ping", "timeout-ms": 10_000 }), { ok: true, text: "" });
   const sentAt = events.length;
   assert.deepEqual(await c.execute("tclo-send", { command: "Set_Option broadcastIP 1", "timeout-ms": 10_000 }), { ok: true, text: "" });
@@ -74,8 +82,13 @@ test("vmtoolsd under vmport run --control: ping, broadcastIP → GUEST_CHANGED a
   assert.equal(status, 3, err);
   assert.equal(out, "set while it runs\n");
   // (The reset's result may come before this client connected.)
-  const tclo = events.filter((e) => e.event === "TCLO_RESULT" && e.data?.["command"] !== "reset").map((e) => [e.data?.["command"], e.data?.["outcome"]]);
-  assert.deepEqual(tclo, [["ping", "ok"], ["Set_Option broadcastIP 1", "ok"]]);
+  const tclo = events
+    .filter((e) => e.event === "TCLO_RESULT" && e.data?.["command"] !== "reset")
+    .map((e) => [e.data?.["command"], e.data?.["outcome"]]);
+  assert.deepEqual(tclo, [
+    ["ping", "ok"],
+    ["Set_Option broadcastIP 1", "ok"],
+  ]);
   const last = events.at(-1)!;
   assert.equal(last.event, "SHUTDOWN");
   assert.deepEqual(last.data, { "exit-status": 3, signal: null, "signal-name": null });

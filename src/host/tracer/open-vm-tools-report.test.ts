@@ -37,7 +37,15 @@ function file(name: string, content: string): string {
 /** `vmport run [--profile P] --report R … -- argv`; returns the result and the parsed report. */
 function run(argv: string[], o: { profile?: object; extra?: string[]; timeoutMs?: number } = {}) {
   const report = join(dir, `${n++}-report.json`);
-  const args = ["run", "--report", report, ...(o.profile ? ["--profile", file("profile.json", JSON.stringify(o.profile))] : []), ...(o.extra ?? []), "--", ...argv];
+  const args = [
+    "run",
+    "--report",
+    report,
+    ...(o.profile ? ["--profile", file("profile.json", JSON.stringify(o.profile))] : []),
+    ...(o.extra ?? []),
+    "--",
+    ...argv,
+  ];
   const r = vmport(args, o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {});
   const rep = existsSync(report) ? (JSON.parse(readFileSync(report, "utf8")) as VmReport) : null;
   return { ...r, report: rep };
@@ -70,8 +78,15 @@ function reportedNics(r: VmReport): Map<string, string[]> {
 /** Every route of the main tables (`ip -j route`, `ip -j -6 route`) on a reported NIC, as `dest/prefix via hop`. */
 function machineRoutes(macOf: Map<string, string>): string[] {
   const routes: string[] = [];
-  for (const fam of [["-4", "0.0.0.0/0"], ["-6", "::/0"]] as const) {
-    const list = JSON.parse(spawnSync("ip", ["-j", fam[0], "route"], { encoding: "utf8" }).stdout || "[]") as { dst: string; gateway?: string; dev: string }[];
+  for (const fam of [
+    ["-4", "0.0.0.0/0"],
+    ["-6", "::/0"],
+  ] as const) {
+    const list = JSON.parse(spawnSync("ip", ["-j", fam[0], "route"], { encoding: "utf8" }).stdout || "[]") as {
+      dst: string;
+      gateway?: string;
+      dev: string;
+    }[];
     for (const r of list) {
       if (!macOf.has(r.dev)) continue;
       const dst = r.dst === "default" ? fam[1] : r.dst.includes("/") ? r.dst : `${r.dst}/${fam[0] === "-4" ? 32 : 128}`;
@@ -85,7 +100,9 @@ function machineRoutes(macOf: Map<string, string>): string[] {
 function devMacs(): Map<string, string> {
   const links = JSON.parse(spawnSync("ip", ["-j", "link"], { encoding: "utf8" }).stdout) as { ifname: string; address?: string }[];
   const nics = machineNics();
-  return new Map(links.filter((l) => l.address !== undefined && nics.has(l.address.toLowerCase())).map((l) => [l.ifname, l.address!.toLowerCase()]));
+  return new Map(
+    links.filter((l) => l.address !== undefined && nics.has(l.address.toLowerCase())).map((l) => [l.ifname, l.address!.toLowerCase()]),
+  );
 }
 
 /** The name servers libc uses (`/etc/resolv.conf`, at most 3). */
@@ -94,7 +111,9 @@ function nameServers(): string[] {
   return [...text.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1]!).slice(0, 3);
 }
 
-test("vmware-toolbox-cmd info update network exits 0; --report lists every address with its prefix as ip -j addr shows it", { skip: skip || ip }, () => {
+test("vmware-toolbox-cmd info update network exits 0; --report lists every address with its prefix as ip -j addr shows it", {
+  skip: skip || ip,
+}, () => {
   const r = run(["vmware-toolbox-cmd", "info", "update", "network"], { extra: ["--verbose"] });
   assert.equal(r.status, 0, r.stderr);
   assert.ok(r.report, "no report written");
@@ -105,7 +124,13 @@ test("vmware-toolbox-cmd info update network exits 0; --report lists every addre
   assert.deepEqual(r.report.exit, { status: 0, signal: null, signalName: null });
   assert.deepEqual(r.report.unknownRpc.commands, {});
   const addrs = [...expected.values()].flat().length;
-  assert.match(r.stderr, new RegExp(`^vmport: guest: tools \\?, hostname \\?, ${expected.size} NIC\\(s\\), ${addrs} address\\(es\\), ${r.report.guest.routes.length} route\\(s\\)$`, "m"));
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `^vmport: guest: tools \\?, hostname \\?, ${expected.size} NIC\\(s\\), ${addrs} address\\(es\\), ${r.report.guest.routes.length} route\\(s\\)$`,
+      "m",
+    ),
+  );
 });
 
 test("vmtoolsd's guestInfo plugin (private plugin dir) reports NICs, routes and DNS into --report", { skip: skip || ip }, () => {
@@ -118,7 +143,10 @@ test("vmtoolsd's guestInfo plugin (private plugin dir) reports NICs, routes and 
   if (!existsSync(join(plug, "libguestInfo.so"))) symlinkSync(lib, join(plug, "libguestInfo.so"));
   // poll-interval 1: the plugin gathers every second instead of every 30 s.
   const conf = file("tools.conf", "[logging]\nlog = true\nvmsvc.level = message\nvmsvc.handler = std\n[guestinfo]\npoll-interval = 1\n");
-  const r = run(["timeout", "-s", "TERM", "8", "vmtoolsd", "-n", "vmsvc", "-c", conf, "-p", plug, "--common-path", common], { extra: ["--tclo", "ping", "--tclo", "Capabilities_Register"], timeoutMs: 60_000 });
+  const r = run(["timeout", "-s", "TERM", "8", "vmtoolsd", "-n", "vmsvc", "-c", conf, "-p", plug, "--common-path", common], {
+    extra: ["--tclo", "ping", "--tclo", "Capabilities_Register"],
+    timeoutMs: 60_000,
+  });
   assert.equal(r.status, 124, r.stderr); // timeout's status: vmtoolsd ran until it was told to stop
   const rep = r.report!;
   assert.deepEqual(reportedNics(rep), machineNics());
@@ -126,17 +154,30 @@ test("vmtoolsd's guestInfo plugin (private plugin dir) reports NICs, routes and 
   const macs = devMacs();
   const routes = rep.guest.routes.map((x) => `${x.destination}/${x.prefixLength} via ${x.nextHop ?? "-"}`);
   for (const want of machineRoutes(macs)) assert.ok(routes.includes(want), `route ${want} missing from ${JSON.stringify(routes)}`);
-  for (const x of rep.guest.routes) assert.ok([...macs.values()].includes(rep.guest.nics[x.ifIndex]!.mac.toLowerCase()), "route on an unreported NIC");
+  for (const x of rep.guest.routes)
+    assert.ok([...macs.values()].includes(rep.guest.nics[x.ifIndex]!.mac.toLowerCase()), "route on an unreported NIC");
   assert.deepEqual(rep.guest.dns?.servers ?? [], nameServers());
   assert.equal(rep.guest.toolsVersion, 12352);
   assert.equal(rep.guest.toolsRunning, true);
   assert.ok(rep.guest.hostname !== null && rep.guest.hostname !== "");
   assert.ok(rep.guest.osDetailed !== null && rep.guest.uptimeSeconds !== null && rep.guest.disks.length > 0);
-  assert.deepEqual(rep.tclo.commands.map((c) => [c.command, c.internal, c.outcome]), [["ping", false, "ok"], ["Capabilities_Register", false, "ok"], ["reset", true, "ok"]]);
-  assert.ok(rep.log.lines.some((l) => /Version: 12\.2\.0/.test(l)), "the tools' version line is in the log");
+  assert.deepEqual(
+    rep.tclo.commands.map((c) => [c.command, c.internal, c.outcome]),
+    [
+      ["ping", false, "ok"],
+      ["Capabilities_Register", false, "ok"],
+      ["reset", true, "ok"],
+    ],
+  );
+  assert.ok(
+    rep.log.lines.some((l) => /Version: 12\.2\.0/.test(l)),
+    "the tools' version line is in the log",
+  );
 });
 
-test("vmtoolsd's guestInfo plugin on an older host (nicInfoVersion 2, 1) falls back to NIC report v2, then v1", { skip: skip || ip }, () => {
+test("vmtoolsd's guestInfo plugin on an older host (nicInfoVersion 2, 1) falls back to NIC report v2, then v1", {
+  skip: skip || ip,
+}, () => {
   const plug = join(dir, "plugins");
   const common = join(dir, "common");
   mkdirSync(plug, { recursive: true });
@@ -187,15 +228,28 @@ test("vmware-toolbox-cmd stat raw: the stat list, text session and json host bui
   assert.equal(list.stdout, "session\nhost\nresources\n");
   const text = run(["vmware-toolbox-cmd", "stat", "raw", "text", "session"], { profile });
   assert.equal(text.status, 0, text.stderr);
-  assert.match(text.stdout, /^session = 8936827754555253747\nuptime = \d+\nversion = VMware ESXi build-20036589\nprovider =\nuuid\.bios = 56 4d 2c 53 43 56 66 8e-7c 05 fd 7e 51 1e 23 f3\n$/);
+  assert.match(
+    text.stdout,
+    /^session = 8936827754555253747\nuptime = \d+\nversion = VMware ESXi build-20036589\nprovider =\nuuid\.bios = 56 4d 2c 53 43 56 66 8e-7c 05 fd 7e 51 1e 23 f3\n$/,
+  );
   const json = run(["vmware-toolbox-cmd", "stat", "raw", "json", "host"], { profile });
   assert.equal(json.status, 0, json.stderr);
   const host = JSON.parse(json.stdout) as { session: string; metrics: Record<string, { value: number } | string> };
   assert.equal(host.session, "8936827754555253747");
   assert.deepEqual(host.metrics["cpu.processorMHz"], { type: "static", units: "MHz", value: 3100 });
   // The other encodings and stats, and the two stats with no data in the profile (no virtual disks or NICs).
-  const more = run(["sh", "-c", ["xml resources", "yaml host", "text vscsi", "text vnet"].map((a) => `vmware-toolbox-cmd stat raw ${a}; echo "exit $?"`).join("; ")], { profile });
-  assert.match(more.stdout, /^<metrics session="8936827754555253747">.*<metric name="cpu\.limit" type="static" units="MHz">3100<\/metric>.*<\/metrics>\n?exit 0\n/s);
+  const more = run(
+    [
+      "sh",
+      "-c",
+      ["xml resources", "yaml host", "text vscsi", "text vnet"].map((a) => `vmware-toolbox-cmd stat raw ${a}; echo "exit $?"`).join("; "),
+    ],
+    { profile },
+  );
+  assert.match(
+    more.stdout,
+    /^<metrics session="8936827754555253747">.*<metric name="cpu\.limit" type="static" units="MHz">3100<\/metric>.*<\/metrics>\n?exit 0\n/s,
+  );
   assert.match(more.stdout, /\ncpu\.processorMHz:\n {4}type: static\n {4}units: MHz\n {4}value: 3100\n(.|\n)*exit 0\nexit 75\nexit 75\n$/);
   assert.equal(more.stderr, "Failed to get stat: This value is not available on this host\n".repeat(2));
   const ws = run(["vmware-toolbox-cmd", "stat", "raw", "text", "session"], { profile: { vmxType: 4 }, extra: ["--verbose"] });
@@ -218,7 +272,12 @@ test("vmware-toolbox-cmd disk list: ESX's wiper is disabled, a hosted product's 
   const trace = join(dir, `${n++}-disk.jsonl`);
   const ws = run(["vmware-toolbox-cmd", "disk", "list"], { profile: { vmxType: 4, highBandwidth: false }, extra: ["--trace", trace] });
   assert.equal(ws.status === 0 || ws.status === 75, true, ws.stderr);
-  const msgs = messagesFromTrace(readFileSync(trace, "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as TraceRecord));
+  const msgs = messagesFromTrace(
+    readFileSync(trace, "utf8")
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as TraceRecord),
+  );
   const dec = (b: Uint8Array) => new TextDecoder().decode(b);
   const ask = msgs.findIndex((m) => m.from === "guest" && dec(m.bytes).replace(/\0$/, "") === "disk.wiper.enable");
   assert.ok(ask >= 0, "disk.wiper.enable was not sent");
@@ -260,11 +319,16 @@ test("vmware-xferlogs: upd N reaches the report as the vm-support status; enc FI
   const enc = run(["vmware-xferlogs", "enc", f]);
   assert.equal(enc.status, 0, enc.stderr);
   const lines = enc.report!.log.lines;
-  assert.ok(lines.some((l) => l.includes(">Logfile Begins ") && l.includes(f)), JSON.stringify(lines));
+  assert.ok(
+    lines.some((l) => l.includes(">Logfile Begins ") && l.includes(f)),
+    JSON.stringify(lines),
+  );
   assert.ok(lines.includes(">" + Buffer.from("support data\n").toString("base64")), JSON.stringify(lines));
 });
 
-test("--report: a program killed by a signal is reported with it; a report path in a missing directory is a usage error", { skip: ptraceUsable() ? false : "needs Linux on x86-64" }, () => {
+test("--report: a program killed by a signal is reported with it; a report path in a missing directory is a usage error", {
+  skip: ptraceUsable() ? false : "needs Linux on x86-64",
+}, () => {
   const killed = run(["sh", "-c", "kill -TERM $$"]);
   assert.equal(killed.status, 143);
   assert.deepEqual(killed.report?.exit, { status: 143, signal: 15, signalName: "SIGTERM" });

@@ -39,7 +39,18 @@ test("vmware-rpctool: info-get over HB and over LB (highBandwidth false), missin
   assert.equal(hb.stdout, "bar\n");
   const hbTrace = readFileSync(join(dir, "hb.jsonl"), "utf8");
   assert.match(hbTrace, /"op":"outs"/, "the request went over HB (rep outsb)");
-  const lb = vmport(["run", "--profile", profile({ highBandwidth: false }), "--guestinfo", "guestinfo.foo=bar", "--trace", join(dir, "lb.jsonl"), "--", "vmware-rpctool", "info-get guestinfo.foo"]);
+  const lb = vmport([
+    "run",
+    "--profile",
+    profile({ highBandwidth: false }),
+    "--guestinfo",
+    "guestinfo.foo=bar",
+    "--trace",
+    join(dir, "lb.jsonl"),
+    "--",
+    "vmware-rpctool",
+    "info-get guestinfo.foo",
+  ]);
   assert.equal(lb.stdout, "bar\n");
   assert.doesNotMatch(readFileSync(join(dir, "lb.jsonl"), "utf8"), /"op":"(outs|ins)"/, "LB only");
   const missing = vmport(["run", "--", "vmware-rpctool", "info-get guestinfo.nonexist"]);
@@ -68,7 +79,9 @@ test("vmware-toolbox-cmd stat hosttime|speed|sessionid|balloon|memlimit and time
   assert.equal(on.stdout.trim(), "Enabled");
 });
 
-test("vmtoolsd (private plugin dir): reset, ping, Capabilities_Register, Set_Option broadcastIP 1; state has guestinfo.ip and the version", { skip }, () => {
+test("vmtoolsd (private plugin dir): reset, ping, Capabilities_Register, Set_Option broadcastIP 1; state has guestinfo.ip and the version", {
+  skip,
+}, () => {
   const plug = join(dir, "plugins");
   const common = join(dir, "common");
   mkdirSync(plug, { recursive: true });
@@ -80,8 +93,32 @@ test("vmtoolsd (private plugin dir): reset, ping, Capabilities_Register, Set_Opt
   writeFileSync(conf, "[logging]\nlog = true\nvmsvc.level = message\nvmsvc.handler = std\n");
   const state = join(dir, "vmtoolsd.json");
   const r = vmport(
-    ["run", "--verbose", "--state", state, "--tclo", "ping", "--tclo", "Capabilities_Register", "--tclo", "Set_Option broadcastIP 1", "--",
-      "timeout", "-s", "TERM", "8", "vmtoolsd", "-n", "vmsvc", "-c", conf, "-p", plug, "--common-path", common],
+    [
+      "run",
+      "--verbose",
+      "--state",
+      state,
+      "--tclo",
+      "ping",
+      "--tclo",
+      "Capabilities_Register",
+      "--tclo",
+      "Set_Option broadcastIP 1",
+      "--",
+      "timeout",
+      "-s",
+      "TERM",
+      "8",
+      "vmtoolsd",
+      "-n",
+      "vmsvc",
+      "-c",
+      conf,
+      "-p",
+      plug,
+      "--common-path",
+      common,
+    ],
     { timeoutMs: 60_000 },
   );
   assert.equal(r.status, 124, r.stderr); // timeout's status: vmtoolsd ran until it was told to stop

@@ -33,8 +33,11 @@ const GO_TEST_TIMEOUT = "60s";
 const linux = ptraceUsable() ? false : "needs Linux on x86-64";
 const goSkip =
   linux ||
-  needs("Go and vmw-guestinfo", "golang-go golang-github-vmware-vmw-guestinfo-dev", () =>
-    runs("go", ["version"]) && existsSync(join(GOCODE, "src", GUESTINFO, "message", "message_test.go")));
+  needs(
+    "Go and vmw-guestinfo",
+    "golang-go golang-github-vmware-vmw-guestinfo-dev",
+    () => runs("go", ["version"]) && existsSync(join(GOCODE, "src", GUESTINFO, "message", "message_test.go")),
+  );
 const imvirtSkip = linux || needs("imvirt-helper", "imvirt-helper", () => existsSync(IMVIRT_VMWARE));
 
 const dir = mkdtempSync(join(tmpdir(), "vmport-peers-"));
@@ -146,7 +149,9 @@ function report(t: TestContext, line: string): void {
   t.diagnostic(`peer tests: ${line}`);
 }
 
-test("vmw-guestinfo's own Go tests, built unmodified, all pass under vmport run with TEST_TOOLBOX=1; none skipped", { skip: goSkip }, (t) => {
+test("vmw-guestinfo's own Go tests, built unmodified, all pass under vmport run with TEST_TOOLBOX=1; none skipped", {
+  skip: goSkip,
+}, (t) => {
   const { tests } = build();
   assert.ok(tests.has(`${GUESTINFO}/message`), `packages with tests: ${[...tests.keys()].join(", ")}`);
   let total = ZERO;
@@ -160,20 +165,28 @@ test("vmw-guestinfo's own Go tests, built unmodified, all pass under vmport run 
     assert.deepEqual(names(r.report, "SKIP"), [], `${pkg}: skipped under vmport run`);
     assert.deepEqual(names(r.report, "FAIL"), [], pkg);
     assert.doesNotMatch(r.stdout, /Not in a virtual world/, pkg);
-    report(t, `vmw-guestinfo ${pkg.slice(GUESTINFO.length + 1)}: ${c.run} run, ${c.passed} passed, ${c.skipped} skipped, ${c.failed} failed` +
-      (c.subtests > 0 ? ` (+${c.subtestsPassed}/${c.subtests} subtests passed)` : ""));
+    report(
+      t,
+      `vmw-guestinfo ${pkg.slice(GUESTINFO.length + 1)}: ${c.run} run, ${c.passed} passed, ${c.skipped} skipped, ${c.failed} failed` +
+        (c.subtests > 0 ? ` (+${c.subtestsPassed}/${c.subtests} subtests passed)` : ""),
+    );
     if (pkg.endsWith("/message")) {
       // The two that talk to the host: RPCI "0 No value found" over LB and HB; the TCLO loop answering "reset".
       assert.deepEqual(names(r.report, "PASS").sort(), ["TestOpenClose", "TestReset"]);
     }
     total = sum(total, c);
   }
-  report(t, `vmw-guestinfo under vmport run: ${total.run} run, ${total.passed} passed, ${total.skipped} skipped, ${total.failed} failed` +
-    ` (+${total.subtestsPassed}/${total.subtests} subtests passed)`);
+  report(
+    t,
+    `vmw-guestinfo under vmport run: ${total.run} run, ${total.passed} passed, ${total.skipped} skipped, ${total.failed} failed` +
+      ` (+${total.subtestsPassed}/${total.subtests} subtests passed)`,
+  );
   assert.equal(total.passed, total.run);
 });
 
-test("outside vmport run the same binaries find no VMware: message's tests skip (\"Not in a virtual world\"); bdoor and vmcheck need no host", { skip: goSkip }, (t) => {
+test('outside vmport run the same binaries find no VMware: message\'s tests skip ("Not in a virtual world"); bdoor and vmcheck need no host', {
+  skip: goSkip,
+}, (t) => {
   const { tests } = build();
   let hostDependent = 0;
   for (const [pkg, bin] of tests) {
@@ -181,10 +194,13 @@ test("outside vmport run the same binaries find no VMware: message's tests skip 
     assert.equal(r.status, 0, `${pkg}: ${r.stderr}`);
     const skipped = r.report.results.filter((x) => x.outcome === "SKIP");
     if (pkg.endsWith("/message")) {
-      assert.deepEqual(skipped.map((x) => [x.name, x.messages]), [
-        ["TestOpenClose", ["Not in a virtual world"]],
-        ["TestReset", ["Not in a virtual world"]],
-      ]);
+      assert.deepEqual(
+        skipped.map((x) => [x.name, x.messages]),
+        [
+          ["TestOpenClose", ["Not in a virtual world"]],
+          ["TestReset", ["Not in a virtual world"]],
+        ],
+      );
       hostDependent += skipped.length;
     } else {
       // Host-independent: they pass here too, so the README counts them apart.
@@ -195,7 +211,9 @@ test("outside vmport run the same binaries find no VMware: message's tests skip 
   report(t, `vmw-guestinfo outside vmport run: ${hostDependent} host-dependent tests skipped ("Not in a virtual world")`);
 });
 
-test("TestReset depends on the framing: with profile tcloTrailingNul it never sees \"reset\" and hits -test.timeout", { skip: goSkip }, () => {
+test('TestReset depends on the framing: with profile tcloTrailingNul it never sees "reset" and hits -test.timeout', {
+  skip: goSkip,
+}, () => {
   const bin = build().tests.get(`${GUESTINFO}/message`)!;
   const profile = join(dir, "trailing-nul.json");
   writeFileSync(profile, JSON.stringify({ tcloTrailingNul: true }));
@@ -222,7 +240,9 @@ test("vmw-guestinfo's example program: -set then -get through --state; outside v
   report(t, "vmw-guestinfo examples: 3 runs under vmport run as expected; refuses outside");
 });
 
-test("imvirt-helper's vmware probe (C): the product type from GETVERSION; nothing with the backdoor off or outside vmport run", { skip: imvirtSkip }, (t) => {
+test("imvirt-helper's vmware probe (C): the product type from GETVERSION; nothing with the backdoor off or outside vmport run", {
+  skip: imvirtSkip,
+}, (t) => {
   const profile = (p: object): string => {
     const f = join(dir, `imvirt-${Object.values(p).join("-")}.json`);
     writeFileSync(f, JSON.stringify(p));

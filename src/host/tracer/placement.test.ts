@@ -13,7 +13,13 @@ import { buildC, needs, ptraceUsable, ROOT, runs } from "../../test-support/syst
 
 const skip64 = needs("gcc", "gcc", () => runs("gcc")) || (ptraceUsable() ? false : "needs Linux on x86-64");
 const probe64 = skip64 ? null : buildC("src/host/tracer/testdata/probe.c", "probe64");
-const skip32 = skip64 || needs("gcc-multilib", "gcc-multilib", () => buildC("src/host/tracer/testdata/probe.c", "probe-check", ["-m32", "-fno-pie", "-no-pie"]) !== null);
+const skip32 =
+  skip64 ||
+  needs(
+    "gcc-multilib",
+    "gcc-multilib",
+    () => buildC("src/host/tracer/testdata/probe.c", "probe-check", ["-m32", "-fno-pie", "-no-pie"]) !== null,
+  );
 const probe32 = skip32 ? null : buildC("src/host/tracer/testdata/probe.c", "probe32", ["-m32", "-fno-pie", "-no-pie"]);
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -36,7 +42,9 @@ function affinity(stdout: string): { start: number; parent: number; child: numbe
   };
 }
 
-test("default placement: a program that traps runs on one CPU, its forked child gets every CPU, a thread's own affinity is kept", { skip: skip64 }, () => {
+test("default placement: a program that traps runs on one CPU, its forked child gets every CPU, a thread's own affinity is kept", {
+  skip: skip64,
+}, () => {
   const r = run(["--", probe64!, "affinity"]);
   assert.equal(r.status, 0, r.stderr);
   const a = affinity(r.stdout);
@@ -55,7 +63,10 @@ test("VMPORT_PLACEMENT=none changes no mask; --pin puts everything on the CPU gi
   assert.deepEqual([pinned.start, pinned.parent, pinned.child, pinned.own], [1, 1, 1, "1"]);
 });
 
-for (const [arch, bin, skip] of [["x86-64", () => probe64, skip64], ["i386", () => probe32, skip32]] as const) {
+for (const [arch, bin, skip] of [
+  ["x86-64", () => probe64, skip64],
+  ["i386", () => probe32, skip32],
+] as const) {
   test(`${arch}: a multi-threaded, forking, signal-heavy guest passes under the default placement`, { skip }, () => {
     const n = 3000;
     const r = run(["--", bin()!, "stress", String(n)]);

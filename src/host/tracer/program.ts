@@ -146,6 +146,7 @@ export function resolveExec(argv: string[], pathVar: string | undefined, cwd = p
   const h = head(isAbsolute(path) ? path : join(cwd, path), 4);
   const isElf = h !== null && h.length === 4 && h[0] === 0x7f && h[1] === 0x45 && h[2] === 0x4c && h[3] === 0x46;
   const isScript = h !== null && h.length >= 2 && h[0] === 0x23 && h[1] === 0x21;
-  if (!isElf && !isScript && h !== null && !looksBinary(isAbsolute(path) ? path : join(cwd, path))) return { path: "/bin/sh", argv: ["sh", path, ...argv.slice(1)] };
+  if (!isElf && !isScript && h !== null && !looksBinary(isAbsolute(path) ? path : join(cwd, path)))
+    return { path: "/bin/sh", argv: ["sh", path, ...argv.slice(1)] };
   return { path, argv };
 }

@@ -16,18 +16,37 @@ const gccSkip = needs("gcc", "gcc", () => runs("gcc"));
 const ptraceSkip = ptraceUsable() ? false : "needs Linux on x86-64";
 const skip64 = gccSkip || ptraceSkip;
 const probe64 = skip64 ? null : buildC("src/host/tracer/testdata/probe.c", "probe64");
-const skip32 = skip64 || needs("gcc-multilib", "gcc-multilib", () => buildC("src/host/tracer/testdata/probe.c", "probe-check", ["-m32", "-fno-pie", "-no-pie"]) !== null);
+const skip32 =
+  skip64 ||
+  needs(
+    "gcc-multilib",
+    "gcc-multilib",
+    () => buildC("src/host/tracer/testdata/probe.c", "probe-check", ["-m32", "-fno-pie", "-no-pie"]) !== null,
+  );
 const probe32 = skip32 ? null : buildC("src/host/tracer/testdata/probe.c", "probe32", ["-m32", "-fno-pie", "-no-pie"]);
 
 /** Run in-process through the tracer worker with default options. */
 function traced(o: Pick<RunOptions, "argv" | "onStarted">): Promise<RunOutcome> {
-  return runTraced({ env: ["PATH=/usr/bin:/bin"], profile: {}, state: null, guestinfo: [], tclo: [], tracePath: null, pinCpu: null, seccomp: true, ...o });
+  return runTraced({
+    env: ["PATH=/usr/bin:/bin"],
+    profile: {},
+    state: null,
+    guestinfo: [],
+    tclo: [],
+    tracePath: null,
+    pinCpu: null,
+    seccomp: true,
+    ...o,
+  });
 }
 
 const SIGILL = 4;
 const SIGSEGV = 11;
 
-for (const [arch, bin, skip] of [["x86-64", () => probe64, skip64], ["i386", () => probe32, skip32]] as const) {
+for (const [arch, bin, skip] of [
+  ["x86-64", () => probe64, skip64],
+  ["i386", () => probe32, skip32],
+] as const) {
   const run = (...args: string[]) => vmport(["run", "--", bin()!, ...args]);
 
   test(`${arch}: instruction forms and register merge rules`, { skip }, () => {
@@ -56,7 +75,12 @@ for (const [arch, bin, skip] of [["x86-64", () => probe64, skip64], ["i386", () 
     const r = run("syscalls");
     // i386 glibc may create sockets through socketcall(2), whose address family a seccomp filter cannot read:
     // there the kernel's own answer (ENODEV on this machine kind) stands.
-    assert.match(r.stdout, arch === "x86-64" ? /^iopl=0 ioperm=0 getversion=6 vsock=-1 errno=97 inet_ok=1$/m : /^iopl=0 ioperm=0 getversion=6 vsock=-1 errno=(97|19) inet_ok=1$/m);
+    assert.match(
+      r.stdout,
+      arch === "x86-64"
+        ? /^iopl=0 ioperm=0 getversion=6 vsock=-1 errno=97 inet_ok=1$/m
+        : /^iopl=0 ioperm=0 getversion=6 vsock=-1 errno=(97|19) inet_ok=1$/m,
+    );
     assert.match(r.stdout, new RegExp(`^port80 still faults sig=${SIGSEGV}$`, "m"));
     assert.match(run("rdpmcbad").stdout, new RegExp(`^rdpmc0xfff sig=${SIGSEGV}$`, "m"));
   });
@@ -91,8 +115,9 @@ for (const [arch, bin, skip] of [["x86-64", () => probe64, skip64], ["i386", () 
   });
 }
 
-
-test("CPUID: the program and a library dlopen'ed later both see VMwareVMware; cpuid:false shows the real host", { skip: skip64 }, async () => {
+test("CPUID: the program and a library dlopen'ed later both see VMwareVMware; cpuid:false shows the real host", {
+  skip: skip64,
+}, async () => {
   const { spawnSync } = await import("node:child_process");
   const { dirname: dn, join: j } = await import("node:path");
   const dir = dn(probe64!);
@@ -123,7 +148,10 @@ test("--trace writes one JSON line per backdoor access", { skip: skip64 }, () =>
   const trace = join(dir, "t.jsonl");
   const r = vmport(["run", "--trace", trace, "--", probe64!, "loop", "3"]);
   assert.equal(r.status, 0, r.stderr);
-  const lines = readFileSync(trace, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const lines = readFileSync(trace, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   assert.equal(lines.length, 3);
   assert.equal(lines[0].command, 10);
   assert.equal(lines[0].port, 0x5658);
@@ -149,7 +177,11 @@ test("job control: a program that stops itself stays stopped until SIGCONT, then
 test("SIGTERM to vmport ends the guest cleanly and reports its status", { skip: skip64 }, async () => {
   const { spawn } = await import("node:child_process");
   const { join: j } = await import("node:path");
-  const child = spawn(process.execPath, ["--import", "tsx", j(import.meta.dirname, "../../cli/main.ts"), "run", "--", probe64!, "sleep", "30"], { stdio: "ignore" });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", j(import.meta.dirname, "../../cli/main.ts"), "run", "--", probe64!, "sleep", "30"],
+    { stdio: "ignore" },
+  );
   await new Promise((r) => setTimeout(r, 1500));
   const t0 = Date.now();
   child.kill("SIGTERM");
@@ -159,7 +191,12 @@ test("SIGTERM to vmport ends the guest cleanly and reports its status", { skip: 
 });
 
 test("usage errors: one vmport: line and exit 2", () => {
-  for (const args of [["run"], ["run", "--profile", "/nonexistent.json", "--", "true"], ["run", "--guestinfo", "novalue", "--", "true"], ["run", "--pin", "x", "--", "true"]]) {
+  for (const args of [
+    ["run"],
+    ["run", "--profile", "/nonexistent.json", "--", "true"],
+    ["run", "--guestinfo", "novalue", "--", "true"],
+    ["run", "--pin", "x", "--", "true"],
+  ]) {
     const r = vmport(args);
     assert.equal(r.status, 2, args.join(" "));
     assert.match(r.stderr.trim(), /^vmport: [^\n]+$/);

@@ -22,9 +22,11 @@ function run(prog: [number, number, number, number][], nr: number, arch: number,
   let A = 0;
   for (let pc = 0, steps = 0; pc < prog.length && steps < 1000; steps++) {
     const [code, jt, jf, k] = prog[pc]!;
-    if (code === 0x20) { A = data.getUint32(k, true); pc++; }
-    else if (code === 0x15) pc += 1 + ((A >>> 0) === (k >>> 0) ? jt : jf);
-    else if (code === 0x35) pc += 1 + ((A >>> 0) >= (k >>> 0) ? jt : jf);
+    if (code === 0x20) {
+      A = data.getUint32(k, true);
+      pc++;
+    } else if (code === 0x15) pc += 1 + (A >>> 0 === k >>> 0 ? jt : jf);
+    else if (code === 0x35) pc += 1 + (A >>> 0 >= k >>> 0 ? jt : jf);
     else if (code === 0x45) pc += 1 + ((A & k) !== 0 ? jt : jf);
     else if (code === 0x06) return k >>> 0;
     else throw new Error(`unknown BPF op ${code}`);
@@ -35,7 +37,10 @@ function run(prog: [number, number, number, number][], nr: number, arch: number,
 for (const trace of [false, true]) {
   const prog = policyProgram(trace);
   test(`policy (exec-mmap trace ${trace ? "on" : "off"}): every decision on x86-64 and i386`, () => {
-    for (const [arch, iopl, ioperm, socket, mmap, ptrace, clone, clone3] of [[X64, 172, 173, 41, 9, 101, 56, 435], [I386, 110, 101, 359, 192, 26, 120, 435]] as const) {
+    for (const [arch, iopl, ioperm, socket, mmap, ptrace, clone, clone3] of [
+      [X64, 172, 173, 41, 9, 101, 56, 435],
+      [I386, 110, 101, 359, 192, 26, 120, 435],
+    ] as const) {
       assert.equal(run(prog, iopl, arch, [3]), ERRNO(0), "iopl reports success without running");
       assert.equal(run(prog, ioperm, arch, [0x5658, 2, 1]), ERRNO(0));
       assert.equal(run(prog, socket, arch, [40, 2, 0]), ERRNO(97), "AF_VSOCK → EAFNOSUPPORT");

@@ -70,7 +70,13 @@ const ifEq = (k: number, action: number): Insn[] => [[JEQ_K, 0, 1, k], ret(actio
 /** The rules for one architecture; A holds the syscall number on entry; every path ends in a return. */
 function archBlock(n: Numbers, traceExecMaps: boolean, x32Guard: boolean): Insn[] {
   // clone: if (nr == clone) return (flags & CLONE_UNTRACED) ? EPERM : ALLOW
-  const clone: Insn[] = [[JEQ_K, 0, 4, n.clone], [LD_W_ABS, 0, 0, arg(0)], [JSET_K, 0, 1, CLONE_UNTRACED], ret(SECCOMP_RET_ERRNO | EPERM), ret(SECCOMP_RET_ALLOW)];
+  const clone: Insn[] = [
+    [JEQ_K, 0, 4, n.clone],
+    [LD_W_ABS, 0, 0, arg(0)],
+    [JSET_K, 0, 1, CLONE_UNTRACED],
+    ret(SECCOMP_RET_ERRNO | EPERM),
+    ret(SECCOMP_RET_ALLOW),
+  ];
   // mmap of a file with PROT_EXEC: trace; any other mmap: allow
   const mmap: Insn[] = traceExecMaps
     ? [
@@ -84,7 +90,12 @@ function archBlock(n: Numbers, traceExecMaps: boolean, x32Guard: boolean): Insn[
       ]
     : [];
   // socket(AF_VSOCK): EAFNOSUPPORT
-  const socket: Insn[] = [[JEQ_K, 0, 3, n.socket], [LD_W_ABS, 0, 0, arg(0)], [JEQ_K, 0, 1, AF_VSOCK], ret(SECCOMP_RET_ERRNO | EAFNOSUPPORT)];
+  const socket: Insn[] = [
+    [JEQ_K, 0, 3, n.socket],
+    [LD_W_ABS, 0, 0, arg(0)],
+    [JEQ_K, 0, 1, AF_VSOCK],
+    ret(SECCOMP_RET_ERRNO | EAFNOSUPPORT),
+  ];
   return [
     [LD_W_ABS, 0, 0, NR],
     ...(x32Guard ? [[JGE_K, 0, 1, X32_SYSCALL_BIT] as Insn, ret(SECCOMP_RET_ERRNO | ENOSYS)] : []),

@@ -56,7 +56,8 @@ export function spawnSeized(c: Libc, r: SpawnRequest): number {
   c.faInit(fa.ptr);
   for (const fd of [0, 1, 2]) {
     const src = r.stdio.fds?.[fd] ?? fd;
-    if (r.stdio.closed[fd] || src < 0) c.faAddClose(fa.ptr, fd); // closed when vmport started: closed for the program too
+    if (r.stdio.closed[fd] || src < 0)
+      c.faAddClose(fa.ptr, fd); // closed when vmport started: closed for the program too
     else c.faAddDup2(fa.ptr, src, fd); // clears FD_CLOEXEC, which Node sets on 0–2
   }
   if (r.cwd !== null && c.faAddChdir(fa.ptr, r.cwd) !== 0) {
@@ -80,7 +81,10 @@ export function spawnSeized(c: Libc, r: SpawnRequest): number {
   if (c.ptrace(PTRACE.SEIZE, root, 0, opts) !== 0) {
     const e = c.errno();
     c.kill(root, SIG.KILL);
-    throw new VmportError("VMPORT_PTRACE_DENIED", `ptrace(PTRACE_SEIZE) failed (errno ${e}); is ptrace allowed here (root, or kernel.yama.ptrace_scope 0; some container runtimes forbid it)?`);
+    throw new VmportError(
+      "VMPORT_PTRACE_DENIED",
+      `ptrace(PTRACE_SEIZE) failed (errno ${e}); is ptrace allowed here (root, or kernel.yama.ptrace_scope 0; some container runtimes forbid it)?`,
+    );
   }
   return root;
 }

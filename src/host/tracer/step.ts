@@ -179,7 +179,10 @@ export class NativeStepper implements Stepper {
     if ((w[W(STEP.RESUME_FLAGS)]! & RESUME_SETREGS) !== 0) {
       this.trapPending = false;
       const b = s.bytes;
-      storeRegisterWords(new Uint32Array(b.buffer, b.byteOffset + STEP.ENGINE_REGS, REGISTER_COUNT * 2), new Uint32Array(b.buffer, b.byteOffset + STEP.REGS, USER_REGS_SIZE / 4));
+      storeRegisterWords(
+        new Uint32Array(b.buffer, b.byteOffset + STEP.ENGINE_REGS, REGISTER_COUNT * 2),
+        new Uint32Array(b.buffer, b.byteOffset + STEP.REGS, USER_REGS_SIZE / 4),
+      );
       if (this.c.ptraceBuf(PTRACE.SETREGS, tid, 0, s.bytes.subarray(STEP.REGS, STEP.INSN)) !== 0) {
         this.flushFailed = true;
         request = PTRACE.CONT;

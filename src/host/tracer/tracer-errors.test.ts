@@ -14,7 +14,17 @@ const skip = ptraceUsable() ? false : "needs Linux on x86-64";
 
 test("a VmportError raised in the tracer thread keeps its code (a bad profile: VMPORT_BAD_PROFILE)", { skip }, async () => {
   await assert.rejects(
-    runTraced({ argv: ["/bin/true"], env: [], profile: { mhz: "fast" } as never, state: null, guestinfo: [], tclo: [], tracePath: null, pinCpu: null, seccomp: true }),
+    runTraced({
+      argv: ["/bin/true"],
+      env: [],
+      profile: { mhz: "fast" } as never,
+      state: null,
+      guestinfo: [],
+      tclo: [],
+      tracePath: null,
+      pinCpu: null,
+      seccomp: true,
+    }),
     (e: unknown) => {
       assert.ok(isVmportError(e), String(e));
       assert.equal(e.code, "VMPORT_BAD_PROFILE");
@@ -26,7 +36,15 @@ test("a VmportError raised in the tracer thread keeps its code (a bad profile: V
 
 test("a trampoline that cannot be spawned: VMPORT_SPAWN_FAILED naming it", { skip }, () => {
   assert.throws(
-    () => spawnSeized(libc(), { exec: { path: "/bin/true", argv: ["true"] }, env: [], trampoline: "/nonexistent/trampoline", seccomp: false, stdio: { closed: [false, false, false] }, cwd: null }),
+    () =>
+      spawnSeized(libc(), {
+        exec: { path: "/bin/true", argv: ["true"] },
+        env: [],
+        trampoline: "/nonexistent/trampoline",
+        seccomp: false,
+        stdio: { closed: [false, false, false] },
+        cwd: null,
+      }),
     (e: unknown) => isVmportError(e) && e.code === "VMPORT_SPAWN_FAILED" && /\/nonexistent\/trampoline/.test(e.message),
   );
 });

@@ -128,7 +128,14 @@ export class Tracer {
 
   /** The counters now (also while {@link run} runs: the control plane reads them live). */
   get counters(): TracerCounters {
-    const loop = this.loop?.counters ?? { passedSegv: 0, signalsPassed: 0, groupStops: 0, events: 0, killedAfterRoot: 0, foreignSeccomp: 0 };
+    const loop = this.loop?.counters ?? {
+      passedSegv: 0,
+      signalsPassed: 0,
+      groupStops: 0,
+      events: 0,
+      killedAfterRoot: 0,
+      foreignSeccomp: 0,
+    };
     return {
       ...loop,
       ...this.step.counters,

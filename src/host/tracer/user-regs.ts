@@ -14,10 +14,24 @@ import { PTRACE, UREG, USER_REGS_SIZE, type Libc } from "../ptrace/libc.js";
 
 /** Our register number → u64 index in `user_regs_struct` (every register the engine has). */
 export const REGISTER_MAP: readonly (readonly [number, number])[] = [
-  [Reg.RAX, UREG.rax], [Reg.RCX, UREG.rcx], [Reg.RDX, UREG.rdx], [Reg.RBX, UREG.rbx], [Reg.RSP, UREG.rsp],
-  [Reg.RBP, UREG.rbp], [Reg.RSI, UREG.rsi], [Reg.RDI, UREG.rdi], [Reg.R8, UREG.r8], [Reg.R9, UREG.r9],
-  [Reg.R10, UREG.r10], [Reg.R11, UREG.r11], [Reg.R12, UREG.r12], [Reg.R13, UREG.r13], [Reg.R14, UREG.r14],
-  [Reg.R15, UREG.r15], [Reg.RIP, UREG.rip], [Reg.RFLAGS, UREG.eflags],
+  [Reg.RAX, UREG.rax],
+  [Reg.RCX, UREG.rcx],
+  [Reg.RDX, UREG.rdx],
+  [Reg.RBX, UREG.rbx],
+  [Reg.RSP, UREG.rsp],
+  [Reg.RBP, UREG.rbp],
+  [Reg.RSI, UREG.rsi],
+  [Reg.RDI, UREG.rdi],
+  [Reg.R8, UREG.r8],
+  [Reg.R9, UREG.r9],
+  [Reg.R10, UREG.r10],
+  [Reg.R11, UREG.r11],
+  [Reg.R12, UREG.r12],
+  [Reg.R13, UREG.r13],
+  [Reg.R14, UREG.r14],
+  [Reg.R15, UREG.r15],
+  [Reg.RIP, UREG.rip],
+  [Reg.RFLAGS, UREG.eflags],
 ];
 
 /** CS selector of 64-bit user code on Linux x86-64. */

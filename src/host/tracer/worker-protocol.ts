@@ -20,7 +20,10 @@ import type { HostCall } from "../host-calls.js";
 import type { VmportErrorCode } from "../../core/errors.js";
 
 /** Indices into the shared `saveFlags` array. */
-export const SAVE_FLAG = { /** 1 while the main thread holds a snapshot it has not finished writing. */ BUSY: 0, /** 1 when state changed since the last snapshot posted. */ DIRTY: 1 } as const;
+export const SAVE_FLAG = {
+  /** 1 while the main thread holds a snapshot it has not finished writing. */ BUSY: 0,
+  /** 1 when state changed since the last snapshot posted. */ DIRTY: 1,
+} as const;
 
 /** Indices into the shared `signals` array. */
 export const SIGNAL = {
@@ -98,7 +101,7 @@ export type HostRequest =
 export type WorkerCall =
   | HostCall
   /** Queue a TCLO command; the reply comes when the guest answers or the command fails. */
-  | { name: "tclo"; command: string; timeoutMs: number; /** `process.hrtime` when the caller asked. */ sentAtNs: bigint }
+  | { name: "tclo"; command: string; timeoutMs: number /** `process.hrtime` when the caller asked. */; sentAtNs: bigint }
   /** `{ backdoorCalls }` so far. */
   | { name: "status" }
   /** `vm.counters()` plus the tracer's. */
@@ -146,4 +149,4 @@ export type WorkerMessage =
       /** Events dropped (backlog) and never announced. */
       droppedEvents: number;
     }
-  | { type: "error"; message: string; /** The code of a `VmportError`, rebuilt on the other side. */ code?: VmportErrorCode };
+  | { type: "error"; message: string /** The code of a `VmportError`, rebuilt on the other side. */; code?: VmportErrorCode };

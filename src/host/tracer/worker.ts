@@ -38,7 +38,16 @@ import type { GuestStateChange } from "../../channels/reported-state.js";
 import type { TcloEvent } from "../../channels/tclo.js";
 import { runHostCall } from "../host-calls.js";
 import { TraceRingWriter } from "../trace-ring.js";
-import { EVENT_BACKLOG_MAX, SAVE_FLAG, SIGNAL, type EventWants, type HostRequest, type WorkerEvent, type WorkerJob, type WorkerMessage } from "./worker-protocol.js";
+import {
+  EVENT_BACKLOG_MAX,
+  SAVE_FLAG,
+  SIGNAL,
+  type EventWants,
+  type HostRequest,
+  type WorkerEvent,
+  type WorkerJob,
+  type WorkerMessage,
+} from "./worker-protocol.js";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
@@ -72,7 +81,8 @@ const collector = new HbCollector(runInNewContext("gc") as GcFunction);
 
 if (workerData === undefined || workerData === null) warmTracer();
 /** The job: given at start, or posted by the main thread once it has checked the options (`worker-start.ts`). */
-const job = (workerData ?? (await new Promise((resolve) => parentPort!.once("message", (m: { job: WorkerJob }) => resolve(m.job))))) as WorkerJob;
+const job = (workerData ??
+  (await new Promise((resolve) => parentPort!.once("message", (m: { job: WorkerJob }) => resolve(m.job))))) as WorkerJob;
 const signals = job.signals;
 /** Events not posted because {@link EVENT_BACKLOG_MAX} were in flight, and not announced yet. */
 let droppedEvents = 0;
@@ -97,7 +107,13 @@ function announceDropped(): void {
 }
 
 function errorReply(id: number, e: unknown): void {
-  post({ type: "reply", id, ok: false, code: isVmportError(e) ? e.code : "VMPORT_INTERNAL", message: e instanceof Error ? e.message : String(e) });
+  post({
+    type: "reply",
+    id,
+    ok: false,
+    code: isVmportError(e) ? e.code : "VMPORT_INTERNAL",
+    message: e instanceof Error ? e.message : String(e),
+  });
 }
 
 try {
@@ -116,7 +132,10 @@ try {
       if (e.type === "result") post({ type: "reply", id, ok: true, value: { ok: e.result.ok, text } });
       else post({ type: "reply", id, ok: false, code: e.code, message: e.message });
     }
-    postEvent({ kind: "tclo-result", result: { command: e.command, internal: e.internal, outcome, ok: e.type === "result" && e.result.ok, text } });
+    postEvent({
+      kind: "tclo-result",
+      result: { command: e.command, internal: e.internal, outcome, ok: e.type === "result" && e.result.ok, text },
+    });
   });
   for (const cmd of job.tclo) vm.messaging.tclo.enqueue(cmd);
   const trace = job.tracePath !== null ? openTrace(job.tracePath, job.traceLimit) : null;
@@ -182,7 +201,8 @@ try {
             const id = vm.messaging.tclo.enqueue(c.command, { timeoutMs: Math.max(0, c.timeoutMs - elapsedMs) });
             tcloWaiting.set(id, req.id);
           } else if (c.name === "status") post({ type: "reply", id: req.id, ok: true, value: { backdoorCalls: tracer!.counters.traps } });
-          else if (c.name === "counters") post({ type: "reply", id: req.id, ok: true, value: { ...vm.counters(), tracer: tracerCounters() } });
+          else if (c.name === "counters")
+            post({ type: "reply", id: req.id, ok: true, value: { ...vm.counters(), tracer: tracerCounters() } });
           else if (c.name === "guest") post({ type: "reply", id: req.id, ok: true, value: buildReport(vm, null) });
           else post({ type: "reply", id: req.id, ok: true, value: runHostCall(vm, c) });
         } catch (e) {
@@ -230,7 +250,8 @@ try {
   // The program is gone: answer what is still waiting, on the final VM.
   if (job.control !== null) drainControl(job.control);
   vm.runTimers();
-  for (const id of tcloWaiting.values()) post({ type: "reply", id, ok: false, code: "VMPORT_SESSION_EXITED", message: "the program exited before the guest answered" });
+  for (const id of tcloWaiting.values())
+    post({ type: "reply", id, ok: false, code: "VMPORT_SESSION_EXITED", message: "the program exited before the guest answered" });
   tracer.closeDoorbell(true); // the main thread may still ring; it closes the write end after "done"
   trace?.close();
   const counters = { ...tracerCounters(), ...vm.interceptCounters };
@@ -240,7 +261,12 @@ try {
     guest: vm.messaging.reported.snapshot(),
     state: saveDurableState(vm),
     counters,
-    report: buildReport(vm, { exitStatus: result.exitStatus, signal: result.signal, backdoorCalls: result.traps, counters: tracerCounters() }),
+    report: buildReport(vm, {
+      exitStatus: result.exitStatus,
+      signal: result.signal,
+      backdoorCalls: result.traps,
+      counters: tracerCounters(),
+    }),
     droppedEvents,
   });
 } catch (e) {

@@ -30,8 +30,7 @@ export const setGuiOptions: CommandHandler = (f, ctx, out) => {
 };
 
 /** GETSCREENSIZE: EAX = width << 16 | height. */
-export const getScreenSize: CommandHandler = (_f, ctx, out) =>
-  out.eax((ctx.profile.screenWidth << 16) | ctx.profile.screenHeight);
+export const getScreenSize: CommandHandler = (_f, ctx, out) => out.eax((ctx.profile.screenWidth << 16) | ctx.profile.screenHeight);
 
 /** Register this family. */
 export function registerGuiCommands(r: CommandRegistry): void {

@@ -11,12 +11,10 @@ import { BDOOR_MAGIC, BdoorCmd, DEFAULT_HW_VERSION, NestingControl } from "../co
 import type { CommandRegistry, CommandHandler } from "../command-registry.js";
 
 /** GETVERSION: EAX = version (6), EBX = magic, ECX = product type (the whole register). */
-export const getVersion: CommandHandler = (_f, ctx, out) =>
-  out.eax(ctx.profile.vmxVersion).ebx(BDOOR_MAGIC).ecx(ctx.profile.vmxType);
+export const getVersion: CommandHandler = (_f, ctx, out) => out.eax(ctx.profile.vmxVersion).ebx(BDOOR_MAGIC).ecx(ctx.profile.vmxType);
 
 /** GETHWVERSION: EAX = hardware version (4 when the profile sets none), EBX = magic (open-vm-tools checks it). */
-export const getHwVersion: CommandHandler = (_f, ctx, out) =>
-  out.eax(ctx.profile.hwVersion ?? DEFAULT_HW_VERSION).ebx(BDOOR_MAGIC);
+export const getHwVersion: CommandHandler = (_f, ctx, out) => out.eax(ctx.profile.hwVersion ?? DEFAULT_HW_VERSION).ebx(BDOOR_MAGIC);
 
 /** The 16 bytes of a canonical UUID string, in textual order. */
 export function uuidBytes(uuid: string): Uint8Array {

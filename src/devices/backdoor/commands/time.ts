@@ -55,7 +55,10 @@ export const getTimeFullWithLag: CommandHandler = (f, ctx, out) => getTimeFull(f
 export const getHz: CommandHandler = (f, ctx, out) => {
   if (ctx.profile.gethzCpl0Only && f.cpl !== 0) return null;
   const hz = ctx.profile.tscHz;
-  return out.eax(hz % 0x1_0000_0000).ebx(Math.floor(hz / 0x1_0000_0000)).ecx(ctx.profile.apicBusHz);
+  return out
+    .eax(hz % 0x1_0000_0000)
+    .ebx(Math.floor(hz / 0x1_0000_0000))
+    .ecx(ctx.profile.apicBusHz);
 };
 
 /** Register this family. */
