@@ -14,7 +14,7 @@ import { lookupOwn } from "../core/own-keys.js";
 import { CpuMode } from "../x86/cpu-mode.js";
 import { CpuState } from "../x86/cpu-state.js";
 import { RangeMemory } from "../x86/guest-memory.js";
-import { Flags, Reg, RegisterFile } from "../x86/registers.js";
+import { BACKDOOR_REGISTER_NAMES, Flags, Reg, RegisterFile } from "../x86/registers.js";
 import { OUTCOME_NAMES, Outcome, faultName } from "../vm/exit-result.js";
 import { VirtualMachine } from "../vm/virtual-machine.js";
 import { L1_INTERCEPTS_GP } from "../vm/nested.js";
@@ -22,18 +22,7 @@ import { SystemClock } from "../host/system-clock.js";
 import { usage } from "./errors.js";
 
 /** Register names `--reg` accepts and the output lists, in output order. */
-export const STEP_REGISTERS: Readonly<Record<string, number>> = {
-  rax: Reg.RAX,
-  rbx: Reg.RBX,
-  rcx: Reg.RCX,
-  rdx: Reg.RDX,
-  rsi: Reg.RSI,
-  rdi: Reg.RDI,
-  rbp: Reg.RBP,
-  rsp: Reg.RSP,
-  rip: Reg.RIP,
-  rflags: Reg.RFLAGS,
-};
+export const STEP_REGISTERS = BACKDOOR_REGISTER_NAMES;
 
 /** Default RIP. */
 export const DEFAULT_RIP = 0x1000n;

@@ -3,7 +3,7 @@ import { VirtualClock } from "../core/clock.js";
 import { CpuMode } from "../x86/cpu-mode.js";
 import { CpuState, type CpuStateInit } from "../x86/cpu-state.js";
 import { PagedMemory } from "../x86/guest-memory.js";
-import { Reg, RegisterFile } from "../x86/registers.js";
+import { BACKDOOR_REGISTER_NAMES, Reg, RegisterFile } from "../x86/registers.js";
 import { VirtualMachine } from "../vm/virtual-machine.js";
 import type { VmProfileInput } from "../devices/profile.js";
 import { BDOOR_MAGIC } from "../devices/backdoor/constants.js";
@@ -17,18 +17,7 @@ export function bytes(hex: string): Uint8Array {
 /** Register values by name (bigint for 64-bit literals). */
 export type RegInit = Partial<Record<"rax" | "rbx" | "rcx" | "rdx" | "rsi" | "rdi" | "rbp" | "rsp" | "rip" | "rflags", bigint>>;
 
-const NAMES: Record<string, number> = {
-  rax: Reg.RAX,
-  rbx: Reg.RBX,
-  rcx: Reg.RCX,
-  rdx: Reg.RDX,
-  rsi: Reg.RSI,
-  rdi: Reg.RDI,
-  rbp: Reg.RBP,
-  rsp: Reg.RSP,
-  rip: Reg.RIP,
-  rflags: Reg.RFLAGS,
-};
+const NAMES = BACKDOOR_REGISTER_NAMES;
 
 /** A register file from literals; RIP defaults to 0x1000 and RFLAGS to 0x2. */
 export function regsOf(init: RegInit): RegisterFile {

@@ -33,6 +33,23 @@ export const Reg = {
   RFLAGS: 17,
 } as const;
 
+/**
+ * Lower-case names of the registers a backdoor call uses, in the order tools print them (`vmport step`'s `--reg`
+ * and output, the test harness's register records).
+ */
+export const BACKDOOR_REGISTER_NAMES: Readonly<Record<string, number>> = {
+  rax: Reg.RAX,
+  rbx: Reg.RBX,
+  rcx: Reg.RCX,
+  rdx: Reg.RDX,
+  rsi: Reg.RSI,
+  rdi: Reg.RDI,
+  rbp: Reg.RBP,
+  rsp: Reg.RSP,
+  rip: Reg.RIP,
+  rflags: Reg.RFLAGS,
+};
+
 /** A register number (0…17). */
 export type RegNumber = (typeof Reg)[keyof typeof Reg];
 
