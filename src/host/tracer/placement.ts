@@ -8,9 +8,10 @@
  *   seen on another CPU than the one it was placed on, its affinity becomes the tracer's CPU, so the two wake each
  *   other on one CPU. While threads follow it, the tracer thread keeps that CPU too (an idle CPU would otherwise keep
  *   pulling it away), and every {@link TRACER_RECHECK_MS} ms it is let free for one trap so that the scheduler can
- *   move it off a CPU that got busy; the threads then follow it. Backdoor traps and executable-mmap stops count (two
- *   stops each when the mapping is patched); other system-call stops (exec, fork) do not, and a new thread or child
- *   never inherits a mask vmport set. A
+ *   move it off a CPU that got busy; the threads then follow it. Only traps count: a thread whose stops are system
+ *   calls (mmaps, exec) is left to the scheduler (a program that loads its libraries and then computes never stops
+ *   again, so a mask set at a load would tie it to the tracer's CPU for good), and a new thread or child never
+ *   inherits a mask vmport set. A
  *   thread that computes between traps (it ran more than {@link RELEASE_RUN_US} µs since it was last resumed,
  *   {@link RELEASE_AFTER} times in a row) gets its affinity back, so the threads of a multi-threaded program spread
  *   over the CPUs; it follows again once it traps within {@link FOLLOW_RUN_US} µs of its resume. A program with one

@@ -223,9 +223,9 @@ export class StopLoop {
         step.resume(tid, PTRACE.CONT, 0);
         return;
       }
-      // An executable file mapping is about to be made. Nothing to patch: go on; else stop at its exit. A thread
-      // that maps often is placed like one that traps often (and released the same way once it computes).
-      placement.onTrap(tid);
+      // An executable file mapping is about to be made. Nothing to patch: go on; else stop at its exit. Not a
+      // placement point: a program that loads its libraries and then computes never stops again, so a mask set
+      // here would tie it to the tracer's CPU for good (docs/tracer.md §8).
       step.resume(tid, patcher.mmapEntry(tid) ? PTRACE.SYSCALL : PTRACE.CONT, 0);
       return;
     }
