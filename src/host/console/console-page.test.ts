@@ -100,6 +100,12 @@ test("the page: guest text stays text, edits and pointer input reach the host, 1
       if (k % 10 === 9) await new Promise((r) => setTimeout(r, 150)); // 10 000 per batch interval, as a busy guest
     }
     await page.locator("#calls-count", { hasText: /^100000 calls/ }).waitFor({ timeout: 30_000 });
+    // Calls the host dropped, told in two batches: the page shows their sum.
+    for (const n of [3, 4]) {
+      for (const l of listeners) l.callsDropped?.(n);
+      await new Promise((r) => setTimeout(r, 250)); // past one batch interval: two "dropped" events
+    }
+    await page.locator("#dropped", { hasText: "(7 calls dropped" }).waitFor({ timeout: 10_000 });
     const rows = await page.locator("#feed-rows .frow").count();
     assert.ok(rows > 5 && rows < 100, `${rows} rows in the DOM`);
     await page.fill("#filter", "30");

@@ -352,7 +352,8 @@ export const CONSOLE_JS = String.raw`"use strict";
     es.addEventListener("log", (e) => addLog(JSON.parse(e.data)));
     es.addEventListener("tclo", (e) => { const d = JSON.parse(e.data); if (d.internal) return; refreshSoon(); });
     es.addEventListener("calls", (e) => addCalls(JSON.parse(e.data)));
-    es.addEventListener("dropped", (e) => { $("dropped").textContent = "(" + e.data + " calls dropped: more than the console can show)"; });
+    let droppedTotal = 0; // each event counts the calls dropped since the last one
+    es.addEventListener("dropped", (e) => { droppedTotal += Number(e.data); $("dropped").textContent = "(" + droppedTotal + " calls dropped: more than the console can show)"; });
     es.addEventListener("exit", (e) => {
       // vmport stops the console right after this: show the end from the event itself.
       const d = JSON.parse(e.data);
