@@ -8,6 +8,7 @@
  */
 import type { Command } from "commander";
 import { collect, intIn, type SetStatus } from "../options.js";
+import type { FuzzCliOptions } from "../fuzz-command.js";
 
 /** Define `vmport fuzz` on `program`; its action reports the exit status through `setStatus`. */
 export function addFuzzCommand(program: Command, setStatus: SetStatus): void {
@@ -43,27 +44,8 @@ export function addFuzzCommand(program: Command, setStatus: SetStatus): void {
     .option("--minimize <file>", "shrink a finding to the fewest mutated answers that reproduce it (writes FILE.min.json)")
     .argument("<program...>", "program and its arguments (after --)")
     .passThroughOptions()
-    .action(
-      async (
-        prog: string[],
-        opts: {
-          runs?: number;
-          time?: number;
-          seed?: number;
-          jobs?: number;
-          timeoutMs?: number;
-          maxRss?: number;
-          findings?: string;
-          corpus?: string;
-          guestinfo: string[];
-          profile?: string;
-          tclo: string[];
-          replay?: string;
-          minimize?: string;
-        },
-      ) => {
-        const { runFuzz } = await import("../fuzz-command.js");
-        setStatus(await runFuzz(prog, opts));
-      },
-    );
+    .action(async (prog: string[], opts: FuzzCliOptions) => {
+      const { runFuzz } = await import("../fuzz-command.js");
+      setStatus(await runFuzz(prog, opts));
+    });
 }

@@ -8,6 +8,7 @@
  */
 import type { Command } from "commander";
 import { collect, intIn, type SetStatus } from "../options.js";
+import type { RunCliOptions } from "../run-command.js";
 
 /** Define `vmport run` on `program`; its action reports the exit status through `setStatus`. */
 export function addRunCommand(program: Command, setStatus: SetStatus): void {
@@ -41,26 +42,8 @@ export function addRunCommand(program: Command, setStatus: SetStatus): void {
     )
     .argument("<program...>", "program and its arguments (after --)")
     .passThroughOptions()
-    .action(
-      async (
-        prog: string[],
-        opts: {
-          guestinfo: string[];
-          state?: string;
-          profile?: string;
-          tclo: string[];
-          trace?: string;
-          traceLimit?: number;
-          pin?: number;
-          verbose: boolean;
-          report?: string;
-          console?: number | true;
-          allowDangerousTclo: boolean;
-          control?: string;
-        },
-      ) => {
-        const { runRun } = await import("../run-command.js");
-        setStatus(await runRun(prog, opts));
-      },
-    );
+    .action(async (prog: string[], opts: RunCliOptions) => {
+      const { runRun } = await import("../run-command.js");
+      setStatus(await runRun(prog, opts));
+    });
 }

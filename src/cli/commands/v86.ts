@@ -8,6 +8,7 @@
  */
 import type { Command } from "commander";
 import { collect, intIn, type SetStatus } from "../options.js";
+import type { V86Options } from "../v86-command.js";
 
 /** Define `vmport v86` on `program`; its action reports the exit status through `setStatus`. */
 export function addV86Command(program: Command, setStatus: SetStatus): void {
@@ -20,7 +21,7 @@ export function addV86Command(program: Command, setStatus: SetStatus): void {
     .option("--guestinfo <key=value>", "set guestinfo.KEY; repeatable", collect, [])
     .option("--timeout <s>", "give up after this many seconds (exit 124)", intIn("--timeout", 1, 3600), 60)
     .option("--builtin", "use v86's own VMware device instead of vmport (for comparisons)", false)
-    .action(async (opts: { multiboot: string; bios: string; profile?: string; guestinfo: string[]; timeout: number; builtin: boolean }) => {
+    .action(async (opts: V86Options) => {
       const { runV86 } = await import("../v86-command.js");
       setStatus(await runV86(opts));
     });
